@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* conf.h -- xmta's configuration: INI file (libinih), typed and validated.
+ *
+ * The loaded configuration is plain data, read-only after conf_load(); the
+ * modules borrow it. Every error is reported as FILE:LINE: reason through a
+ * struct conf_diag; the loader itself never logs or exits. */
+#ifndef XMTA_CONF_H
+#define XMTA_CONF_H
+
+#include <stddef.h>
+#include "xml/msg.h"
+
+struct conf_diag {
+    char file[512];
+    int line;       /* 0 when the error is not about one line */
+    char msg[512];  /* never contains a secret or token */
+};
+
+struct conf_hook {
+    char *name;      /* from "[hook NAME]" */
+    int line;        /* line of the section header */
+    char *token;     /* webhook token (secret: never log) */
+    char *from;      /* bot localpart (default: the hook name) */
+    char *nick;      /* display name / room nick (default: the hook name) */
+    char **to;       /* default user recipients (normalised JIDs) */
+    size_t n_to;
+    char **rooms;    /* default rooms (normalised bare JIDs) */
+    size_t n_rooms;
+    char **allow_to; /* globs for caller-chosen recipients */
+    size_t n_allow_to;
+    enum msg_type type; /* default MSG_CHAT */
+};
+
+struct conf_listen {
+    char *host; /* "127.0.0.1", "::1", "0.0.0.0" -- without brackets */
+    unsigned short port;
+    int line;
+};
+
+struct conf {
+    char *path;
+
+    /* [component] */
+    char *domain;        /* the component's JID domain (lowercase) */
+    char *server;        /* host name or address of the component listener */
+    unsigned short port; /* default 5347 */
+    char *secret;        /* from secret= or secret_file= (never log) */
+    unsigned ping_interval; /* seconds between XEP-0199 pings; default 120 */
+    unsigned ping_timeout;  /* seconds to wait for a ping reply; default 30 */
+    unsigned keepalive;     /* write-idle seconds before ' '; default 60 */
+    size_t queue_max;       /* outbox bound in messages; default 10000 */
+
+    /* [http] */
+    struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */
+    size_t n_listen;
+    size_t max_body; /* bytes; "1M", "512k", "1048576"; default 1M */
+
+    /* [hook NAME] ... */
+    struct conf_hook *hooks;
+    size_t n_hooks;
+};
+
+/* Loads and validates path. Returns a new conf, or NULL with *diag filled
+ * (file, line, reason). Checks: unknown sections and keys, missing
+ * required keys (domain, server, secret, token), duplicate tokens and hook
+ * names, a hook with no recipient and no allow_to, bad ports, bad sizes,
+ * bad JIDs, bad types, unreadable secret_file. */
+struct conf *conf_load(const char *path, struct conf_diag *diag);
+
+/* Same, from a string (tests, fuzzing); name is used as the file name. */
+struct conf *conf_load_string(const char *text,
+                              const char *name,
+                              struct conf_diag *diag);
+
+void conf_free(struct conf *c); /* NULL-safe */
+
+/* The hook whose token equals token, or NULL. Every configured token is
+ * compared, each in constant time, so the time taken does not reveal how
+ * much of a token matched or which hook it belongs to. */
+const struct conf_hook *conf_hook_by_token(const struct conf *c,
+                                           const char *token);
+
+/* Parses a size such as "1M", "64k", "1048576" (K/M/G, powers of 1024).
+ * Returns 0 or XMTA_E_INVAL. */
+int conf_parse_size(const char *s, size_t *out);
+
+#endif

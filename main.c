@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c -- argv, config load, build the modules, wire them, signals. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "component/component.h"
+#include "conf/conf.h"
+#include "http/http.h"
+#include "xml/err.h"
+#include "xml/log.h"
+#include "xml/msg.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: xmta [-v] -c FILE        run in the foreground\n"
+          "       xmta check -c FILE       validate the configuration\n"
+          "       xmta token               print a new random webhook token\n"
+          "       xmta --version\n",
+          f);
+}
+
+/* A token of 256 random bits, base64url without padding (43 characters). */
+static int cmd_token(void)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789-_";
+    unsigned char raw[33];
+    char out[45];
+    size_t o = 0;
+
+    if (RAND_bytes(raw, 32) != 1) {
+        fputs("xmta: OpenSSL RAND_bytes failed\n", stderr);
+        return 1;
+    }
+    raw[32] = 0;
+    for (size_t i = 0; i < 33; i += 3) {
+        unsigned v =
+            (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
+        out[o++] = abc[(v >> 18) & 63];
+        out[o++] = abc[(v >> 12) & 63];
+        out[o++] = abc[(v >> 6) & 63];
+        out[o++] = abc[v & 63];
+    }
+    out[43] = '\0'; /* 256 bits = 43 base64 characters */
+    puts(out);
+    return 0;
+}
+
+static struct conf *load(const char *path)
+{
+    struct conf_diag diag;
+    struct conf *cfg = conf_load(path, &diag);
+
+    if (!cfg) {
+        if (diag.line > 0)
+            fprintf(stderr, "%s:%d: %s\n", diag.file, diag.line, diag.msg);
+        else
+            fprintf(stderr, "%s: %s\n", diag.file, diag.msg);
+    }
+    return cfg;
+}
+
+struct app {
+    struct event_base *base;
+    struct conf *cfg;
+    struct comp *comp;
+    struct http *http;
+    int stopping;
+};
+
+static int backend_submit(void *ud, struct msg *m)
+{
+    struct app *app = ud;
+
+    if (app->stopping) {
+        msg_free(m);
+        return XMTA_E_FULL;
+    }
+    return comp_submit(app->comp, m);
+}
+
+static void backend_status(void *ud, struct http_status *st)
+{
+    struct app *app = ud;
+    enum comp_state s = comp_state(app->comp);
+
+    st->online = s == COMP_READY;
+    st->state = st->online ? "online" : comp_state_name(s);
+    st->queued = comp_queued(app->comp);
+    comp_rooms(app->comp, &st->rooms_joined, &st->rooms_total);
+}
+
+static void on_shutdown_done(void *arg)
+{
+    struct app *app = arg;
+
+    event_base_loopexit(app->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+
+    if (app->stopping) {
+        xlog_warn("main", "second signal: exiting now");
+        event_base_loopbreak(app->base);
+        return;
+    }
+    xlog_info("main", "signal %d: shutting down", (int)sig);
+    app->stopping = 1;
+    http_stop(app->http);
+    comp_shutdown(app->comp, on_shutdown_done, app);
+}
+
+static void on_libevent_log(int severity, const char *msg)
+{
+    enum xlog_level lvl = severity >= EVENT_LOG_ERR    ? XLOG_ERROR
+                          : severity >= EVENT_LOG_WARN ? XLOG_WARN
+                          : severity >= EVENT_LOG_MSG  ? XLOG_INFO
+                                                       : XLOG_DEBUG;
+    xlog(lvl, "libevent", "%s", msg);
+}
+
+static int run(const char *path)
+{
+    struct app app = {0};
+    struct event *sigs[2] = {NULL, NULL};
+    struct http_backend backend = {backend_submit, backend_status, &app};
+    int rc = 1;
+
+    if (!(app.cfg = load(path)))
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(on_libevent_log);
+    if (!(app.base = event_base_new())) {
+        xlog_error("main", "event_base_new failed");
+        goto out;
+    }
+    app.comp = comp_new(app.base, app.cfg);
+    app.http = app.comp ? http_new(app.base, app.cfg, &backend) : NULL;
+    if (!app.http) {
+        xlog_error("main", "out of memory");
+        goto out;
+    }
+    sigs[0] = evsignal_new(app.base, SIGTERM, on_signal, &app);
+    sigs[1] = evsignal_new(app.base, SIGINT, on_signal, &app);
+    if (!sigs[0] || !sigs[1] || evsignal_add(sigs[0], NULL) ||
+        evsignal_add(sigs[1], NULL))
+        goto out;
+    if (http_start(app.http) != 0)
+        goto out;
+    if (comp_start(app.comp) != 0)
+        goto out;
+    xlog_info("main", "xmta %s started domain=%s hooks=%zu", XMTA_VERSION,
+              app.cfg->domain, app.cfg->n_hooks);
+    if (event_base_dispatch(app.base) < 0)
+        goto out;
+    rc = 0;
+    xlog_info("main", "stopped");
+out:
+    for (int i = 0; i < 2; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    http_free(app.http);
+    comp_free(app.comp);
+    if (app.base)
+        event_base_free(app.base);
+    conf_free(app.cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    int check = 0;
+    int i = 1;
+
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return argc == 2 ? cmd_token() : (usage(stderr), 2);
+    if (argc > 1 && strcmp(argv[1], "check") == 0) {
+        check = 1;
+        i = 2;
+    }
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            xlog_set_level(XLOG_DEBUG);
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("xmta %s\n", XMTA_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "-h") == 0 ||
+                   strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    if (check) {
+        struct conf *cfg = load(path);
+
+        if (!cfg)
+            return 1;
+        printf("%s: ok (domain %s, %zu hook%s, %zu listener%s)\n", path,
+               cfg->domain, cfg->n_hooks, cfg->n_hooks == 1 ? "" : "s",
+               cfg->n_listen, cfg->n_listen == 1 ? "" : "s");
+        conf_free(cfg);
+        return 0;
+    }
+    return run(path);
+}

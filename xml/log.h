@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* log.h -- leveled logging: one line per event, "level area message k=v".
+ * Writes to stderr. The level is checked before anything is formatted.
+ * Never pass secrets or tokens: name the hook instead. */
+#ifndef XMTA_LOG_H
+#define XMTA_LOG_H
+
+enum xlog_level {
+    XLOG_ERROR,
+    XLOG_WARN,
+    XLOG_INFO,
+    XLOG_DEBUG,
+    XLOG_LEVEL_COUNT
+};
+
+extern enum xlog_level xlog_threshold; /* default XLOG_INFO */
+
+void xlog_set_level(enum xlog_level level);
+
+/* Formats and writes one line: "<time> <level> <area> <message>\n".
+ * Control characters in the message are escaped so that untrusted text
+ * cannot forge log lines. */
+void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define xlog(level, area, ...)                                                 \
+    do {                                                                       \
+        if ((level) <= xlog_threshold)                                         \
+            xlog_write((level), (area), __VA_ARGS__);                          \
+    } while (0)
+#define xlog_error(area, ...) xlog(XLOG_ERROR, area, __VA_ARGS__)
+#define xlog_warn(area, ...) xlog(XLOG_WARN, area, __VA_ARGS__)
+#define xlog_info(area, ...) xlog(XLOG_INFO, area, __VA_ARGS__)
+#define xlog_debug(area, ...) xlog(XLOG_DEBUG, area, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* msg.h -- one accepted webhook message, and how it becomes stanzas.
+ * http/ builds a struct msg and hands it to the outbox; component/ turns it
+ * into one stanza per recipient with msg_stanza(). */
+#ifndef XMTA_MSG_H
+#define XMTA_MSG_H
+
+#include <stddef.h>
+
+struct xml_node;
+
+enum msg_type {
+    MSG_CHAT,
+    MSG_NORMAL,
+    MSG_HEADLINE,
+    MSG_TYPE_COUNT
+};
+
+/* "chat", "normal", "headline"; NULL for an out-of-range value. */
+const char *msg_type_name(enum msg_type t);
+/* Returns 0 and sets *t, or XMTA_E_INVAL. */
+int msg_type_parse(const char *s, enum msg_type *t);
+
+#define MSG_ID_LEN 36 /* a UUID in text form */
+
+struct msg {
+    char id[MSG_ID_LEN + 1]; /* stanza id and origin-id, set by http/ */
+    char *hook;              /* hook name, for logs */
+    char *from;              /* bot localpart */
+    char *nick;              /* bot nick / display name; may be NULL */
+    enum msg_type type;      /* type for 1:1 messages */
+    char **to;               /* normalised user JIDs */
+    size_t n_to;
+    char **rooms;            /* normalised bare room JIDs */
+    size_t n_rooms;
+    char *subject;           /* title; may be NULL */
+    char *body;              /* sanitized UTF-8 text, never NULL */
+};
+
+/* A zeroed message (NULL on allocation failure). */
+struct msg *msg_new(void);
+/* Frees m and every string it holds (NULL-safe). */
+void msg_free(struct msg *m);
+/* Appends a copy of jid to m->to / m->rooms. 0 or XMTA_E_NOMEM. */
+int msg_add_to(struct msg *m, const char *jid);
+int msg_add_room(struct msg *m, const char *jid);
+
+/* The text that goes into <body>: "*title*\nbody" when a subject is set
+ * (XEP-0393 bold), else the body. Malloc'd; NULL on allocation failure. */
+char *msg_body_text(const struct msg *m);
+
+/* Builds the stanza for one recipient:
+ *   <message type=T from=FROM to=TO id=ID><body>..</body>
+ *            <origin-id xmlns='urn:xmpp:sid:0' id=ID/></message>
+ * groupchat non-zero: type='groupchat' (and never a <subject>), else
+ * m->type. from is the full sending JID (for rooms: exactly the JID that
+ * joined). The top-level element has no namespace (inherits the stream's).
+ * Returns a new node or NULL on allocation failure. */
+struct xml_node *msg_stanza(const struct msg *m,
+                            const char *from,
+                            const char *to,
+                            int groupchat);
+
+#endif
