@@ -47,4 +47,35 @@ void comp_shutdown(struct comp *c, void (*done)(void *arg), void *arg);
 
 void comp_free(struct comp *c); /* NULL-safe */
 
+/* ---- tuning and helpers (tests; defaults suit production) --------------- */
+
+/* Every timer of the link, in milliseconds. A value of 0 turns that timer
+ * off (for backoff_min_ms: reconnect at once). comp_new() fills the
+ * defaults: the conf values for keepalive and ping, the rest fixed. */
+struct comp_timing {
+    unsigned connect_ms;          /* per state RESOLVING, CONNECTING: 10000 */
+    unsigned handshake_ms;        /* per state OPENING, HANDSHAKE: 15000 */
+    unsigned backoff_min_ms;      /* first reconnect delay: 1000 */
+    unsigned backoff_max_ms;      /* reconnect delay cap: 60000 */
+    unsigned stable_ms;           /* READY this long resets backoff: 60000 */
+    unsigned keepalive_ms;        /* write-idle before ' ': conf keepalive */
+    unsigned ping_interval_ms;    /* XEP-0199 ping period: conf */
+    unsigned ping_timeout_ms;     /* ping reply deadline: conf */
+    unsigned read_timeout_ms;     /* READY read backstop: 2 x ping + timeout */
+    unsigned close_ms;            /* CLOSING: wait for the server: 2000 */
+    unsigned join_timeout_ms;     /* room join reply deadline: 30000 */
+    unsigned join_backoff_min_ms; /* first room rejoin delay: 2000 */
+    unsigned join_backoff_max_ms; /* room rejoin delay cap: 300000 */
+};
+
+/* Reads or replaces the timings; changes apply to timers armed later, so
+ * set them before comp_start(). */
+void comp_get_timing(const struct comp *c, struct comp_timing *t);
+void comp_set_timing(struct comp *c, const struct comp_timing *t);
+
+/* The XEP-0114 handshake digest: lowercase hex of SHA-1(id || secret) into
+ * out (40 characters and a NUL). Returns 0 or XMTA_E_INVAL / XMTA_E_NOMEM.
+ * The result is a credential: never log it. */
+int comp_handshake_digest(const char *id, const char *secret, char out[41]);
+
 #endif

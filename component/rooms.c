@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/* rooms.c -- MUC rooms: one entry per (room, bot), joined after every
+ * handshake as bot@domain/xmta, tracked through self-presence (status 110)
+ * or the room subject, retried with backoff after a timeout, an error or a
+ * removal, and left on shutdown (XEP-0045; PROTOCOL.md 4). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "component/internal.h"
+#include "conf/conf.h"
+#include "xml/err.h"
+#include "xml/jid.h"
+#include "xml/log.h"
+#include "xml/xml.h"
+
+static const char *const room_state_names[ROOM_STATE_COUNT] = {
+    [ROOM_IDLE] = "idle",
+    [ROOM_JOINING] = "joining",
+    [ROOM_JOINED] = "joined",
+    [ROOM_WAIT] = "wait",
+};
+
+static void comp_room_set_state(struct comp_room *r, enum room_state s)
+{
+    struct comp *c = r->c;
+
+    if (s != r->state)
+        xlog_info("comp", "room %s (%s) %s -> %s", r->jid, r->bot,
+                  room_state_names[r->state], room_state_names[s]);
+    r->state = s;
+    evtimer_del(r->timer);
+    if (s == ROOM_JOINING && c->t.join_timeout_ms)
+        comp_timer_arm(r->timer, c->t.join_timeout_ms);
+    else if (s == ROOM_WAIT)
+        comp_timer_arm(r->timer, r->wait_ms);
+    if (s != ROOM_JOINED) {
+        free(r->real_nick);
+        r->real_nick = NULL;
+    }
+}
+
+/* The nick to try: the configured one, then "nick-2", "nick-3", ... after
+ * conflicts. */
+static void comp_room_nick(const struct comp_room *r, char *buf, size_t size)
+{
+    if (r->suffix == 0)
+        snprintf(buf, size, "%s", r->nick);
+    else
+        snprintf(buf, size, "%s-%u", r->nick, r->suffix + 1);
+}
+
+/* Retry later: after a failure the delay grows, capped. */
+static void comp_room_retry(struct comp_room *r)
+{
+    struct comp *c = r->c;
+
+    r->wait_ms = comp_backoff(c->t.join_backoff_min_ms,
+                              c->t.join_backoff_max_ms, r->attempts);
+    if (r->attempts < 64)
+        r->attempts++;
+    xlog_info("comp", "room %s: joining again in %u ms", r->jid, r->wait_ms);
+    comp_room_set_state(r, ROOM_WAIT);
+}
+
+static void comp_room_join(struct comp_room *r)
+{
+    struct comp *c = r->c;
+    struct xml_node *p = xml_node_new("presence", NULL), *x;
+    char nick[1100], to[COMP_JID_MAX], id[32];
+    int rc = XMTA_E_NOMEM;
+
+    comp_room_nick(r, nick, sizeof(nick));
+    snprintf(to, sizeof(to), "%s/%s", r->jid, nick);
+    snprintf(id, sizeof(id), "join-%lu", ++c->join_seq);
+    /* No type; <x/> is required in practice; no history replay. */
+    if (p && xml_node_set_attr(p, "from", r->self) == 0 &&
+        xml_node_set_attr(p, "to", to) == 0 &&
+        xml_node_set_attr(p, "id", id) == 0 &&
+        (x = xml_node_add_child(p, "x", COMP_NS_MUC)) &&
+        (x = xml_node_add_child(x, "history", NULL)) &&
+        xml_node_set_attr(x, "maxchars", "0") == 0)
+        rc = comp_send_node(c, p);
+    xml_node_free(p);
+    if (rc != 0) {
+        comp_room_retry(r);
+        return;
+    }
+    xlog_debug("comp", "joining room %s as %s", r->jid, nick);
+    comp_room_set_state(r, ROOM_JOINING);
+}
+
+static void comp_room_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct comp_room *r = arg;
+
+    if (r->state == ROOM_JOINING) {
+        xlog_warn("comp", "room %s: no answer to the join within %u ms", r->jid,
+                  r->c->t.join_timeout_ms);
+        comp_room_retry(r);
+    } else if (r->state == ROOM_WAIT) {
+        if (r->c->state == COMP_READY)
+            comp_room_join(r);
+        else
+            comp_room_set_state(r, ROOM_IDLE);
+    }
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static struct comp_room *
+comp_room_find(const struct comp *c, const char *jid, const char *bot)
+{
+    for (size_t i = 0; i < c->n_rooms; i++)
+        if (strcasecmp(c->rooms[i]->jid, jid) == 0 &&
+            strcasecmp(c->rooms[i]->bot, bot) == 0)
+            return c->rooms[i];
+    return NULL;
+}
+
+static void comp_room_free(struct comp_room *r)
+{
+    if (!r)
+        return;
+    if (r->timer)
+        event_free(r->timer);
+    free(r->jid);
+    free(r->bot);
+    free(r->nick);
+    free(r->self);
+    free(r->real_nick);
+    free(r);
+}
+
+static struct comp_room *comp_room_add(struct comp *c,
+                                       const char *jid,
+                                       const char *bot,
+                                       const char *nick,
+                                       int dynamic)
+{
+    struct comp_room *r, **v;
+    size_t len;
+
+    if (!(v = realloc(c->rooms, (c->n_rooms + 1) * sizeof(*v))))
+        return NULL;
+    c->rooms = v;
+    if (!(r = calloc(1, sizeof(*r))))
+        return NULL;
+    r->c = c;
+    r->dynamic = dynamic;
+    len = strlen(bot) + strlen(c->cfg->domain) + sizeof(COMP_RESOURCE) + 2;
+    r->jid = strdup(jid);
+    r->bot = strdup(bot);
+    r->nick = strdup(nick && *nick ? nick : bot);
+    r->self = malloc(len);
+    r->timer = evtimer_new(c->base, comp_room_on_timer, r);
+    if (!r->jid || !r->bot || !r->nick || !r->self || !r->timer ||
+        strlen(r->nick) > JID_PART_MAX) {
+        comp_room_free(r);
+        return NULL;
+    }
+    snprintf(r->self, len, "%s@%s/%s", bot, c->cfg->domain, COMP_RESOURCE);
+    c->rooms[c->n_rooms++] = r;
+    return r;
+}
+
+int comp_rooms_init(struct comp *c)
+{
+    for (size_t h = 0; h < c->cfg->n_hooks; h++) {
+        const struct conf_hook *hk = &c->cfg->hooks[h];
+        const char *bot = hk->from ? hk->from : hk->name;
+
+        for (size_t i = 0; i < hk->n_rooms; i++) {
+            if (!bot || comp_room_find(c, hk->rooms[i], bot))
+                continue; /* a bot joins a room once, with its first nick */
+            if (!comp_room_add(c, hk->rooms[i], bot, hk->nick, 0))
+                return XMTA_E_NOMEM;
+        }
+    }
+    return 0;
+}
+
+void comp_rooms_free(struct comp *c)
+{
+    for (size_t i = 0; i < c->n_rooms; i++)
+        comp_room_free(c->rooms[i]);
+    free(c->rooms);
+    c->rooms = NULL;
+    c->n_rooms = 0;
+}
+
+struct comp_room *comp_room_get(struct comp *c,
+                                const char *jid,
+                                const char *bot,
+                                const char *nick)
+{
+    struct comp_room *r = comp_room_find(c, jid, bot);
+    size_t dynamic = 0;
+
+    if (r)
+        return r;
+    for (size_t i = 0; i < c->n_rooms; i++)
+        dynamic += c->rooms[i]->dynamic != 0;
+    if (dynamic >= COMP_ROOMS_MAX) {
+        xlog_warn("comp",
+                  "room %s refused: %d rooms outside the config "
+                  "already",
+                  jid, COMP_ROOMS_MAX);
+        return NULL;
+    }
+    if (!(r = comp_room_add(c, jid, bot, nick, 1)))
+        return NULL;
+    /* Joined from the drain (comp_rooms_join_idle): submitting never
+     * writes. */
+    xlog_info("comp", "room %s (%s) added for a message", jid, bot);
+    return r;
+}
+
+void comp_rooms(const struct comp *c, size_t *joined, size_t *total)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; c && i < c->n_rooms; i++)
+        j += c->rooms[i]->state == ROOM_JOINED;
+    if (joined)
+        *joined = j;
+    if (total)
+        *total = c ? c->n_rooms : 0;
+}
+
+void comp_rooms_join_all(struct comp *c)
+{
+    /* Rejoin after every handshake: a dropped link almost always got the
+     * bot kicked, and a join from a joined JID is answered like a fresh
+     * one (PROTOCOL.md 4.7). */
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        c->rooms[i]->attempts = 0;
+        comp_room_join(c->rooms[i]);
+    }
+}
+
+void comp_rooms_join_idle(struct comp *c)
+{
+    if (c->state != COMP_READY)
+        return;
+    for (size_t i = 0; i < c->n_rooms; i++)
+        if (c->rooms[i]->state == ROOM_IDLE)
+            comp_room_join(c->rooms[i]);
+}
+
+void comp_rooms_reset(struct comp *c)
+{
+    for (size_t i = 0; i < c->n_rooms; i++)
+        comp_room_set_state(c->rooms[i], ROOM_IDLE);
+}
+
+void comp_rooms_leave_all(struct comp *c)
+{
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        struct comp_room *r = c->rooms[i];
+        char to[COMP_JID_MAX];
+        struct xml_node *p;
+
+        if (r->state != ROOM_JOINED || !r->real_nick)
+            continue;
+        snprintf(to, sizeof(to), "%s/%s", r->jid, r->real_nick);
+        p = xml_node_new("presence", NULL);
+        if (p && xml_node_set_attr(p, "from", r->self) == 0 &&
+            xml_node_set_attr(p, "to", to) == 0 &&
+            xml_node_set_attr(p, "type", "unavailable") == 0)
+            comp_send_node(c, p);
+        xml_node_free(p);
+    }
+}
+
+/* ---- incoming ----------------------------------------------------------- */
+
+/* The entry a stanza from a room to one of our bots is about: the bare
+ * part of from is the room, the local part of to the bot. */
+static struct comp_room *
+comp_room_match(const struct comp *c, const char *from, const char *to)
+{
+    const char *slash, *at;
+    size_t flen, tlen;
+
+    if (!from || !to || !comp_jid_is_ours(c, to) || !(at = strchr(to, '@')))
+        return NULL;
+    slash = strchr(from, '/');
+    flen = slash ? (size_t)(slash - from) : strlen(from);
+    tlen = (size_t)(at - to);
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        struct comp_room *r = c->rooms[i];
+
+        if (strlen(r->jid) == flen && strncasecmp(r->jid, from, flen) == 0 &&
+            strlen(r->bot) == tlen && strncasecmp(r->bot, to, tlen) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* Status codes of a muc#user <x/> as a bit set of the ones we act on. */
+enum {
+    ST_110 = 1 << 0, /* self-presence */
+    ST_201 = 1 << 1, /* room created */
+    ST_210 = 1 << 2, /* nick changed by the service */
+    ST_301 = 1 << 3, /* banned */
+    ST_303 = 1 << 4, /* nick change (unavailable) */
+    ST_307 = 1 << 5, /* kicked */
+    ST_321 = 1 << 6, /* affiliation change */
+    ST_322 = 1 << 7, /* members-only now */
+    ST_332 = 1 << 8, /* system shutdown */
+    ST_333 = 1 << 9, /* removed after an error */
+};
+
+static unsigned comp_muc_statuses(const struct xml_node *x)
+{
+    static const struct {
+        const char *code;
+        unsigned bit;
+    } codes[] = {{"110", ST_110}, {"201", ST_201}, {"210", ST_210},
+                 {"301", ST_301}, {"303", ST_303}, {"307", ST_307},
+                 {"321", ST_321}, {"322", ST_322}, {"332", ST_332},
+                 {"333", ST_333}};
+    unsigned bits = 0;
+
+    for (const struct xml_node *k = xml_node_first_child(x); k;
+         k = xml_node_next(k)) {
+        const char *code = xml_node_attr(k, "code");
+
+        if (strcmp(xml_node_name(k), "status") != 0 || !code)
+            continue;
+        for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+            if (strcmp(code, codes[i].code) == 0)
+                bits |= codes[i].bit;
+    }
+    return bits;
+}
+
+static const char *comp_removal_reason(unsigned st, int destroyed)
+{
+    if (destroyed)
+        return "the room was destroyed";
+    if (st & ST_301)
+        return "banned (301)";
+    if (st & ST_307)
+        return "kicked (307)";
+    if (st & ST_321)
+        return "affiliation changed (321)";
+    if (st & ST_322)
+        return "the room became members-only (322)";
+    if (st & ST_332)
+        return "system shutdown (332)";
+    if (st & ST_333)
+        return "removed after an error (333)";
+    return "left";
+}
+
+/* What a failed join most likely means (PROTOCOL.md 4.3). */
+static const char *comp_join_hint(const char *cond)
+{
+    static const struct {
+        const char *cond, *hint;
+    } hints[] = {
+        {"registration-required",
+         "members-only room: make the bot's bare JID a member"},
+        {"forbidden", "banned, or room creation denied by the service"},
+        {"not-authorized", "the room needs a password"},
+        {"item-not-found", "no such room, or it is locked"},
+        {"not-allowed", "room creation is restricted on this service"},
+        {"gone", "the room was destroyed"},
+        {"jid-malformed", "the nick is not valid"},
+        {"service-unavailable", "the room is full"},
+        {"resource-constraint", "the room or the service is full"},
+    };
+
+    for (size_t i = 0; cond && i < sizeof(hints) / sizeof(hints[0]); i++)
+        if (strcmp(cond, hints[i].cond) == 0)
+            return hints[i].hint;
+    return "see the server's MUC logs";
+}
+
+static void comp_room_on_error(struct comp_room *r, const struct xml_node *p)
+{
+    const char *cond = comp_stanza_error_condition(p);
+    char nick[1100];
+
+    if (r->state != ROOM_JOINING && r->state != ROOM_JOINED)
+        return; /* a late duplicate: a retry is already planned */
+    comp_room_nick(r, nick, sizeof(nick));
+    if (cond && strcmp(cond, "conflict") == 0) {
+        r->suffix++;
+        xlog_warn("comp", "room %s: nick %s is taken; trying another", r->jid,
+                  nick);
+        r->attempts = 0;
+    } else {
+        xlog_warn("comp", "room %s: cannot join as %s: %s (%s)", r->jid, nick,
+                  cond ? cond : "undefined-condition", comp_join_hint(cond));
+    }
+    comp_room_retry(r);
+}
+
+void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
+{
+    const char *from = xml_node_attr(p, "from");
+    const char *type = xml_node_attr(p, "type");
+    const struct xml_node *x, *item;
+    struct comp_room *r = comp_room_match(c, from, xml_node_attr(p, "to"));
+    const char *nick, *ijid;
+    unsigned st;
+
+    if (!r)
+        return; /* not about a room of ours (subscriptions come later) */
+    if (type && strcmp(type, "error") == 0) {
+        comp_room_on_error(r, p);
+        return;
+    }
+    if (type && strcmp(type, "unavailable") != 0)
+        return;
+    if (!(x = xml_node_child(p, "x", COMP_NS_MUC_USER)))
+        return;
+    st = comp_muc_statuses(x);
+    item = xml_node_child(x, "item", NULL);
+    ijid = item ? xml_node_attr(item, "jid") : NULL;
+    /* Our own presence: status 110, or (older services) our full JID on
+     * the item. */
+    if (!(st & ST_110) && !(ijid && strcasecmp(ijid, r->self) == 0))
+        return;
+    nick = strchr(from, '/') ? strchr(from, '/') + 1 : NULL;
+    if (!type) {
+        if (st & ST_201)
+            xlog_warn("comp",
+                      "room %s did not exist and was created by %s "
+                      "(status 201): check the room name",
+                      r->jid, r->self);
+        if (r->state == ROOM_JOINED) {
+            if (nick && r->real_nick && strcmp(nick, r->real_nick) != 0) {
+                char *dup = strdup(nick);
+
+                if (dup) {
+                    free(r->real_nick);
+                    r->real_nick = dup;
+                }
+            }
+            return;
+        }
+        comp_room_set_state(r, ROOM_JOINED);
+        r->real_nick = strdup(nick && *nick ? nick : r->nick);
+        r->attempts = 0;
+        xlog_info("comp", "joined room %s as %s", r->jid,
+                  r->real_nick ? r->real_nick : r->nick);
+        comp_wake_drain(c);
+        return;
+    }
+    /* unavailable */
+    if (st & ST_303)
+        return; /* a nick change: the new presence follows */
+    if (r->state != ROOM_JOINED && r->state != ROOM_JOINING)
+        return;
+    {
+        int destroyed = xml_node_child(x, "destroy", NULL) != NULL;
+        int final = destroyed || (st & (ST_301 | ST_321 | ST_322));
+
+        xlog_warn("comp", "removed from room %s: %s", r->jid,
+                  comp_removal_reason(st, destroyed));
+        /* Bans and destruction are not temporary: keep trying, but only
+         * at the slowest rate, so a lifted ban still heals. */
+        r->attempts = final ? 64 : 0;
+        comp_room_retry(r);
+    }
+}
+
+void comp_rooms_on_message(struct comp *c, const struct xml_node *m)
+{
+    const char *type = xml_node_attr(m, "type");
+    struct comp_room *r =
+        comp_room_match(c, xml_node_attr(m, "from"), xml_node_attr(m, "to"));
+
+    if (!r || !type)
+        return;
+    if (strcmp(type, "error") == 0) {
+        const char *cond = comp_stanza_error_condition(m);
+
+        /* The room no longer counts us as an occupant (PROTOCOL.md 5.6). */
+        if (cond && strcmp(cond, "not-acceptable") == 0 &&
+            r->state == ROOM_JOINED) {
+            xlog_warn("comp", "room %s: not an occupant any more; rejoining",
+                      r->jid);
+            r->attempts = 0;
+            comp_room_retry(r);
+        }
+        return;
+    }
+    /* The subject closes the join sequence (PROTOCOL.md 4.2). */
+    if (strcmp(type, "groupchat") == 0 && r->state == ROOM_JOINING &&
+        xml_node_child(m, "subject", NULL)) {
+        char nick[1100];
+
+        comp_room_nick(r, nick, sizeof(nick));
+        comp_room_set_state(r, ROOM_JOINED);
+        r->real_nick = strdup(nick);
+        r->attempts = 0;
+        xlog_info("comp", "joined room %s as %s (subject received)", r->jid,
+                  nick);
+        comp_wake_drain(c);
+    }
+}

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/* http.c -- the webhook frontend: evhttp routing, token auth, /health. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "conf/conf.h"
+#include "http/body.h"
+#include "http/http.h"
+#include "xml/err.h"
+#include "xml/log.h"
+#include "xml/msg.h"
+#include "xml/xml.h"
+
+#define HTTP_MAX_HEADERS 16384 /* bytes of request line and headers */
+#define HTTP_TIMEOUT 30        /* seconds to read a request / write a reply */
+#define HTTP_RETRY_AFTER "30"  /* seconds, when the outbox is full */
+#define HTTP_BACKLOG 128
+
+/* Every method reaches on_request(), so that a wrong one gets our JSON 405
+ * with an Allow header instead of evhttp's HTML 501. */
+#define HTTP_ALL_METHODS                                                       \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |     \
+     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |               \
+     EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
+
+struct http {
+    struct event_base *base;
+    const struct conf *cfg;
+    const struct http_backend *backend;
+    struct evhttp *eh;
+    struct evhttp_bound_socket **bound; /* one per [http] listen */
+    size_t n_bound;
+    unsigned short port; /* of the first listener */
+};
+
+/* One request being answered: what the log line needs. */
+struct call {
+    struct http *h;
+    struct evhttp_request *req;
+    char peer[INET6_ADDRSTRLEN + 10];
+    const char *hook; /* the hook's name once the token matched */
+};
+
+/* ---- replies ----------------------------------------------------------- */
+
+/* Sends obj (taken) as the JSON body of a reply with status code. */
+static void reply_json(struct evhttp_request *req, int code, json_t *obj)
+{
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    struct evbuffer *buf = text ? evbuffer_new() : NULL;
+
+    json_decref(obj);
+    if (!buf || evbuffer_add(buf, text, strlen(text)) != 0 ||
+        evbuffer_add(buf, "\n", 1) != 0) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+        goto out;
+    }
+    evhttp_add_header(hdr, "Content-Type", "application/json");
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    evhttp_send_reply(req, code, NULL, buf);
+out:
+    if (buf)
+        evbuffer_free(buf);
+    free(text);
+}
+
+/* {"ok":false,"error":error} */
+static void reply_error(struct evhttp_request *req, int code, const char *error)
+{
+    char safe[512];
+    size_t n = strlen(error);
+
+    /* The text may quote the request: keep the JSON string valid. */
+    if (n >= sizeof(safe))
+        n = sizeof(safe) - 1;
+    memcpy(safe, error, n);
+    xml_text_sanitize(safe, n);
+    reply_json(req, code, json_pack("{s:b,s:s}", "ok", 0, "error", safe));
+}
+
+static void call_log(const struct call *c, int code, const char *reason)
+{
+    if (c->hook)
+        xlog_info("http", "hook=%s status=%d reason=%s peer=%s", c->hook, code,
+                  reason, c->peer);
+    else
+        xlog_info("http", "status=%d reason=%s peer=%s", code, reason, c->peer);
+}
+
+/* Answers an error and logs it; log_reason NULL logs error itself. */
+static void call_fail(const struct call *c,
+                      int code,
+                      const char *error,
+                      const char *log_reason)
+{
+    reply_error(c->req, code, error);
+    call_log(c, code, log_reason ? log_reason : error);
+}
+
+/* ---- /hook ------------------------------------------------------------- */
+
+/* A random (version 4) UUID in its 36-character text form. */
+static int uuid_v4(char out[MSG_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    size_t o = 0;
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return XMTA_E_IO;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    for (size_t i = 0; i < sizeof(b); i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* The token from /hook/TOKEN (percent-decoded) or from "Authorization:
+ * Bearer TOKEN". Malloc'd; NULL when there is none. */
+static char *token_get(struct evhttp_request *req, const char *path)
+{
+    const char *auth, *t;
+    size_t n;
+
+    if (strncmp(path, "/hook/", 6) == 0 && path[6] != '\0') {
+        size_t len = 0;
+        char *tok = evhttp_uridecode(path + 6, 0, &len);
+
+        if (tok && strlen(tok) != len) { /* %00: matches no token */
+            free(tok);
+            tok = strdup("");
+        }
+        return tok;
+    }
+    auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+                              "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer", 6) != 0 ||
+        (auth[6] != ' ' && auth[6] != '\t'))
+        return NULL;
+    t = auth + 6;
+    t += strspn(t, " \t");
+    n = strlen(t);
+    while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return NULL;
+    return strndup(t, n);
+}
+
+/* The status for a body_decode() or body_msg_new() error. */
+static int decode_status(int rc)
+{
+    switch (rc) {
+    case XMTA_E_NOTFOUND:
+        return 415;
+    case XMTA_E_DENIED:
+        return 403;
+    case XMTA_E_NOMEM:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
+static void handle_hook(struct call *c, const char *path)
+{
+    struct evhttp_request *req = c->req;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const struct conf *cfg = c->h->cfg;
+    const struct http_backend *be = c->h->backend;
+    struct body_fields f = {0};
+    const struct conf_hook *hook;
+    struct msg *m = NULL;
+    char err[BODY_ERR_MAX], id[MSG_ID_LEN + 1];
+    const char *data, *error = err, *log_reason = NULL;
+    size_t len;
+    char *token = NULL;
+    int rc, code;
+
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(out, "Allow", "POST");
+        code = 405;
+        error = "method not allowed";
+        goto fail;
+    }
+    token = token_get(req, path);
+    hook = token ? conf_hook_by_token(cfg, token) : NULL;
+    if (!hook) {
+        evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"xmta\"");
+        code = 401;
+        error = token ? "unknown token" : "missing token";
+        goto fail;
+    }
+    explicit_bzero(token, strlen(token));
+    free(token);
+    token = NULL;
+    c->hook = hook->name;
+
+    len = evbuffer_get_length(in);
+    data = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    if (len > cfg->max_body) { /* evhttp enforces it already */
+        code = 413;
+        error = "request body too large";
+        goto fail;
+    }
+    if (!data) {
+        code = 500;
+        error = "out of memory";
+        goto fail;
+    }
+    xlog_debug("http", "hook=%s body_len=%zu", hook->name, len);
+    rc = body_decode(evhttp_find_header(evhttp_request_get_input_headers(req),
+                                        "Content-Type"),
+                     data, len, uri ? evhttp_uri_get_query(uri) : NULL, &f, err,
+                     sizeof(err));
+    if (rc == 0)
+        rc = body_msg_new(hook, &f, &m, err, sizeof(err)); /* clears f */
+    if (rc != 0) {
+        code = decode_status(rc);
+        if (rc == XMTA_E_PARSE) /* err may quote the body: not for logs */
+            log_reason = "malformed body";
+        goto fail;
+    }
+    if (uuid_v4(m->id) != 0) {
+        msg_free(m);
+        code = 500;
+        error = "no random bytes for the message id";
+        goto fail;
+    }
+    memcpy(id, m->id, sizeof(id));
+    rc = be->submit(be->ud, m); /* takes m */
+    if (rc == XMTA_E_FULL) {
+        evhttp_add_header(out, "Retry-After", HTTP_RETRY_AFTER);
+        code = 503;
+        error = "outbox full";
+        goto fail;
+    }
+    if (rc != 0) {
+        code = 400;
+        error = "message rejected";
+        log_reason = xmta_strerror(rc);
+        goto fail;
+    }
+    reply_json(req, 202, json_pack("{s:b,s:s}", "ok", 1, "id", id));
+    xlog_info("http", "hook=%s status=202 id=%s peer=%s", hook->name, id,
+              c->peer);
+    return;
+
+fail:
+    if (token) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    call_fail(c, code, error, log_reason);
+}
+
+/* ---- /health ----------------------------------------------------------- */
+
+static void handle_health(struct call *c)
+{
+    const struct http_backend *be = c->h->backend;
+    enum evhttp_cmd_type method = evhttp_request_get_command(c->req);
+    struct http_status st = {0};
+    const char *state;
+    int code;
+
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Allow",
+                          "GET, HEAD");
+        call_fail(c, 405, "method not allowed", NULL);
+        return;
+    }
+    if (be->status)
+        be->status(be->ud, &st);
+    state = st.online ? "online" : st.state ? st.state : "offline";
+    code = st.online ? 200 : 503;
+    reply_json(c->req, code,
+               json_pack("{s:s,s:I,s:{s:I,s:I}}", "component", state, "queued",
+                         (json_int_t)st.queued, "rooms", "joined",
+                         (json_int_t)st.rooms_joined, "total",
+                         (json_int_t)st.rooms_total));
+    /* Monitoring polls this: debug, not info. */
+    xlog_debug("http", "health status=%d component=%s peer=%s", code, state,
+               c->peer);
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static void peer_format(struct evhttp_request *req, char *out, size_t size)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    if (conn)
+        evhttp_connection_get_peer(conn, &addr, &port);
+    if (!addr)
+        snprintf(out, size, "?");
+    else if (strchr(addr, ':'))
+        snprintf(out, size, "[%s]:%u", addr, (unsigned)port);
+    else
+        snprintf(out, size, "%s:%u", addr, (unsigned)port);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct call c = {.h = arg, .req = req};
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+    peer_format(req, c.peer, sizeof(c.peer));
+    if (!path)
+        call_fail(&c, 400, "bad request", NULL);
+    else if (strcmp(path, "/health") == 0)
+        handle_health(&c);
+    else if (strcmp(path, "/hook") == 0 || strncmp(path, "/hook/", 6) == 0)
+        handle_hook(&c, path);
+    else
+        call_fail(&c, 404, "not found", NULL);
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+struct http *http_new(struct event_base *base,
+                      const struct conf *cfg,
+                      const struct http_backend *backend)
+{
+    struct http *h = calloc(1, sizeof(*h));
+    size_t max_body = cfg->max_body;
+
+    if (!h)
+        return NULL;
+    h->base = base;
+    h->cfg = cfg;
+    h->backend = backend;
+    if (!(h->eh = evhttp_new(base))) {
+        free(h);
+        return NULL;
+    }
+    if (max_body > (size_t)EV_SSIZE_MAX)
+        max_body = (size_t)EV_SSIZE_MAX;
+    /* Over max_body, evhttp answers 413 itself (an HTML page: libevent 2.1
+     * offers no hook to see a request's headers before it reads the body,
+     * evhttp_set_newreqcb is 2.2). Lingering close makes it read and drop
+     * the rest of the body first, so that the client sees the 413 instead
+     * of a reset connection. */
+    evhttp_set_max_body_size(h->eh, (ev_ssize_t)max_body);
+    evhttp_set_max_headers_size(h->eh, HTTP_MAX_HEADERS);
+    evhttp_set_timeout(h->eh, HTTP_TIMEOUT);
+    evhttp_set_allowed_methods(h->eh, HTTP_ALL_METHODS);
+    evhttp_set_flags(h->eh, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_gencb(h->eh, on_request, h);
+    return h;
+}
+
+static void
+listen_name(const char *host, unsigned short port, char *out, size_t size)
+{
+    if (strchr(host, ':'))
+        snprintf(out, size, "[%s]:%u", host, (unsigned)port);
+    else
+        snprintf(out, size, "%s:%u", host, (unsigned)port);
+}
+
+static unsigned short bound_port(struct evhttp_bound_socket *b)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(b);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+/* Binds one address (a literal or a name: its first address). IPv6
+ * sockets are IPv6-only so that "0.0.0.0" and "::" can share a port. */
+static int listen_one(struct http *h, const struct conf_listen *l)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    struct evconnlistener *lev;
+    struct evhttp_bound_socket *bound;
+    char name[300], port[8];
+    unsigned flags =
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
+    int gai;
+
+    listen_name(l->host, l->port, name, sizeof(name));
+    snprintf(port, sizeof(port), "%u", (unsigned)l->port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((gai = getaddrinfo(l->host, port, &hints, &res)) != 0) {
+        xlog_error("http", "cannot listen on %s: %s", name, gai_strerror(gai));
+        return XMTA_E_IO;
+    }
+    if (res->ai_family == AF_INET6)
+        flags |= LEV_OPT_BIND_IPV6ONLY;
+    lev = evconnlistener_new_bind(h->base, NULL, NULL, flags, HTTP_BACKLOG,
+                                  res->ai_addr, (int)res->ai_addrlen);
+    freeaddrinfo(res);
+    if (!lev) {
+        xlog_error("http", "cannot listen on %s: %s", name, strerror(errno));
+        return XMTA_E_IO;
+    }
+    if (!(bound = evhttp_bind_listener(h->eh, lev))) {
+        evconnlistener_free(lev);
+        xlog_error("http", "cannot listen on %s: out of memory", name);
+        return XMTA_E_NOMEM;
+    }
+    h->bound[h->n_bound++] = bound;
+    listen_name(l->host, bound_port(bound), name, sizeof(name));
+    xlog_info("http", "listening on %s", name);
+    return 0;
+}
+
+int http_start(struct http *h)
+{
+    const struct conf *cfg = h->cfg;
+    int rc = 0;
+
+    if (h->bound)
+        return XMTA_E_STATE;
+    if (!(h->bound =
+              calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*h->bound))))
+        return XMTA_E_NOMEM;
+    for (size_t i = 0; i < cfg->n_listen && rc == 0; i++)
+        rc = listen_one(h, &cfg->listen[i]);
+    if (rc != 0) {
+        http_stop(h);
+        return rc == XMTA_E_NOMEM ? rc : XMTA_E_IO;
+    }
+    h->port = h->n_bound ? bound_port(h->bound[0]) : 0;
+    return 0;
+}
+
+unsigned short http_port(const struct http *h)
+{
+    return h ? h->port : 0;
+}
+
+void http_stop(struct http *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_bound; i++)
+        evhttp_del_accept_socket(h->eh, h->bound[i]); /* closes it */
+    if (h->n_bound)
+        xlog_info("http", "stopped accepting requests");
+    h->n_bound = 0;
+}
+
+void http_free(struct http *h)
+{
+    if (!h)
+        return;
+    evhttp_free(h->eh); /* also the remaining sockets and connections */
+    free(h->bound);
+    free(h);
+}
