@@ -24,7 +24,7 @@
 #define CONF_TOKEN_MAX 256
 #define CONF_HOOK_NAME_MAX 64
 #define CONF_HOOKS_MAX 4096
-#define CONF_LIST_MAX 1024   /* to, room, allow_to per hook; listen */
+#define CONF_LIST_MAX 1024 /* to, room, allow_to per hook; listen */
 #define CONF_SECONDS_MAX 86400
 #define CONF_QUEUE_MAX 10000000
 #define CONF_BODY_MAX ((size_t)1 << 30)
@@ -213,8 +213,7 @@ static int conf_key_domain(struct conf_parse *p, const char *v)
     if (jid_parse(v, &j, &why) < 0)
         return conf_fail(p, p->lineno, "bad domain '%s': %s", v, why);
     if (j.local[0] || j.resource[0])
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad domain '%s': must be a bare domain such as "
                          "notify.example.org, without '@' or '/'",
                          v);
@@ -254,8 +253,7 @@ static int conf_key_server(struct conf_parse *p, const char *v)
         return conf_nomem(p);
     if (!conf_host_ok(host)) {
         free(host);
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad server '%s': expected a host name or an IP "
                          "address (the port goes in port =)",
                          v);
@@ -270,10 +268,8 @@ static int conf_key_port(struct conf_parse *p, const char *v)
     unsigned long n;
 
     if (conf_parse_ulong(v, 1, 65535, &n) < 0)
-        return conf_fail(p,
-                         p->lineno,
-                         "bad port '%s': expected a number from 1 to 65535",
-                         v);
+        return conf_fail(p, p->lineno,
+                         "bad port '%s': expected a number from 1 to 65535", v);
     p->c->port = (unsigned short)n;
     return 0;
 }
@@ -281,8 +277,7 @@ static int conf_key_port(struct conf_parse *p, const char *v)
 static int conf_key_secret(struct conf_parse *p, const char *v)
 {
     if (p->c->secret)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "both secret and secret_file are set in "
                          "[component]: keep one");
     return conf_set_str(p, &p->c->secret, v);
@@ -298,8 +293,7 @@ static int conf_key_secret_file(struct conf_parse *p, const char *v)
     int rc = -1;
 
     if (p->c->secret)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "both secret and secret_file are set in "
                          "[component]: keep one");
     if (v[0] != '/' && p->dir) {
@@ -312,20 +306,14 @@ static int conf_key_secret_file(struct conf_parse *p, const char *v)
         return conf_nomem(p);
     }
     if (!(f = fopen(path, "r"))) {
-        conf_fail(p,
-                  p->lineno,
-                  "cannot read secret_file '%s': %s",
-                  path,
+        conf_fail(p, p->lineno, "cannot read secret_file '%s': %s", path,
                   strerror(errno));
         goto out;
     }
     errno = 0;
     if (!fgets(buf, sizeof buf, f)) {
         if (ferror(f))
-            conf_fail(p,
-                      p->lineno,
-                      "cannot read secret_file '%s': %s",
-                      path,
+            conf_fail(p, p->lineno, "cannot read secret_file '%s': %s", path,
                       strerror(errno ? errno : EIO));
         else
             conf_fail(p, p->lineno, "secret_file '%s' is empty", path);
@@ -335,18 +323,15 @@ static int conf_key_secret_file(struct conf_parse *p, const char *v)
     if (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
     else if (n > CONF_SECRET_MAX) {
-        conf_fail(p,
-                  p->lineno,
+        conf_fail(p, p->lineno,
                   "secret_file '%s': the first line is longer than %d bytes",
-                  path,
-                  CONF_SECRET_MAX);
+                  path, CONF_SECRET_MAX);
         goto out;
     }
     if (n > 0 && buf[n - 1] == '\r')
         buf[--n] = '\0';
     if (n == 0) {
-        conf_fail(p,
-                  p->lineno,
+        conf_fail(p, p->lineno,
                   "secret_file '%s' is empty (the secret is its first line)",
                   path);
         goto out;
@@ -371,13 +356,9 @@ static int conf_seconds(struct conf_parse *p,
     unsigned long n;
 
     if (conf_parse_ulong(v, min, CONF_SECONDS_MAX, &n) < 0)
-        return conf_fail(p,
-                         p->lineno,
-                         "bad %s '%s': expected seconds from %lu to %d",
-                         key,
-                         v,
-                         min,
-                         CONF_SECONDS_MAX);
+        return conf_fail(p, p->lineno,
+                         "bad %s '%s': expected seconds from %lu to %d", key, v,
+                         min, CONF_SECONDS_MAX);
     *out = (unsigned)n;
     return 0;
 }
@@ -402,12 +383,10 @@ static int conf_key_queue(struct conf_parse *p, const char *v)
     unsigned long n;
 
     if (conf_parse_ulong(v, 1, CONF_QUEUE_MAX, &n) < 0)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad queue '%s': expected a number of messages "
                          "from 1 to %d",
-                         v,
-                         CONF_QUEUE_MAX);
+                         v, CONF_QUEUE_MAX);
     p->c->queue_max = n;
     return 0;
 }
@@ -479,14 +458,11 @@ static int conf_add_listen(struct conf_parse *p,
     char *copy;
 
     if (c->n_listen >= CONF_LIST_MAX)
-        return conf_fail(p,
-                         line,
-                         "too many listen addresses (at most %d)",
+        return conf_fail(p, line, "too many listen addresses (at most %d)",
                          CONF_LIST_MAX);
     for (size_t i = 0; port != 0 && i < c->n_listen; i++) {
         if (c->listen[i].port == port && strcmp(c->listen[i].host, host) == 0)
-            return conf_fail(p,
-                             line,
+            return conf_fail(p, line,
                              "duplicate listen address (first at line %d)",
                              c->listen[i].line);
     }
@@ -518,8 +494,7 @@ static int conf_key_max_body(struct conf_parse *p, const char *v)
     size_t n;
 
     if (conf_parse_size(v, &n) < 0 || n < 1 || n > CONF_BODY_MAX)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad max_body '%s': expected a size from 1 to 1G, "
                          "such as 1M, 512k or 65536",
                          v);
@@ -543,17 +518,13 @@ static int conf_key_token(struct conf_parse *p, const char *v)
     size_t len = strlen(v);
 
     if (len < CONF_TOKEN_MIN || len > CONF_TOKEN_MAX)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "token of %s must be %d to %d characters long "
                          "(`xmta token` prints a good one)",
-                         p->sec_label,
-                         CONF_TOKEN_MIN,
-                         CONF_TOKEN_MAX);
+                         p->sec_label, CONF_TOKEN_MIN, CONF_TOKEN_MAX);
     for (size_t i = 0; i < len; i++) {
         if (!conf_token_char_ok(v[i]))
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "token of %s may only contain A-Z a-z 0-9 and "
                              ". _ ~ - (`xmta token` prints a good one)",
                              p->sec_label);
@@ -562,13 +533,10 @@ static int conf_key_token(struct conf_parse *p, const char *v)
         const struct conf_hook *o = &p->c->hooks[i];
 
         if (o->token && strcmp(o->token, v) == 0)
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "token of %s is already used by [hook %s] "
                              "(line %d): each hook needs its own token",
-                             p->sec_label,
-                             o->name,
-                             o->line);
+                             p->sec_label, o->name, o->line);
     }
     return conf_set_str(p, &h->token, v);
 }
@@ -602,12 +570,10 @@ static int conf_key_from(struct conf_parse *p, const char *v)
     const char *why = NULL;
 
     if (conf_prep_local(v, local, &why) < 0)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad from '%s': %s (expected a localpart such as "
                          "'grafana')",
-                         v,
-                         why);
+                         v, why);
     return conf_set_str(p, &conf_cur_hook(p)->from, local);
 }
 
@@ -638,26 +604,15 @@ static int conf_key_nick(struct conf_parse *p, const char *v)
     return conf_set_str(p, &conf_cur_hook(p)->nick, nick);
 }
 
-static int conf_hook_list_add(struct conf_parse *p,
-                              const char *key,
-                              char ***v,
-                              size_t *n,
-                              const char *s)
+static int conf_hook_list_add(
+    struct conf_parse *p, const char *key, char ***v, size_t *n, const char *s)
 {
     if (*n >= CONF_LIST_MAX)
-        return conf_fail(p,
-                         p->lineno,
-                         "too many %s entries in %s (at most %d)",
-                         key,
-                         p->sec_label,
-                         CONF_LIST_MAX);
+        return conf_fail(p, p->lineno, "too many %s entries in %s (at most %d)",
+                         key, p->sec_label, CONF_LIST_MAX);
     for (size_t i = 0; i < *n; i++) {
         if (strcmp((*v)[i], s) == 0)
-            return conf_fail(p,
-                             p->lineno,
-                             "duplicate %s '%s' in %s",
-                             key,
-                             s,
+            return conf_fail(p, p->lineno, "duplicate %s '%s' in %s", key, s,
                              p->sec_label);
     }
     if (conf_strv_push(v, n, s) < 0)
@@ -675,8 +630,7 @@ static int conf_key_to(struct conf_parse *p, const char *v)
     if (jid_parse(v, &j, &why) < 0)
         return conf_fail(p, p->lineno, "bad to '%s': %s", v, why);
     if (!j.local[0])
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad to '%s': expected a user JID such as "
                          "alice@example.org",
                          v);
@@ -695,8 +649,7 @@ static int conf_key_room(struct conf_parse *p, const char *v)
     if (jid_parse(v, &j, &why) < 0)
         return conf_fail(p, p->lineno, "bad room '%s': %s", v, why);
     if (!j.local[0] || j.resource[0])
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad room '%s': expected a bare room JID such as "
                          "ops@conference.example.org (no /nick)",
                          v);
@@ -713,8 +666,7 @@ static int conf_key_allow_to(struct conf_parse *p, const char *v)
         return conf_fail(p, p->lineno, "bad allow_to: pattern too long");
     for (const unsigned char *s = (const unsigned char *)v; *s; s++) {
         if (*s <= ' ' || *s == 0x7F)
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "bad allow_to '%s': spaces and control "
                              "characters are not allowed",
                              v);
@@ -727,10 +679,8 @@ static int conf_key_type(struct conf_parse *p, const char *v)
     enum msg_type t;
 
     if (msg_type_parse(v, &t) < 0)
-        return conf_fail(p,
-                         p->lineno,
-                         "bad type '%s': expected chat, normal or headline",
-                         v);
+        return conf_fail(p, p->lineno,
+                         "bad type '%s': expected chat, normal or headline", v);
     conf_cur_hook(p)->type = t;
     return 0;
 }
@@ -757,14 +707,10 @@ static const struct conf_key conf_keys_http[] = {
 };
 
 static const struct conf_key conf_keys_hook[] = {
-    {"token", 0, conf_key_token},
-    {"from", 0, conf_key_from},
-    {"nick", 0, conf_key_nick},
-    {"to", 1, conf_key_to},
-    {"room", 1, conf_key_room},
-    {"allow_to", 1, conf_key_allow_to},
-    {"type", 0, conf_key_type},
-    {NULL, 0, NULL},
+    {"token", 0, conf_key_token}, {"from", 0, conf_key_from},
+    {"nick", 0, conf_key_nick},   {"to", 1, conf_key_to},
+    {"room", 1, conf_key_room},   {"allow_to", 1, conf_key_allow_to},
+    {"type", 0, conf_key_type},   {NULL, 0, NULL},
 };
 
 static const struct conf_key *const conf_keys[CONF_SEC_COUNT] = {
@@ -830,9 +776,8 @@ static int conf_prefix_of(const char *a, const char *b)
 /* The known name most like word: an edit distance of at most 2 (1 for
  * short names), else one being a prefix of the other. NULL when nothing
  * is close. */
-static const char *conf_suggest(const char *word,
-                                const char *const *names,
-                                size_t n)
+static const char *
+conf_suggest(const char *word, const char *const *names, size_t n)
 {
     const char *best = NULL;
     size_t best_score = 99;
@@ -864,26 +809,20 @@ static int conf_unknown_key(struct conf_parse *p, const char *name)
     for (; keys[n].name && n < CONF_KEYS_MAX; n++)
         names[n] = keys[n].name;
     if ((hint = conf_suggest(name, names, n)))
-        return conf_fail(p,
-                         p->lineno,
-                         "unknown key '%s' in %s (did you mean '%s'?)",
-                         name,
-                         p->sec_label,
-                         hint);
+        return conf_fail(p, p->lineno,
+                         "unknown key '%s' in %s (did you mean '%s'?)", name,
+                         p->sec_label, hint);
     /* A key that belongs to another section. */
     for (int s = CONF_SEC_COMPONENT; s < CONF_SEC_COUNT; s++) {
         for (const struct conf_key *k = conf_keys[s]; k->name; k++) {
             if (strcmp(k->name, name) == 0)
-                return conf_fail(p,
-                                 p->lineno,
+                return conf_fail(p, p->lineno,
                                  "unknown key '%s' in %s (it belongs in %s)",
-                                 name,
-                                 p->sec_label,
-                                 conf_sec_names[s]);
+                                 name, p->sec_label, conf_sec_names[s]);
         }
     }
-    return conf_fail(
-        p, p->lineno, "unknown key '%s' in %s", name, p->sec_label);
+    return conf_fail(p, p->lineno, "unknown key '%s' in %s", name,
+                     p->sec_label);
 }
 
 /* Cuts a " ; comment" off value (copy in *out). libinih as Debian builds it
@@ -923,8 +862,7 @@ static int conf_on_pair(void *user,
     if (p->failed)
         return 0;
     if (p->sec == CONF_SEC_NONE) {
-        conf_fail(p,
-                  p->lineno,
+        conf_fail(p, p->lineno,
                   "key '%s' comes before any section such as [component]",
                   name);
         return 0;
@@ -938,12 +876,8 @@ static int conf_on_pair(void *user,
         return 0;
     }
     if (!k->repeatable && p->seen[i]) {
-        conf_fail(p,
-                  p->lineno,
-                  "duplicate key '%s' in %s (first at line %d)",
-                  name,
-                  p->sec_label,
-                  p->seen[i]);
+        conf_fail(p, p->lineno, "duplicate key '%s' in %s (first at line %d)",
+                  name, p->sec_label, p->seen[i]);
         return 0;
     }
     p->seen[i] = p->lineno;
@@ -952,10 +886,7 @@ static int conf_on_pair(void *user,
         return 0;
     }
     if (!v[0])
-        rc = conf_fail(p,
-                       p->lineno,
-                       "empty value for '%s' in %s",
-                       name,
+        rc = conf_fail(p, p->lineno, "empty value for '%s' in %s", name,
                        p->sec_label);
     else
         rc = k->set(p, v);
@@ -986,27 +917,19 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
     struct conf_hook *h;
 
     if (!conf_hook_name_ok(name, len))
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "bad hook name '%.*s': use 1 to %d of A-Z a-z 0-9 "
                          "_ . -",
-                         (int)(len > 80 ? 80 : len),
-                         name,
-                         CONF_HOOK_NAME_MAX);
+                         (int)(len > 80 ? 80 : len), name, CONF_HOOK_NAME_MAX);
     for (size_t i = 0; i < c->n_hooks; i++) {
         if (strlen(c->hooks[i].name) == len &&
             strncasecmp(c->hooks[i].name, name, len) == 0)
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "duplicate hook '%.*s' (first at line %d)",
-                             (int)len,
-                             name,
-                             c->hooks[i].line);
+                             (int)len, name, c->hooks[i].line);
     }
     if (c->n_hooks >= CONF_HOOKS_MAX)
-        return conf_fail(p,
-                         p->lineno,
-                         "too many hooks (at most %d)",
+        return conf_fail(p, p->lineno, "too many hooks (at most %d)",
                          CONF_HOOKS_MAX);
     if (conf_grow((void **)&c->hooks, c->n_hooks, sizeof *c->hooks) < 0)
         return conf_nomem(p);
@@ -1022,7 +945,8 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
 }
 
 /* line[0..len) is "[...]" possibly followed by a comment. */
-static int conf_begin_section(struct conf_parse *p, const char *line, size_t len)
+static int
+conf_begin_section(struct conf_parse *p, const char *line, size_t len)
 {
     static const char *const names[] = {"component", "http", "hook"};
     const char *close = memchr(line, ']', len);
@@ -1054,8 +978,7 @@ static int conf_begin_section(struct conf_parse *p, const char *line, size_t len
         while (n < e && (*n == ' ' || *n == '\t'))
             n++;
         if (n == e)
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "[hook] needs a name, as in [hook grafana]");
         p->sec = CONF_SEC_HOOK;
         return conf_begin_hook(p, n, (size_t)(e - n));
@@ -1076,26 +999,19 @@ static int conf_begin_section(struct conf_parse *p, const char *line, size_t len
         memcpy(word, s, wl);
         word[wl] = '\0';
         if ((hint = conf_suggest(word, names, 3)))
-            return conf_fail(p,
-                             p->lineno,
+            return conf_fail(p, p->lineno,
                              "unknown section [%.*s] (did you mean [%s%s]?)",
-                             (int)(e - s > 80 ? 80 : e - s),
-                             s,
-                             hint,
+                             (int)(e - s > 80 ? 80 : e - s), s, hint,
                              strcmp(hint, "hook") == 0 ? " NAME" : "");
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "unknown section [%.*s] (known: [component], "
                          "[http], [hook NAME])",
-                         (int)(e - s > 80 ? 80 : e - s),
-                         s);
+                         (int)(e - s > 80 ? 80 : e - s), s);
     }
     if (*first)
-        return conf_fail(p,
-                         p->lineno,
+        return conf_fail(p, p->lineno,
                          "duplicate section %s (first at line %d)",
-                         conf_sec_names[p->sec],
-                         *first);
+                         conf_sec_names[p->sec], *first);
     *first = p->lineno;
     snprintf(p->sec_label, sizeof p->sec_label, "%s", conf_sec_names[p->sec]);
     return 0;
@@ -1130,9 +1046,7 @@ static char *conf_read_line(char *str, int num, void *stream)
         len--;
     }
     if (num < 3 || len > (size_t)num - 3) {
-        conf_fail(p,
-                  p->lineno,
-                  "line too long (at most %d characters)",
+        conf_fail(p, p->lineno, "line too long (at most %d characters)",
                   num < 3 ? 0 : num - 3);
         return NULL;
     }
@@ -1152,33 +1066,26 @@ static int conf_finish_hook(struct conf_parse *p, struct conf_hook *h)
     const char *why = NULL;
 
     if (!h->token)
-        return conf_fail(p,
-                         h->line,
+        return conf_fail(p, h->line,
                          "[hook %s] has no token (`xmta token` prints one)",
                          h->name);
     if (h->n_to == 0 && h->n_rooms == 0 && h->n_allow_to == 0)
-        return conf_fail(p,
-                         h->line,
+        return conf_fail(p, h->line,
                          "[hook %s] has no to, room or allow_to: it could "
                          "not send anything",
                          h->name);
     if (!h->from) {
         if (conf_prep_local(h->name, buf, &why) < 0)
-            return conf_fail(p,
-                             h->line,
+            return conf_fail(p, h->line,
                              "[hook %s] needs from = (the name is not a "
                              "valid localpart: %s)",
-                             h->name,
-                             why);
+                             h->name, why);
         if (conf_set_str(p, &h->from, buf) < 0)
             return -1;
     }
     if (!h->nick) {
         if (conf_prep_nick(h->name, buf, &why) < 0)
-            return conf_fail(p,
-                             h->line,
-                             "[hook %s] needs nick = (%s)",
-                             h->name,
+            return conf_fail(p, h->line, "[hook %s] needs nick = (%s)", h->name,
                              why);
         if (conf_set_str(p, &h->nick, buf) < 0)
             return -1;
@@ -1193,22 +1100,18 @@ static int conf_finish(struct conf_parse *p)
     if (!p->component_line)
         return conf_fail(p, 0, "missing [component] section");
     if (!c->domain)
-        return conf_fail(p,
-                         p->component_line,
+        return conf_fail(p, p->component_line,
                          "[component] has no domain (the component's "
                          "JID, such as notify.example.org)");
     if (!c->server)
-        return conf_fail(p,
-                         p->component_line,
+        return conf_fail(p, p->component_line,
                          "[component] has no server (the XMPP server's "
                          "component listener, such as 127.0.0.1)");
     if (!c->secret)
-        return conf_fail(p,
-                         p->component_line,
+        return conf_fail(p, p->component_line,
                          "[component] has no secret or secret_file");
-    if (c->n_listen == 0 &&
-        conf_add_listen(
-            p, CONF_DEFAULT_LISTEN_HOST, CONF_DEFAULT_LISTEN_PORT, 0) < 0)
+    if (c->n_listen == 0 && conf_add_listen(p, CONF_DEFAULT_LISTEN_HOST,
+                                            CONF_DEFAULT_LISTEN_PORT, 0) < 0)
         return -1;
     for (size_t i = 0; i < c->n_hooks; i++) {
         if (conf_finish_hook(p, &c->hooks[i]) < 0)
@@ -1250,8 +1153,7 @@ static struct conf *conf_parse_text(const char *text,
      * handler failure, which p.diag already describes). */
     if (rc > 0 && (!p.failed || rc < p.diag->line)) {
         p.failed = 0;
-        conf_fail(&p,
-                  rc,
+        conf_fail(&p, rc,
                   "malformed line: expected key = value, [section] or a "
                   "comment");
     } else if (rc < 0 && !p.failed) {
@@ -1272,9 +1174,8 @@ static void conf_diag_init(struct conf_diag *diag, const char *name)
     snprintf(diag->file, sizeof diag->file, "%s", name);
 }
 
-struct conf *conf_load_string(const char *text,
-                              const char *name,
-                              struct conf_diag *diag)
+struct conf *
+conf_load_string(const char *text, const char *name, struct conf_diag *diag)
 {
     struct conf_diag dummy;
 
@@ -1291,9 +1192,8 @@ struct conf *conf_load_string(const char *text,
 }
 
 /* Reads all of path (at most CONF_FILE_MAX bytes) into a string. */
-static char *conf_read_file(const char *path,
-                            size_t *len,
-                            struct conf_diag *diag)
+static char *
+conf_read_file(const char *path, size_t *len, struct conf_diag *diag)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
@@ -1314,9 +1214,7 @@ static char *conf_read_file(const char *path,
         goto fail;
     }
     if (n > CONF_FILE_MAX) {
-        snprintf(diag->msg,
-                 sizeof diag->msg,
-                 "file larger than %d bytes",
+        snprintf(diag->msg, sizeof diag->msg, "file larger than %d bytes",
                  CONF_FILE_MAX);
         goto fail;
     }
@@ -1355,7 +1253,8 @@ struct conf *conf_load(const char *path, struct conf_diag *diag)
         return NULL;
     /* A relative secret_file is relative to the configuration's folder. */
     if ((slash = strrchr(path, '/'))) {
-        if (!(dir = strndup(path, slash == path ? 1 : (size_t)(slash - path)))) {
+        if (!(dir =
+                  strndup(path, slash == path ? 1 : (size_t)(slash - path)))) {
             snprintf(diag->msg, sizeof diag->msg, "out of memory");
             goto out;
         }
@@ -1410,10 +1309,8 @@ void conf_free(struct conf *c)
 
 /* 1 when a[0..alen) equals b[0..blen), in time that depends only on
  * max(alen, blen): no early exit, the length difference folded in. */
-static unsigned conf_ct_equal(const char *a,
-                              size_t alen,
-                              const char *b,
-                              size_t blen)
+static unsigned
+conf_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 {
     size_t n = alen > blen ? alen : blen;
     size_t dl = alen ^ blen;

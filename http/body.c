@@ -777,7 +777,12 @@ int body_decode(const char *content_type,
         rc = slot_set(&d, SLOT_BODY, data, len);
         break;
     case KIND_FORM:
-        rc = form_parse(&d, data, len, 0, "form data");
+        /* `curl -d 'disk full'` sends plain text labelled as a form: a
+         * "form" without a single '=' has no fields, so take it as text. */
+        if (len > 0 && !memchr(data, '=', len))
+            rc = slot_set(&d, SLOT_BODY, data, len);
+        else
+            rc = form_parse(&d, data, len, 0, "form data");
         break;
     case KIND_MULTIPART:
         rc = multipart_parse(&d, boundary, data, len);

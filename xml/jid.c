@@ -58,7 +58,8 @@ static int jid_prep(const char *s,
 }
 
 /* "[v6]" as given, lowercased, after checking the address. */
-static int jid_domain_ip6(const char *s, size_t len, char *out, const char **why)
+static int
+jid_domain_ip6(const char *s, size_t len, char *out, const char **why)
 {
     char addr[JID_PART_MAX + 1];
     unsigned char bin[16];
@@ -134,13 +135,8 @@ static int jid_domain(const char *s, size_t len, char *out, const char **why)
     }
     if (s[0] == '[')
         return jid_domain_ip6(s, len, out, why);
-    rc = jid_prep(s,
-                  len,
-                  stringprep_nameprep,
-                  out,
-                  "invalid domainpart (nameprep)",
-                  "domainpart too long",
-                  why);
+    rc = jid_prep(s, len, stringprep_nameprep, out,
+                  "invalid domainpart (nameprep)", "domainpart too long", why);
     if (rc < 0)
         return rc;
     if (out[0] == '\0') {
@@ -179,13 +175,9 @@ int jid_parse(const char *s, struct jid *j, const char **why)
             *why = "empty localpart";
             return XMTA_E_INVAL;
         }
-        rc = jid_prep(s,
-                      (size_t)(at - s),
-                      stringprep_xmpp_nodeprep,
-                      j->local,
-                      "invalid localpart (nodeprep)",
-                      "localpart too long",
-                      why);
+        rc =
+            jid_prep(s, (size_t)(at - s), stringprep_xmpp_nodeprep, j->local,
+                     "invalid localpart (nodeprep)", "localpart too long", why);
         if (rc < 0)
             return rc;
         if (j->local[0] == '\0') {
@@ -201,13 +193,10 @@ int jid_parse(const char *s, struct jid *j, const char **why)
             *why = "empty resourcepart";
             return XMTA_E_INVAL;
         }
-        rc = jid_prep(slash + 1,
-                      strlen(slash + 1),
-                      stringprep_xmpp_resourceprep,
-                      j->resource,
-                      "invalid resourcepart (resourceprep)",
-                      "resourcepart too long",
-                      why);
+        rc =
+            jid_prep(slash + 1, strlen(slash + 1), stringprep_xmpp_resourceprep,
+                     j->resource, "invalid resourcepart (resourceprep)",
+                     "resourcepart too long", why);
         if (rc < 0)
             return rc;
         if (j->resource[0] == '\0') {
@@ -277,9 +266,8 @@ int jid_glob_match(const char *pattern, const char *s)
         } else if (*p == '?') {
             p++;
             s = jid_utf8_next(s);
-        } else if (*p &&
-                   jid_ascii_lower((unsigned char)*p) ==
-                       jid_ascii_lower((unsigned char)*s)) {
+        } else if (*p && jid_ascii_lower((unsigned char)*p) ==
+                             jid_ascii_lower((unsigned char)*s)) {
             p++;
             s++;
         } else if (star_p) {

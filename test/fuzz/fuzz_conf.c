@@ -10,8 +10,8 @@
 /* A loaded configuration must hold what conf.h promises. */
 static void fuzz_conf_check(const struct conf *c)
 {
-    if (!c->domain || !c->server || !c->secret || !c->secret[0] ||
-        !c->path || c->port == 0 || c->n_listen == 0 || c->max_body == 0 ||
+    if (!c->domain || !c->server || !c->secret || !c->secret[0] || !c->path ||
+        c->port == 0 || c->n_listen == 0 || c->max_body == 0 ||
         c->queue_max == 0 || c->ping_interval < 5 || c->ping_timeout == 0 ||
         c->keepalive == 0)
         abort();

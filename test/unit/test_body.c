@@ -183,11 +183,27 @@ static void test_form_errors(void **state)
     FAILS(DEC(FORM, "body=abc%", NULL), XMTA_E_PARSE, "malformed form data");
     FAILS(DEC(FORM, "body=a&body=b", NULL), XMTA_E_INVAL,
           "repeated field 'body'");
-    FAILS(DEC(FORM, "body", NULL), XMTA_E_INVAL, "no message text");
     FAILS(DEC(FORM, "foo=bar", NULL), XMTA_E_INVAL, "no message text");
     FAILS(DEC(FORM, "body=x&to=", NULL), XMTA_E_INVAL, "invalid JID: empty");
     FAILS(DEC(FORM, "body=x&to=a%00b@example.org", NULL), XMTA_E_INVAL,
           "invalid JID");
+}
+
+/* curl -d 'text' labels plain text as a form: no '=' means no fields. */
+static void test_form_without_fields_is_text(void **state)
+{
+    assert_int_equal(DEC(FORM, "disk full on db1 & db2", "to=bob@example.org"),
+                     0);
+    assert_string_equal(f.body, "disk full on db1 & db2");
+    assert_int_equal(f.n_to, 1);
+    assert_string_equal(f.to[0], "bob@example.org");
+    body_fields_clear(&f);
+    /* Not percent-decoded: it was never encoded. */
+    assert_int_equal(DEC(FORM, "50%+ used", NULL), 0);
+    assert_string_equal(f.body, "50%+ used");
+    body_fields_clear(&f);
+    FAILS(DEC(FORM, "   ", NULL), XMTA_E_INVAL, "no message text");
+    FAILS(DEC(FORM, "\xff", NULL), XMTA_E_INVAL, "invalid UTF-8");
 }
 
 static void test_form_too_many_fields(void **state)
@@ -692,6 +708,7 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_form_aliases, teardown),
         cmocka_unit_test_teardown(test_form_errors, teardown),
+        cmocka_unit_test_teardown(test_form_without_fields_is_text, teardown),
         cmocka_unit_test_teardown(test_form_too_many_fields, teardown),
         cmocka_unit_test_teardown(test_query_merge, teardown),
         cmocka_unit_test_teardown(test_recipient_forms, teardown),

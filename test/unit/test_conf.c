@@ -21,37 +21,37 @@
 #define SECRET "s3cret-value"
 
 static const char good_conf[] =
-    "; xmta test configuration\n"                          /* 1 */
-    "[component]\n"                                        /* 2 */
-    "domain = Notify.Example.ORG   ; the component\n"      /* 3 */
-    "server = 127.0.0.1\n"                                 /* 4 */
-    "port = 5348\n"                                        /* 5 */
-    "secret = " SECRET " ; a comment\n"                    /* 6 */
-    "ping_interval = 60\n"                                 /* 7 */
-    "ping_timeout = 10\n"                                  /* 8 */
-    "keepalive = 30\n"                                     /* 9 */
-    "queue = 500\n"                                        /* 10 */
-    "\n"                                                   /* 11 */
-    "[http]\n"                                             /* 12 */
-    "listen = 127.0.0.1:8080\n"                            /* 13 */
-    "listen = [::1]:8081\n"                                /* 14 */
-    "listen = localhost:0\n"                               /* 15 */
-    "max_body = 512k\n"                                    /* 16 */
-    "\n"                                                   /* 17 */
-    "[hook Grafana]   ; first hook\n"                      /* 18 */
-    "    token = " TOKEN_A "\n"                            /* 19 */
-    "    to = Alice@Example.org\n"                         /* 20 */
-    "    to = bob@example.org/Phone\n"                     /* 21 */
-    "    room = Ops@Conference.Example.org\n"              /* 22 */
-    "    allow_to = *@example.org\n"                       /* 23 */
-    "    allow_to = carol@other.org\n"                     /* 24 */
-    "    type = headline\n"                                /* 25 */
-    "# another comment\n"                                  /* 26 */
-    "[hook alert-manager]\r\n"                             /* 27 */
-    "token = " TOKEN_B "\r\n"                              /* 28 */
-    "from = AM\r\n"                                        /* 29 */
-    "nick = Alert Manager\r\n"                             /* 30 */
-    "room = ops@conference.example.org\r\n";               /* 31 */
+    "; xmta test configuration\n"                     /* 1 */
+    "[component]\n"                                   /* 2 */
+    "domain = Notify.Example.ORG   ; the component\n" /* 3 */
+    "server = 127.0.0.1\n"                            /* 4 */
+    "port = 5348\n"                                   /* 5 */
+    "secret = " SECRET " ; a comment\n"               /* 6 */
+    "ping_interval = 60\n"                            /* 7 */
+    "ping_timeout = 10\n"                             /* 8 */
+    "keepalive = 30\n"                                /* 9 */
+    "queue = 500\n"                                   /* 10 */
+    "\n"                                              /* 11 */
+    "[http]\n"                                        /* 12 */
+    "listen = 127.0.0.1:8080\n"                       /* 13 */
+    "listen = [::1]:8081\n"                           /* 14 */
+    "listen = localhost:0\n"                          /* 15 */
+    "max_body = 512k\n"                               /* 16 */
+    "\n"                                              /* 17 */
+    "[hook Grafana]   ; first hook\n"                 /* 18 */
+    "    token = " TOKEN_A "\n"                       /* 19 */
+    "    to = Alice@Example.org\n"                    /* 20 */
+    "    to = bob@example.org/Phone\n"                /* 21 */
+    "    room = Ops@Conference.Example.org\n"         /* 22 */
+    "    allow_to = *@example.org\n"                  /* 23 */
+    "    allow_to = carol@other.org\n"                /* 24 */
+    "    type = headline\n"                           /* 25 */
+    "# another comment\n"                             /* 26 */
+    "[hook alert-manager]\r\n"                        /* 27 */
+    "token = " TOKEN_B "\r\n"                         /* 28 */
+    "from = AM\r\n"                                   /* 29 */
+    "nick = Alert Manager\r\n"                        /* 30 */
+    "room = ops@conference.example.org\r\n";          /* 31 */
 
 static void test_conf_good(void **state)
 {
@@ -143,14 +143,14 @@ static void test_conf_defaults(void **state)
 }
 
 #define COMP                                                                   \
-    "[component]\n"                    /* 1 */                                 \
-    "domain = notify.example.org\n"    /* 2 */                                 \
-    "server = 127.0.0.1\n"             /* 3 */                                 \
-    "secret = " SECRET "\n"            /* 4 */
+    "[component]\n"                 /* 1 */                                    \
+    "domain = notify.example.org\n" /* 2 */                                    \
+    "server = 127.0.0.1\n"          /* 3 */                                    \
+    "secret = " SECRET "\n"         /* 4 */
 #define HOOK_A                                                                 \
-    "[hook a]\n"                       /* 5 */                                 \
-    "token = " TOKEN_A "\n"            /* 6 */                                 \
-    "to = alice@example.org\n"         /* 7 */
+    "[hook a]\n"               /* 5 */                                         \
+    "token = " TOKEN_A "\n"    /* 6 */                                         \
+    "to = alice@example.org\n" /* 7 */
 
 struct bad_case {
     const char *text;
@@ -160,41 +160,54 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     /* unknown keys, with a hint when one is close */
-    {COMP HOOK_A "tokne = x\n", 8, "unknown key 'tokne' in [hook a] (did you mean 'token'?)"},
-    {COMP "secret_fil = /x\n", 5, "unknown key 'secret_fil' in [component] (did you mean 'secret_file'?)"},
+    {COMP HOOK_A "tokne = x\n", 8,
+     "unknown key 'tokne' in [hook a] (did you mean 'token'?)"},
+    {COMP "secret_fil = /x\n", 5,
+     "unknown key 'secret_fil' in [component] (did you mean 'secret_file'?)"},
     {COMP "Port = 1\n", 5, "did you mean 'port'?"},
-    {COMP "token = " TOKEN_A "\n", 5, "unknown key 'token' in [component] (it belongs in [hook NAME])"},
+    {COMP "token = " TOKEN_A "\n", 5,
+     "unknown key 'token' in [component] (it belongs in [hook NAME])"},
     {COMP "frobnicate = 1\n", 5, "unknown key 'frobnicate' in [component]"},
-    {"[http]\nlisten = 127.0.0.1:1\nbogus = 1\n", 3, "unknown key 'bogus' in [http]"},
+    {"[http]\nlisten = 127.0.0.1:1\nbogus = 1\n", 3,
+     "unknown key 'bogus' in [http]"},
     {"domain = x.org\n" COMP, 1, "before any section"},
     /* sections */
-    {COMP "[hoook x]\n", 5, "unknown section [hoook x] (did you mean [hook NAME]?)"},
+    {COMP "[hoook x]\n", 5,
+     "unknown section [hoook x] (did you mean [hook NAME]?)"},
     {COMP "[Component]\n", 5, "did you mean [component]?"},
     {COMP "[nonsense]\n", 5, "unknown section [nonsense]"},
-    {COMP "[component]\n", 5, "duplicate section [component] (first at line 1)"},
+    {COMP "[component]\n", 5,
+     "duplicate section [component] (first at line 1)"},
     {COMP "[http]\n[http]\n", 6, "duplicate section [http] (first at line 5)"},
     {COMP "[hook]\n", 5, "needs a name"},
     {COMP "[hook a/b]\n", 5, "bad hook name"},
     {COMP "[hook a b]\n", 5, "bad hook name"},
     {COMP "[http\n", 5, "without ']'"},
     {COMP "[http] junk\n", 5, "text after the section header"},
-    {COMP HOOK_A "[hook a]\ntoken = " TOKEN_B "\nto = b@example.org\n", 8, "duplicate hook 'a' (first at line 5)"},
+    {COMP HOOK_A "[hook a]\ntoken = " TOKEN_B "\nto = b@example.org\n", 8,
+     "duplicate hook 'a' (first at line 5)"},
     {COMP HOOK_A "[hook A]\n", 8, "duplicate hook 'A' (first at line 5)"},
     /* tokens */
-    {COMP HOOK_A "[hook b]\ntoken = " TOKEN_A "\nto = b@example.org\n", 9, "token of [hook b] is already used by [hook a] (line 5)"},
+    {COMP HOOK_A "[hook b]\ntoken = " TOKEN_A "\nto = b@example.org\n", 9,
+     "token of [hook b] is already used by [hook a] (line 5)"},
     {COMP "[hook a]\ntoken = short\n", 6, "16 to 256 characters"},
     {COMP "[hook a]\ntoken = " TOKEN_A "$\n", 6, "may only contain"},
     {COMP "[hook a]\ntoken = " TOKEN_A "/x\n", 6, "may only contain"},
     {COMP "[hook a]\nto = alice@example.org\n", 5, "[hook a] has no token"},
-    {COMP HOOK_A "token = " TOKEN_B "\n", 8, "duplicate key 'token' in [hook a] (first at line 6)"},
+    {COMP HOOK_A "token = " TOKEN_B "\n", 8,
+     "duplicate key 'token' in [hook a] (first at line 6)"},
     /* recipients */
     {COMP "[hook a]\ntoken = " TOKEN_A "\n", 5, "has no to, room or allow_to"},
-    {COMP "[hook a]\ntoken = " TOKEN_A "\n[hook b]\n", 5, "[hook a] has no to, room or allow_to"},
+    {COMP "[hook a]\ntoken = " TOKEN_A "\n[hook b]\n", 5,
+     "[hook a] has no to, room or allow_to"},
     {COMP HOOK_A "to = alice@\n", 8, "bad to 'alice@': empty domainpart"},
     {COMP HOOK_A "to = example.org\n", 8, "expected a user JID"},
-    {COMP HOOK_A "to = al ice@example.org\n", 8, "bad to 'al ice@example.org': invalid localpart"},
-    {COMP HOOK_A "to = Alice@Example.org\n", 8, "duplicate to 'alice@example.org' in [hook a]"},
-    {COMP HOOK_A "room = ops@conference.example.org/nick\n", 8, "bare room JID"},
+    {COMP HOOK_A "to = al ice@example.org\n", 8,
+     "bad to 'al ice@example.org': invalid localpart"},
+    {COMP HOOK_A "to = Alice@Example.org\n", 8,
+     "duplicate to 'alice@example.org' in [hook a]"},
+    {COMP HOOK_A "room = ops@conference.example.org/nick\n", 8,
+     "bare room JID"},
     {COMP HOOK_A "room = conference.example.org\n", 8, "bare room JID"},
     {COMP HOOK_A "room = @conference.example.org\n", 8, "empty localpart"},
     {COMP HOOK_A "allow_to = a\x01@x\n", 8, "control characters"},
@@ -206,7 +219,8 @@ static const struct bad_case bad_cases[] = {
     /* [component] */
     {"[component]\ndomain = alice@notify.example.org\n", 2, "bare domain"},
     {"[component]\ndomain = notify.example.org/x\n", 2, "bare domain"},
-    {"[component]\ndomain = notify..example.org\n", 2, "bad domain 'notify..example.org': empty label"},
+    {"[component]\ndomain = notify..example.org\n", 2,
+     "bad domain 'notify..example.org': empty label"},
     {"[component]\nserver = 127.0.0.1:5347\n", 2, "bad server"},
     {"[component]\nserver = a b\n", 2, "bad server"},
     {COMP "port = 0\n", 5, "bad port '0'"},
@@ -215,18 +229,23 @@ static const struct bad_case bad_cases[] = {
     {COMP "port = -1\n", 5, "bad port"},
     {COMP "port = 0x10\n", 5, "bad port"},
     {COMP "port = 99999999999999999999999\n", 5, "bad port"},
-    {COMP "server = ::1\n", 5, "duplicate key 'server' in [component] (first at line 3)"},
+    {COMP "server = ::1\n", 5,
+     "duplicate key 'server' in [component] (first at line 3)"},
     {COMP "ping_interval = 4\n", 5, "bad ping_interval '4'"},
     {COMP "ping_timeout = 0\n", 5, "bad ping_timeout"},
     {COMP "keepalive = 1s\n", 5, "bad keepalive"},
     {COMP "queue = 0\n", 5, "bad queue"},
-    {"[component]\ndomain = notify.example.org\nserver = h\n", 1, "no secret or secret_file"},
+    {"[component]\ndomain = notify.example.org\nserver = h\n", 1,
+     "no secret or secret_file"},
     {"[component]\nserver = h\nsecret = x\n", 1, "no domain"},
     {"[component]\ndomain = notify.example.org\nsecret = x\n", 1, "no server"},
     {"[http]\nlisten = 127.0.0.1:1\n", 0, "missing [component] section"},
     {"", 0, "missing [component] section"},
-    {COMP "secret_file = /nonexistent/xmta-secret\n", 5, "both secret and secret_file"},
-    {"[component]\nsecret_file = /nonexistent/xmta-secret\n", 2, "cannot read secret_file '/nonexistent/xmta-secret': No such file or directory"},
+    {COMP "secret_file = /nonexistent/xmta-secret\n", 5,
+     "both secret and secret_file"},
+    {"[component]\nsecret_file = /nonexistent/xmta-secret\n", 2,
+     "cannot read secret_file '/nonexistent/xmta-secret': No such file or "
+     "directory"},
     {"[component]\nsecret_file = /\n", 2, "cannot read secret_file '/'"},
     /* [http] */
     {COMP "[http]\nlisten = 127.0.0.1:70000\n", 6, "bad port"},
@@ -237,18 +256,22 @@ static const struct bad_case bad_cases[] = {
     {COMP "[http]\nlisten = [1.2.3.4]:80\n", 6, "bad host"},
     {COMP "[http]\nlisten = :8080\n", 6, "empty host"},
     {COMP "[http]\nlisten = 1.2.3.256:80\n", 6, "bad host"},
-    {COMP "[http]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:1\n", 7, "duplicate listen address (first at line 6)"},
+    {COMP "[http]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:1\n", 7,
+     "duplicate listen address (first at line 6)"},
     {COMP "[http]\nmax_body = 1X\n", 6, "bad max_body '1X'"},
     {COMP "[http]\nmax_body = 0\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = -1\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = 2G\n", 6, "bad max_body"},
     /* lines */
     {COMP "this is not a key\n", 5, "malformed line"},
-    {COMP HOOK_A "to = bob@example.org\nnot a key either\nbogus = 1\n", 9, "malformed line"},
-    {COMP "to = " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    {COMP HOOK_A "to = bob@example.org\nnot a key either\nbogus = 1\n", 9,
+     "malformed line"},
+    {COMP "to = "
           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-          "@example.org\n", 5, "line too long"},
+          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+          "@example.org\n",
+     5, "line too long"},
 };
 
 static void test_conf_bad(void **state)
@@ -267,8 +290,8 @@ static void test_conf_bad(void **state)
         }
         assert_string_equal(diag.file, "bad.conf");
         if (diag.line != b->line || !strstr(diag.msg, b->reason))
-            fail_msg("case %zu: got %d: '%s'; expected %d: '%s'", i,
-                     diag.line, diag.msg, b->line, b->reason);
+            fail_msg("case %zu: got %d: '%s'; expected %d: '%s'", i, diag.line,
+                     diag.msg, b->line, b->reason);
         /* secrets never reach a diagnostic */
         if (strstr(diag.msg, TOKEN_A) || strstr(diag.msg, TOKEN_B) ||
             strstr(diag.msg, SECRET))
@@ -315,8 +338,19 @@ static void test_conf_parse_size(void **state)
         {"3g", (size_t)3 << 30},
     };
     static const char *const bad[] = {
-        "", "M", "k1", "1.5M", "-1", "+1", " 1", "1 ", "1MB", "1T", "0x10",
-        "99999999999999999999999", "18014398509481984G",
+        "",
+        "M",
+        "k1",
+        "1.5M",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1MB",
+        "1T",
+        "0x10",
+        "99999999999999999999999",
+        "18014398509481984G",
     };
     size_t v;
 
@@ -349,7 +383,8 @@ static void write_file(const char *path, const char *text, size_t len)
     assert_int_equal(fclose(f), 0);
 }
 
-static void scratch_make(struct scratch *s, const char *conf, const char *secret)
+static void
+scratch_make(struct scratch *s, const char *conf, const char *secret)
 {
     const char *tmp = getenv("TMPDIR");
 
