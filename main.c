@@ -21,6 +21,8 @@ static void usage(FILE *f)
     fputs("usage: xmta [-v] -c FILE        run in the foreground\n"
           "       xmta check -c FILE       validate the configuration\n"
           "       xmta token               print a new random webhook token\n"
+          "       xmta setup prosody|ejabberd -c FILE\n"
+          "                                print the server's component block\n"
           "       xmta --version\n",
           f);
 }
@@ -53,11 +55,42 @@ static int cmd_token(void)
     return 0;
 }
 
+static struct conf *load(const char *path);
+
+/* xmta setup prosody|ejabberd -c FILE: the registration block for the
+ * configured domain and secret, on stdout. */
+static int cmd_setup(int argc, char **argv)
+{
+    struct conf *cfg;
+    char *text = NULL;
+    int rc;
+
+    if (argc != 5 || strcmp(argv[3], "-c") != 0 ||
+        (strcmp(argv[2], "prosody") != 0 && strcmp(argv[2], "ejabberd") != 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (!(cfg = load(argv[4])))
+        return 1;
+    rc = conf_setup_text(cfg, argv[2], &text);
+    if (rc == 0)
+        fputs(text, stdout);
+    else
+        fprintf(stderr, "xmta: setup: %s\n", xmta_strerror(rc));
+    free(text);
+    conf_free(cfg);
+    return rc == 0 ? 0 : 1;
+}
+
 static struct conf *load(const char *path)
 {
     struct conf_diag diag;
     struct conf *cfg = conf_load(path, &diag);
 
+    if (cfg && http_conf_check(cfg, &diag) != 0) { /* formats, templates */
+        conf_free(cfg);
+        cfg = NULL;
+    }
     if (!cfg) {
         if (diag.line > 0)
             fprintf(stderr, "%s:%d: %s\n", diag.file, diag.line, diag.msg);
@@ -86,15 +119,46 @@ static int backend_submit(void *ud, struct msg *m)
     return comp_submit(app->comp, m);
 }
 
+/* 0 and done(req, rc) later once the spool's group commit is over. */
+static int backend_submit_async(void *ud,
+                                struct msg *m,
+                                void (*done)(void *req, int rc),
+                                void *req)
+{
+    struct app *app = ud;
+
+    if (app->stopping) {
+        msg_free(m);
+        return XMTA_E_FULL;
+    }
+    return comp_submit_async(app->comp, m, done, req);
+}
+
 static void backend_status(void *ud, struct http_status *st)
 {
     struct app *app = ud;
     enum comp_state s = comp_state(app->comp);
+    struct comp_spool_status sp;
 
     st->online = s == COMP_READY;
     st->state = st->online ? "online" : comp_state_name(s);
     st->queued = comp_queued(app->comp);
     comp_rooms(app->comp, &st->rooms_joined, &st->rooms_total);
+    for (st->n_room = 0; st->n_room < HTTP_ROOMS_MAX; st->n_room++) {
+        struct comp_room_info ri;
+
+        if (comp_room_info(app->comp, st->n_room, &ri) != 0)
+            break;
+        st->room[st->n_room] =
+            (struct http_room){ri.jid, ri.bot, ri.state, ri.error};
+    }
+    comp_spool_status(app->comp, &sp);
+    st->spool_enabled = sp.enabled;
+    st->spool_ok = sp.ok;
+    st->spool_depth = sp.depth;
+    st->spool_oldest_age = sp.oldest_age;
+    st->spool_expired = sp.expired;
+    st->bounced = sp.bounced;
 }
 
 static void on_shutdown_done(void *arg)
@@ -119,6 +183,42 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     comp_shutdown(app->comp, on_shutdown_done, app);
 }
 
+/* SIGHUP: load the file again; on success every module switches to the
+ * new configuration and the old one is freed; on error (already printed as
+ * FILE:LINE: reason) the running one stays. The stream stays up unless
+ * [component] changed. */
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+    struct conf *cfg;
+
+    if (app->stopping)
+        return;
+    xlog_info("main", "SIGHUP: reloading %s", app->cfg->path);
+    if (!(cfg = load(app->cfg->path))) {
+        xlog_error("main", "reload rejected: keeping the running "
+                           "configuration");
+        return;
+    }
+    if (http_set_conf(app->http, cfg) != 0) {
+        xlog_error("main", "reload failed: keeping the running "
+                           "configuration");
+        conf_free(cfg);
+        return;
+    }
+    if (comp_reload(app->comp, cfg) != 0) {
+        http_set_conf(app->http, app->cfg); /* back to the old one */
+        xlog_error("main", "reload failed: keeping the running "
+                           "configuration");
+        conf_free(cfg);
+        return;
+    }
+    conf_free(app->cfg);
+    app->cfg = cfg;
+    xlog_info("main", "reloaded: domain=%s hooks=%zu", cfg->domain,
+              cfg->n_hooks);
+}
+
 static void on_libevent_log(int severity, const char *msg)
 {
     enum xlog_level lvl = severity >= EVENT_LOG_ERR    ? XLOG_ERROR
@@ -131,8 +231,9 @@ static void on_libevent_log(int severity, const char *msg)
 static int run(const char *path)
 {
     struct app app = {0};
-    struct event *sigs[2] = {NULL, NULL};
-    struct http_backend backend = {backend_submit, backend_status, &app};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    struct http_backend backend = {backend_submit, backend_status, &app,
+                                   backend_submit_async};
     int rc = 1;
 
     if (!(app.cfg = load(path)))
@@ -151,8 +252,9 @@ static int run(const char *path)
     }
     sigs[0] = evsignal_new(app.base, SIGTERM, on_signal, &app);
     sigs[1] = evsignal_new(app.base, SIGINT, on_signal, &app);
-    if (!sigs[0] || !sigs[1] || evsignal_add(sigs[0], NULL) ||
-        evsignal_add(sigs[1], NULL))
+    sigs[2] = evsignal_new(app.base, SIGHUP, on_reload, &app);
+    if (!sigs[0] || !sigs[1] || !sigs[2] || evsignal_add(sigs[0], NULL) ||
+        evsignal_add(sigs[1], NULL) || evsignal_add(sigs[2], NULL))
         goto out;
     if (http_start(app.http) != 0)
         goto out;
@@ -165,11 +267,13 @@ static int run(const char *path)
     rc = 0;
     xlog_info("main", "stopped");
 out:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);
-    http_free(app.http);
+    /* comp first: it answers the requests still waiting for the spool
+     * (503) while http is alive. */
     comp_free(app.comp);
+    http_free(app.http);
     if (app.base)
         event_base_free(app.base);
     conf_free(app.cfg);
@@ -184,6 +288,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return argc == 2 ? cmd_token() : (usage(stderr), 2);
+    if (argc > 1 && strcmp(argv[1], "setup") == 0)
+        return cmd_setup(argc, argv);
     if (argc > 1 && strcmp(argv[1], "check") == 0) {
         check = 1;
         i = 2;

@@ -24,6 +24,8 @@
 #include "xml/log.h"
 #include "xml/xml.h"
 
+#define COMP_EXPIRE_MS 60000 /* how often the max_age sweep runs */
+
 /* The resolver. Lookups cancelled by the comp still call back later, and
  * evdns must outlive those callbacks: if the comp is freed first, the last
  * callback frees this (from the loop). */
@@ -283,12 +285,16 @@ static void comp_link_close(struct comp *c)
     c->peer_closed = 0;
     c->ready_at_ms = 0;
     comp_rooms_reset(c);
+    comp_outbox_requeue(c);
 }
 
 /* Shutdown is over (or was never connected): close, stay IDLE, and call
  * done from the loop. */
 static void comp_close_finish(struct comp *c)
 {
+    c->grace = 0;
+    if (c->grace_timer)
+        evtimer_del(c->grace_timer);
     comp_link_close(c);
     comp_set_state(c, COMP_IDLE);
     event_active(c->done_ev, EV_TIMEOUT, 1);
@@ -671,9 +677,57 @@ void comp_on_ready(struct comp *c)
     comp_wake_drain(c);
 }
 
+static void comp_close_stream(struct comp *c);
+
 static void comp_on_drain(evutil_socket_t fd, short what, void *arg)
 {
-    comp_outbox_drain(arg);
+    struct comp *c = arg;
+
+    comp_outbox_drain(c);
+    if (c->grace && c->state == COMP_READY && !comp_outbox_busy(c)) {
+        xlog_info("comp", "shutdown: everything written was acknowledged");
+        comp_close_stream(c);
+    }
+}
+
+static void comp_on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct comp *c = arg;
+
+    if (!c->grace || c->state != COMP_READY)
+        return;
+    xlog_warn("comp",
+              "shutdown: %zu delivery(ies) not acknowledged within "
+              "%u ms stay in the spool",
+              c->n_deliveries, c->t.grace_ms);
+    comp_close_stream(c);
+}
+
+static void comp_on_commit(evutil_socket_t fd, short what, void *arg)
+{
+    comp_outbox_commit(arg);
+}
+
+/* An ack ping unanswered for ping_timeout: the link is dead even if TCP
+ * does not say so. */
+static void comp_on_ack_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct comp *c = arg;
+
+    if (comp_outbox_ack_overdue(c, comp_now_ms())) {
+        xlog_warn("comp", "no reply to ack ping %lu within %u ms",
+                  c->ack_done + 1, c->t.ping_timeout_ms);
+        comp_link_fail(c, "ping timeout");
+    }
+}
+
+/* The max_age sweep, also while the link is down. */
+static void comp_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+    struct comp *c = arg;
+
+    comp_outbox_expire(c);
+    comp_timer_arm(c->expire, COMP_EXPIRE_MS);
 }
 
 static void comp_on_done(evutil_socket_t fd, short what, void *arg)
@@ -706,6 +760,7 @@ static void comp_timing_default(const struct conf *cfg, struct comp_timing *t)
     t->join_timeout_ms = 30000;
     t->join_backoff_min_ms = 2000;
     t->join_backoff_max_ms = 300000;
+    t->grace_ms = 5000;
 }
 
 struct comp *comp_new(struct event_base *base, const struct conf *cfg)
@@ -721,6 +776,8 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
     c->cfg = cfg;
     c->state = COMP_IDLE;
     TAILQ_INIT(&c->outbox);
+    TAILQ_INIT(&c->sent);
+    TAILQ_INIT(&c->batch);
     comp_timing_default(cfg, &c->t);
     /* Ping the parent server (notify.example.org -> example.org); a
      * domain without a dot pings itself through the server. */
@@ -731,11 +788,18 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
     c->ping = evtimer_new(base, comp_on_ping_timer, c);
     c->drain = event_new(base, -1, 0, comp_on_drain, c);
     c->done_ev = event_new(base, -1, 0, comp_on_done, c);
+    c->commit = event_new(base, -1, 0, comp_on_commit, c);
+    c->ack_timer = evtimer_new(base, comp_on_ack_timer, c);
+    c->expire = evtimer_new(base, comp_on_expire, c);
+    c->grace_timer = evtimer_new(base, comp_on_grace, c);
     if (!c->parent || !c->deadline || !c->keepalive || !c->ping || !c->drain ||
-        !c->done_ev || comp_rooms_init(c) != 0) {
+        !c->done_ev || !c->commit || !c->ack_timer || !c->expire ||
+        !c->grace_timer || comp_rooms_init(c) != 0 ||
+        comp_outbox_init(c) != 0) {
         comp_free(c);
         return NULL;
     }
+    comp_timer_arm(c->expire, COMP_EXPIRE_MS);
     return c;
 }
 
@@ -775,6 +839,24 @@ void comp_shutdown(struct comp *c, void (*done)(void *arg), void *arg)
         comp_close_finish(c);
         return;
     }
+    if (c->t.grace_ms && comp_outbox_busy(c)) {
+        xlog_info("comp",
+                  "shutdown: flushing %zu delivery(ies) for up to %u "
+                  "ms",
+                  c->n_deliveries, c->t.grace_ms);
+        c->grace = 1;
+        comp_timer_arm(c->grace_timer, c->t.grace_ms);
+        comp_wake_drain(c);
+        return;
+    }
+    comp_close_stream(c);
+}
+
+/* READY -> CLOSING: leave the rooms and close our stream. */
+static void comp_close_stream(struct comp *c)
+{
+    c->grace = 0;
+    evtimer_del(c->grace_timer);
     xlog_info("comp", "shutdown: leaving rooms and closing the stream");
     comp_rooms_leave_all(c);
     comp_rooms_reset(c);
@@ -785,6 +867,84 @@ void comp_shutdown(struct comp *c, void (*done)(void *arg), void *arg)
     /* The write callback must fire when the output is empty. */
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     comp_set_state(c, COMP_CLOSING);
+}
+
+static int comp_str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+int comp_reload(struct comp *c, const struct conf *cfg)
+{
+    const struct conf *old;
+    struct comp_timing def;
+    char *parent;
+    const char *dot;
+    int relink;
+
+    if (!c || !cfg || !cfg->domain || !cfg->server || !cfg->secret)
+        return XMTA_E_INVAL;
+    old = c->cfg;
+    relink = comp_str_differs(old->domain, cfg->domain) ||
+             comp_str_differs(old->server, cfg->server) ||
+             old->port != cfg->port ||
+             comp_str_differs(old->secret, cfg->secret);
+    if (comp_str_differs(old->spool_path, cfg->spool_path))
+        xlog_warn("comp",
+                  "reload: [spool] path changes only with a restart; "
+                  "still using %s",
+                  old->spool_path ? old->spool_path : "none");
+    dot = strchr(cfg->domain, '.');
+    if (!(parent = strdup(dot && dot[1] ? dot + 1 : cfg->domain)))
+        return XMTA_E_NOMEM;
+    /* Timers that come from the file follow it; the others stay. */
+    comp_timing_default(cfg, &def);
+    if (old->keepalive != cfg->keepalive)
+        c->t.keepalive_ms = def.keepalive_ms;
+    if (old->ping_interval != cfg->ping_interval ||
+        old->ping_timeout != cfg->ping_timeout) {
+        c->t.ping_interval_ms = def.ping_interval_ms;
+        c->t.ping_timeout_ms = def.ping_timeout_ms;
+        c->t.read_timeout_ms = def.read_timeout_ms;
+    }
+    c->cfg = cfg;
+    /* The spool path stays what was opened (the bots read it too). */
+    free(c->parent);
+    c->parent = parent;
+    /* The bots borrow their hooks from the conf: build them again (their
+     * subscriptions come back from the spool directory's file). */
+    comp_bots_free(c);
+    if (comp_bots_init(c) != 0)
+        xlog_error("comp", "reload: out of memory building the bots");
+    /* Room passwords are borrowed from the conf: take the new ones. */
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        struct comp_room *r = c->rooms[i];
+
+        r->password = NULL;
+        for (size_t h = 0; h < cfg->n_hooks && !r->password; h++)
+            for (size_t k = 0; k < cfg->hooks[h].n_rooms; k++)
+                if (strcmp(cfg->hooks[h].rooms[k], r->jid) == 0)
+                    r->password = cfg->hooks[h].room_password;
+    }
+    /* Rooms of new hooks: added, and joined by the next drain. */
+    for (size_t h = 0; h < cfg->n_hooks; h++) {
+        const struct conf_hook *hk = &cfg->hooks[h];
+
+        for (size_t i = 0; i < hk->n_rooms; i++)
+            if (!comp_room_get(c, hk->rooms[i], hk->from ? hk->from : hk->name,
+                               hk->nick))
+                xlog_warn("comp", "reload: cannot add room %s", hk->rooms[i]);
+    }
+    if (relink && c->started && !c->stopping && c->state != COMP_IDLE) {
+        xlog_warn("comp", "reload: [component] changed: reconnecting");
+        c->failures = 0;
+        comp_link_fail(c, "configuration reloaded");
+        c->idle_delay_ms = 0;
+        comp_set_state(c, COMP_IDLE); /* at once, with the new settings */
+    } else if (c->state == COMP_READY) {
+        comp_wake_drain(c);
+    }
+    return 0;
 }
 
 void comp_get_timing(const struct comp *c, struct comp_timing *t)
@@ -824,6 +984,14 @@ void comp_free(struct comp *c)
         event_free(c->drain);
     if (c->done_ev)
         event_free(c->done_ev);
+    if (c->commit)
+        event_free(c->commit);
+    if (c->ack_timer)
+        event_free(c->ack_timer);
+    if (c->expire)
+        event_free(c->expire);
+    if (c->grace_timer)
+        event_free(c->grace_timer);
     free(c->parent);
     free(c);
 }

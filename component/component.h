@@ -36,16 +36,68 @@ int comp_start(struct comp *c);
  * Returns 0, XMTA_E_FULL (outbox full) or XMTA_E_INVAL. */
 int comp_submit(struct comp *c, struct msg *m);
 
+/* Like comp_submit, but durable: m joins the batch of this loop
+ * iteration, which is written to the spool in one transaction at its end;
+ * then done(arg, rc) is called once from the loop: rc 0 when m is stored
+ * (safe to answer 202), XMTA_E_FULL or XMTA_E_IO when it is not (503).
+ * Returns 0 (done follows) or, without calling done, XMTA_E_INVAL,
+ * XMTA_E_FULL (a limit, or stopping) or XMTA_E_IO (the spool is not
+ * usable). Takes m on every path. comp_submit(c, m) is this without
+ * done. */
+int comp_submit_async(struct comp *c,
+                      struct msg *m,
+                      void (*done)(void *arg, int rc),
+                      void *arg);
+
+/* The spool for /health. */
+struct comp_spool_status {
+    int enabled;              /* [spool] path is a directory (not none) */
+    int ok;                   /* 0: configured but not usable (503) */
+    size_t depth;             /* deliveries not yet acknowledged */
+    size_t bytes;             /* their size */
+    unsigned long oldest_age; /* seconds since the oldest was accepted */
+    unsigned long expired;    /* dropped after max_age, since start */
+    unsigned long errors;     /* failed spool writes, since start */
+    unsigned long bounced;    /* message errors matched to a delivery */
+};
+void comp_spool_status(const struct comp *c, struct comp_spool_status *st);
+/* The ith bounce condition and its count: 1, or 0 past the last. */
+int comp_bounce_stat(const struct comp *c,
+                     size_t i,
+                     const char **cond,
+                     unsigned long *n);
+
 enum comp_state comp_state(const struct comp *c);
 size_t comp_queued(const struct comp *c);
 void comp_rooms(const struct comp *c, size_t *joined, size_t *total);
 
-/* Clean shutdown: leaves rooms, sends </stream:stream>, waits briefly for
- * the output to drain (and the server's close), then calls done(arg) once
- * from the loop. If not connected, done is called from the loop at once. */
+/* One room for /health: strings borrowed from c, valid until the loop
+ * runs again. */
+struct comp_room_info {
+    const char *jid;   /* bare room JID */
+    const char *bot;   /* bot localpart */
+    const char *state; /* "joined", "joining", "wait", "failed", "idle" */
+    const char *error; /* why it last failed ("" if never) */
+};
+/* The ith room (0 <= i < total of comp_rooms()): 0, or XMTA_E_NOTFOUND. */
+int comp_room_info(const struct comp *c, size_t i, struct comp_room_info *out);
+
+/* Clean shutdown: new submits are refused; while READY, what is queued is
+ * written and acknowledged for up to grace_ms; then it leaves rooms, sends
+ * </stream:stream>, waits briefly for the output to drain (and the
+ * server's close), then calls done(arg) once from the loop. What was not
+ * acknowledged stays in the spool. If not connected, done is called from
+ * the loop at once. */
 void comp_shutdown(struct comp *c, void (*done)(void *arg), void *arg);
 
 void comp_free(struct comp *c); /* NULL-safe */
+
+/* A new configuration (SIGHUP), borrowed like the first: the old one may
+ * be freed once this returns. Hooks, tokens and limits take effect at
+ * once; rooms of new hooks are joined. A change of [component] domain,
+ * server, port or secret closes the stream and reconnects (logged); the
+ * spool path is kept until a restart (logged). 0 or XMTA_E_INVAL. */
+int comp_reload(struct comp *c, const struct conf *cfg);
 
 /* ---- tuning and helpers (tests; defaults suit production) --------------- */
 
@@ -66,6 +118,9 @@ struct comp_timing {
     unsigned join_timeout_ms;     /* room join reply deadline: 30000 */
     unsigned join_backoff_min_ms; /* first room rejoin delay: 2000 */
     unsigned join_backoff_max_ms; /* room rejoin delay cap: 300000 */
+    unsigned selfping_ms;         /* room silence before an XEP-0410 self-
+                                   * ping: 900000 (set by comp_new) */
+    unsigned grace_ms; /* shutdown: flush and acknowledge for up to: 5000 */
 };
 
 /* Reads or replaces the timings; changes apply to timers armed later, so

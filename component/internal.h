@@ -23,6 +23,8 @@ struct evutil_addrinfo;
 struct xml_node;
 struct xml_stream;
 struct comp_resolve;
+struct comp_bots;
+struct spool;
 
 /* The resource of every bot's full JID (the JID that joins rooms and sends
  * groupchat). 1:1 messages are sent from the bare bot JID. */
@@ -54,6 +56,8 @@ enum room_state {
     ROOM_JOINING, /* join presence sent, waiting for self-presence (110) */
     ROOM_JOINED,  /* groupchat may flow */
     ROOM_WAIT,    /* a join failed or we were removed: retry timer armed */
+    ROOM_FAILED,  /* banned, membership removed, destroyed, or created by
+                   * us (201): not rejoined until xmta restarts */
     ROOM_STATE_COUNT
 };
 
@@ -66,11 +70,15 @@ struct comp_room {
     char *self;      /* bot@domain/xmta: joins and sends */
     char *real_nick; /* nick the room confirmed; NULL unless joined */
     enum room_state state;
-    unsigned attempts;   /* failed joins in a row: the backoff exponent */
-    unsigned suffix;     /* nick conflicts so far: 0 = configured nick */
-    unsigned wait_ms;    /* ROOM_WAIT delay being armed */
-    int dynamic;         /* added for a message, not by the config */
-    struct event *timer; /* JOINING: join timeout; WAIT: retry */
+    unsigned attempts;    /* failed joins in a row: the backoff exponent */
+    unsigned suffix;      /* nick conflicts so far: 0 = configured nick */
+    unsigned wait_ms;     /* ROOM_WAIT delay being armed */
+    int dynamic;          /* added for a message, not by the config */
+    struct event *timer;  /* JOINING: join timeout; WAIT: retry; JOINED:
+                           * self-ping after silence (XEP-0410) */
+    const char *password; /* room_password of its hook (borrowed), or NULL */
+    char last_error[240]; /* why the last join failed or we were removed */
+    char ping_id[32];     /* JOINED: our self-ping awaiting its reply */
 };
 
 /* ---- outbox ------------------------------------------------------------- */
@@ -78,17 +86,53 @@ struct comp_room {
 /* One submitted message, shared by its deliveries; freed with the last. */
 struct comp_item {
     struct msg *m;
-    size_t pending; /* deliveries of m still in the outbox */
+    size_t pending;  /* deliveries of m still in the outbox */
+    int64_t created; /* Unix seconds when accepted (for max_age) */
+    size_t unsent;   /* deliveries of m not yet written */
 };
 
-/* One recipient of one message. */
+/* One recipient of one message. It is in the outbox until written, then
+ * in the sent list until the server acknowledged it (an answered ack
+ * ping), and only then removed from the spool. */
 struct comp_delivery {
     TAILQ_ENTRY(comp_delivery) link;
     struct comp_item *item;
     const char *to;         /* borrowed from item->m */
     struct comp_room *room; /* NULL: a user (1:1) */
+    int64_t seq;            /* spool row; 0 when not spooled */
+    size_t size;            /* bytes counted against max_bytes */
+    unsigned long ack;      /* sent: the ack ping that covers it, 0: none */
 };
 TAILQ_HEAD(comp_outbox, comp_delivery);
+
+/* A submitted message waiting for the end of the loop iteration, where
+ * the whole batch is committed to the spool in one transaction and then
+ * every submitter is told (group commit). */
+struct comp_pending {
+    TAILQ_ENTRY(comp_pending) link;
+    struct comp_item *item;
+    struct comp_outbox staged; /* its deliveries */
+    size_t n, bytes;
+    void (*done)(void *arg, int rc);
+    void *arg;
+};
+TAILQ_HEAD(comp_batch, comp_pending);
+
+/* A recently acknowledged delivery, to name hook and recipient when the
+ * server bounces it later (a small ring). */
+#define COMP_RECENT_MAX 1024
+struct comp_recent {
+    char id[40];
+    char *hook;
+    char *to;
+};
+
+/* Bounce counts per error condition (a few distinct ones at most). */
+#define COMP_BOUNCE_KINDS 24
+struct comp_bounce_count {
+    char cond[48];
+    unsigned long n;
+};
 
 /* ---- the link ----------------------------------------------------------- */
 
@@ -148,6 +192,37 @@ struct comp {
 
     struct comp_room **rooms;
     size_t n_rooms;
+
+    struct comp_bots *bots; /* bots.c: bot JIDs, subscriptions */
+
+    /* the spool and acknowledgement (outbox.c) */
+    struct spool *spool;         /* NULL: in memory, or cannot be opened */
+    int spool_broken;            /* configured but not open: 503 */
+    uint64_t spool_retry_ms;     /* next attempt to reopen it */
+    struct comp_outbox sent;     /* written, not yet acknowledged */
+    struct comp_batch batch;     /* submitted this loop iteration */
+    size_t batch_n, batch_bytes; /* deliveries and bytes in batch */
+    size_t batch_items;          /* messages in batch */
+    size_t n_unsent;             /* messages with a delivery not written */
+    struct event *commit;        /* activated: commit the batch */
+    struct event *expire;        /* periodic max_age sweep */
+    struct event *ack_timer;     /* deadline of the oldest ack ping */
+    size_t n_deliveries;         /* in outbox + sent */
+    size_t n_bytes;              /* their sizes */
+    unsigned long ack_seq;       /* last ack ping id number */
+    unsigned long ack_done;      /* last answered ack ping */
+    uint64_t ack_oldest_ms;      /* when the oldest unanswered was sent */
+    unsigned long expired;       /* deliveries dropped after max_age */
+    unsigned long spool_errors;  /* failed commits */
+    int64_t *undeleted;          /* acknowledged rows a delete missed */
+    size_t n_undeleted, cap_undeleted;
+    uint64_t checkpoint_ms;    /* last WAL truncation */
+    int grace;                 /* shutdown: flushing before the close */
+    struct event *grace_timer; /* its deadline */
+    struct comp_recent recent[COMP_RECENT_MAX];
+    size_t recent_next;
+    struct comp_bounce_count bounces[COMP_BOUNCE_KINDS];
+    unsigned long bounced;
 };
 
 /* ---- component.c -------------------------------------------------------- */
@@ -197,10 +272,34 @@ int comp_ns_is_stanza(const char *ns);
 
 /* ---- outbox.c ----------------------------------------------------------- */
 
-/* Writes deliveries while READY and the output is below the watermark. */
+/* Writes deliveries while READY and the output is below the watermark;
+ * then sends an ack ping covering what it wrote. */
 void comp_outbox_drain(struct comp *c);
-/* Frees every delivery and message still queued. */
+/* Frees every delivery and message still queued (spool rows stay). */
 void comp_outbox_free(struct comp *c);
+/* Opens the spool and loads what it holds into the outbox (comp_new). 0,
+ * or XMTA_E_NOMEM; a spool that cannot be opened is logged and leaves
+ * spool_broken set (webhooks get 503 until it opens). */
+int comp_outbox_init(struct comp *c);
+/* Commits the pending batch and answers its submitters. */
+void comp_outbox_commit(struct comp *c);
+/* The link went down: sent but unacknowledged deliveries go back to the
+ * head of the outbox, in their order, to be sent again (same id). */
+void comp_outbox_requeue(struct comp *c);
+/* An ack ping (id "ack-N") was answered (result or error). */
+void comp_outbox_on_ack(struct comp *c, const char *id);
+/* The ack deadline passed: 1 when an ack ping is overdue. */
+int comp_outbox_ack_overdue(struct comp *c, uint64_t now_ms);
+/* 1 while something can still be written or awaits its ack. */
+int comp_outbox_busy(const struct comp *c);
+/* Drops deliveries older than max_age (logged, counted). */
+void comp_outbox_expire(struct comp *c);
+/* A message error from the server: names hook and recipient when the id
+ * is one of ours, and counts the condition. */
+void comp_outbox_on_bounce(struct comp *c,
+                           const char *id,
+                           const char *from,
+                           const char *cond);
 
 /* ---- rooms.c ------------------------------------------------------------ */
 
@@ -221,8 +320,41 @@ void comp_rooms_join_idle(struct comp *c);
 void comp_rooms_reset(struct comp *c);
 /* Shutdown: unavailable presence to every joined room. */
 void comp_rooms_leave_all(struct comp *c);
+/* A result or error for an iq id starting "sp-" (our room self-pings). */
+void comp_rooms_on_iq_reply(struct comp *c, const struct xml_node *iq);
 /* Incoming presence and message stanzas that may concern our rooms. */
 void comp_rooms_on_presence(struct comp *c, const struct xml_node *p);
 void comp_rooms_on_message(struct comp *c, const struct xml_node *m);
+
+/* ---- bots.c ------------------------------------------------------------- */
+
+/* Presence subscriptions kept at most (all bots together). */
+#define COMP_SUBS_MAX 10000
+
+/* Builds the bots from the hooks (avatars read, subscriptions loaded from
+ * the spool directory's "subscribers" file). Called by comp_rooms_init();
+ * 0 or XMTA_E_NOMEM. */
+int comp_bots_init(struct comp *c);
+/* Called by comp_rooms_free(). */
+void comp_bots_free(struct comp *c);
+/* A get/set iq to one of our JIDs (the domain, a bot, or an unknown
+ * localpart): answers it (disco#info/#items, ping, version, vCard, else
+ * an error) and returns 1; returns 0 for results, errors and before
+ * comp_bots_init(). */
+int comp_bots_on_iq(struct comp *c, const struct xml_node *iq);
+/* subscribe / unsubscribe / probe / subscribed / unsubscribed to a bot. */
+void comp_bots_on_presence(struct comp *c, const struct xml_node *p);
+/* chat/normal messages with a body to a bot get a short help reply. */
+void comp_bots_on_message(struct comp *c, const struct xml_node *m);
+/* After the handshake (from comp_rooms_join_all()): available presence to
+ * every subscriber. */
+void comp_bots_on_ready(struct comp *c);
+/* Shutdown (from comp_rooms_leave_all()): unavailable presence to every
+ * subscriber while the stream is READY. */
+void comp_bots_leave_all(struct comp *c);
+/* Subscriptions known. */
+size_t comp_bots_subscribers(const struct comp *c);
+/* The XEP-0153 hash of bot local's avatar, or NULL (none). */
+const char *comp_bots_photo(const struct comp *c, const char *local);
 
 #endif

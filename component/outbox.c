@@ -1,25 +1,41 @@
 /* SPDX-License-Identifier: MIT */
-/* outbox.c -- the bounded in-memory FIFO of deliveries (one per recipient
- * of each message) and its drain. Submitting only appends and wakes the
- * drain; the drain writes while READY, skipping deliveries whose room is
- * not joined yet (they keep their order), and pauses at the output
- * watermark. A message leaves the outbox once its last delivery has been
- * written to the bufferevent: what is written but not yet flushed when the
- * link dies is lost (the durable spool is a later step). */
+/* outbox.c -- the deliveries (one per recipient of each message), their
+ * durable spool and the server's acknowledgement.
+ *
+ * Submitting stages the message in the current batch; at the end of the
+ * loop iteration the whole batch is written to the spool in one
+ * transaction (one fsync) and only then are the submitters told (the HTTP
+ * side answers 202, or 503 when the commit failed). The drain writes
+ * deliveries while READY, skipping those whose room is not joined yet
+ * (they keep their order), and moves them to the sent list; after each
+ * drain an XEP-0199 ping "ack-N" goes out. The server handles a stream in
+ * order, so its answer (result or error) means every stanza written before
+ * it was taken: those rows are deleted then, not before. When the link
+ * dies, the sent list goes back to the head of the outbox and is written
+ * again after the reconnect, with the same stanza ids (at-least-once). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "component/internal.h"
+#include "component/spool.h"
 #include "conf/conf.h"
 #include "xml/err.h"
 #include "xml/jid.h"
 #include "xml/log.h"
 #include "xml/msg.h"
 #include "xml/xml.h"
+
+/* How often a broken spool is reopened, at most. */
+#define COMP_SPOOL_RETRY_MS 5000
+#define COMP_ACK_PREFIX "ack-"
+#define COMP_CHECKPOINT_MS 10000 /* WAL truncation when empty, at most */
 
 static int comp_msg_valid(const struct msg *m)
 {
@@ -36,29 +52,121 @@ static int comp_msg_valid(const struct msg *m)
     return 1;
 }
 
-int comp_submit(struct comp *c, struct msg *m)
+static void comp_delivery_rec(const struct comp_delivery *d,
+                              struct spool_rec *r)
 {
-    struct comp_outbox staged = TAILQ_HEAD_INITIALIZER(staged);
+    const struct msg *m = d->item->m;
+
+    memset(r, 0, sizeof(*r));
+    r->seq = d->seq;
+    r->created = d->item->created;
+    r->id = m->id;
+    r->hook = m->hook ? m->hook : "-";
+    r->from = m->from;
+    r->nick = m->nick;
+    r->to = d->to;
+    r->room = d->room != NULL;
+    r->type = (int)m->type;
+    r->subject = m->subject;
+    r->body = m->body;
+}
+
+/* Frees d (not linked anywhere); the message goes with its last delivery. */
+static void comp_delivery_free(struct comp *c, struct comp_delivery *d)
+{
+    struct comp_item *item = d->item;
+
+    free(d);
+    if (--item->pending == 0) {
+        msg_free(item->m);
+        free(item);
+        c->n_items--;
+    }
+}
+
+/* d leaves for good (acknowledged or expired): uncount and free it. */
+static void comp_delivery_drop(struct comp *c, struct comp_delivery *d)
+{
+    c->n_deliveries--;
+    c->n_bytes -= d->size;
+    comp_delivery_free(c, d);
+}
+
+/* Tries to open the configured spool (again). */
+static void comp_spool_try_open(struct comp *c)
+{
+    char err[512];
+
+    if (!c->cfg->spool_path || c->spool)
+        return;
+    c->spool_retry_ms = comp_now_ms() + COMP_SPOOL_RETRY_MS;
+    if (spool_open(c->cfg->spool_path, &c->spool, err, sizeof(err)) != 0) {
+        if (!c->spool_broken)
+            xlog_error("spool",
+                       "%s: webhooks are refused (503) until it "
+                       "works",
+                       err);
+        c->spool_broken = 1;
+        return;
+    }
+    if (c->spool_broken)
+        xlog_info("spool", "%s is usable again", spool_file(c->spool));
+    c->spool_broken = 0;
+}
+
+/* ---- submit and group commit --------------------------------------------- */
+
+static void comp_pending_free(struct comp *c, struct comp_pending *p)
+{
     struct comp_delivery *d;
-    struct comp_item *item = NULL;
-    size_t n;
+
+    while ((d = TAILQ_FIRST(&p->staged))) {
+        TAILQ_REMOVE(&p->staged, d, link);
+        free(d);
+    }
+    if (p->item) {
+        msg_free(p->item->m);
+        free(p->item);
+    }
+    free(p);
+}
+
+int comp_submit_async(struct comp *c,
+                      struct msg *m,
+                      void (*done)(void *arg, int rc),
+                      void *arg)
+{
+    struct comp_pending *p = NULL;
+    struct comp_delivery *d;
+    size_t n, bytes = 0;
     int rc = XMTA_E_INVAL;
 
-    TAILQ_INIT(&staged);
     if (!c || !m || !comp_msg_valid(m))
         goto fail;
     /* Full, stopping and out of memory all mean "try again later". */
     rc = XMTA_E_FULL;
-    if (c->stopping || c->n_items >= c->cfg->queue_max)
-        goto fail;
-    if (!(item = calloc(1, sizeof(*item))))
-        goto fail;
     n = m->n_to + m->n_rooms;
+    if (c->stopping || c->n_unsent + c->batch_items >= c->cfg->queue_max ||
+        c->n_deliveries + c->batch_n + n > c->cfg->spool_max_messages)
+        goto fail;
+    if (c->spool_broken && comp_now_ms() >= c->spool_retry_ms)
+        comp_spool_try_open(c);
+    if (c->spool_broken) {
+        rc = XMTA_E_IO;
+        goto fail;
+    }
+    if (!(p = calloc(1, sizeof(*p))) ||
+        !(p->item = calloc(1, sizeof(*p->item))))
+        goto fail;
+    TAILQ_INIT(&p->staged);
+    p->item->created = (int64_t)time(NULL);
     for (size_t i = 0; i < n; i++) {
+        struct spool_rec r;
+
         if (!(d = calloc(1, sizeof(*d))))
             goto fail;
-        TAILQ_INSERT_TAIL(&staged, d, link);
-        d->item = item;
+        TAILQ_INSERT_TAIL(&p->staged, d, link);
+        d->item = p->item;
         if (i < m->n_to) {
             d->to = m->to[i];
         } else {
@@ -67,43 +175,216 @@ int comp_submit(struct comp *c, struct msg *m)
             if (!d->room)
                 goto fail;
         }
+        p->item->m = m; /* for comp_delivery_rec */
+        comp_delivery_rec(d, &r);
+        p->item->m = NULL;
+        d->size = spool_rec_size(&r);
+        bytes += d->size;
     }
-    item->m = m;
-    item->pending = n;
-    TAILQ_CONCAT(&c->outbox, &staged, link);
-    c->n_items++;
-    xlog_debug("comp", "queued id=%s hook=%s recipients=%zu queued=%zu", m->id,
-               m->hook ? m->hook : "-", n, c->n_items);
-    comp_wake_drain(c);
+    if (c->n_bytes + c->batch_bytes + bytes > c->cfg->spool_max_bytes)
+        goto fail;
+    p->item->m = m;
+    p->item->pending = n;
+    p->n = n;
+    p->bytes = bytes;
+    p->done = done;
+    p->arg = arg;
+    TAILQ_INSERT_TAIL(&c->batch, p, link);
+    c->batch_items++;
+    c->batch_n += n;
+    c->batch_bytes += bytes;
+    event_active(c->commit, EV_TIMEOUT, 1);
     return 0;
 fail:
-    while ((d = TAILQ_FIRST(&staged))) {
-        TAILQ_REMOVE(&staged, d, link);
-        free(d);
+    if (p) {
+        if (p->item)
+            p->item->m = NULL; /* m is freed below */
+        comp_pending_free(c, p);
     }
-    free(item);
     msg_free(m);
     return rc;
 }
 
+int comp_submit(struct comp *c, struct msg *m)
+{
+    return comp_submit_async(c, m, NULL, NULL);
+}
+
+/* Writes the batch in one transaction. 0, XMTA_E_FULL or XMTA_E_IO. */
+static int comp_batch_write(struct comp *c)
+{
+    struct comp_pending *p;
+    struct comp_delivery *d;
+    int rc;
+
+    if (!c->spool)
+        return c->spool_broken ? XMTA_E_IO : 0;
+    if ((rc = spool_begin(c->spool)) != 0)
+        return rc == XMTA_E_FULL ? rc : XMTA_E_IO;
+    TAILQ_FOREACH (p, &c->batch, link) {
+        TAILQ_FOREACH (d, &p->staged, link) {
+            struct spool_rec r;
+
+            comp_delivery_rec(d, &r);
+            if ((rc = spool_add(c->spool, &r)) != 0) {
+                spool_rollback(c->spool);
+                return rc == XMTA_E_FULL ? rc : XMTA_E_IO;
+            }
+            d->seq = r.seq;
+        }
+    }
+    rc = spool_commit(c->spool);
+    return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
+}
+
+void comp_outbox_commit(struct comp *c)
+{
+    struct comp_pending *p;
+    size_t n = 0;
+    int rc;
+
+    if (TAILQ_EMPTY(&c->batch))
+        return;
+    rc = comp_batch_write(c);
+    if (rc != 0) {
+        c->spool_errors++;
+        if (rc == XMTA_E_FULL && c->spool)
+            spool_checkpoint(c->spool); /* space for the next batch */
+        xlog_error("spool",
+                   "%s: cannot store %zu message(s): %s; answered "
+                   "503",
+                   spool_file(c->spool), c->batch_n,
+                   rc == XMTA_E_FULL ? "disk full" : "write failed");
+    }
+    while ((p = TAILQ_FIRST(&c->batch))) {
+        TAILQ_REMOVE(&c->batch, p, link);
+        c->batch_items--;
+        c->batch_n -= p->n;
+        c->batch_bytes -= p->bytes;
+        if (rc == 0) {
+            const struct msg *m = p->item->m;
+
+            c->n_items++;
+            c->n_unsent++;
+            p->item->unsent = p->n;
+            c->n_deliveries += p->n;
+            c->n_bytes += p->bytes;
+            TAILQ_CONCAT(&c->outbox, &p->staged, link);
+            xlog_debug("comp",
+                       "queued id=%s hook=%s recipients=%zu "
+                       "queued=%zu",
+                       m->id, m->hook ? m->hook : "-", p->n, c->n_items);
+            p->item = NULL;
+            n++;
+        }
+        if (p->done)
+            p->done(p->arg, rc);
+        comp_pending_free(c, p);
+    }
+    if (n)
+        comp_wake_drain(c);
+}
+
+/* Fails whatever is still pending (shutdown, free): 503 for them. */
+static void comp_batch_abort(struct comp *c)
+{
+    struct comp_pending *p;
+
+    while ((p = TAILQ_FIRST(&c->batch))) {
+        TAILQ_REMOVE(&c->batch, p, link);
+        if (p->done)
+            p->done(p->arg, XMTA_E_FULL);
+        comp_pending_free(c, p);
+    }
+    c->batch_n = c->batch_bytes = c->batch_items = 0;
+}
+
+/* Messages not yet written to the server (submitted ones included). */
 size_t comp_queued(const struct comp *c)
 {
-    return c ? c->n_items : 0;
+    return c ? c->n_unsent + c->batch_items : 0;
 }
 
-/* Removes d; the message goes with its last delivery. */
-static void comp_delivery_done(struct comp *c, struct comp_delivery *d)
+/* d leaves the outbox (written or expired). */
+static void comp_delivery_unqueue(struct comp *c, struct comp_delivery *d)
 {
-    struct comp_item *item = d->item;
-
     TAILQ_REMOVE(&c->outbox, d, link);
-    free(d);
-    if (--item->pending == 0) {
-        msg_free(item->m);
-        free(item);
-        c->n_items--;
-    }
+    if (--d->item->unsent == 0)
+        c->n_unsent--;
 }
+
+/* ---- recovery ----------------------------------------------------------- */
+
+/* One row read back from the spool: a message with this one recipient. */
+static int comp_outbox_restore(void *arg, const struct spool_rec *r)
+{
+    struct comp *c = arg;
+    struct comp_delivery *d = NULL;
+    struct comp_item *item = NULL;
+    struct msg *m = msg_new();
+
+    if (!m || strlen(r->id) > MSG_ID_LEN || !(m->hook = strdup(r->hook)) ||
+        !(m->from = strdup(r->from)) ||
+        (r->nick && !(m->nick = strdup(r->nick))) ||
+        (r->subject && !(m->subject = strdup(r->subject))) ||
+        !(m->body = strdup(r->body)) ||
+        (r->room ? msg_add_room(m, r->to) : msg_add_to(m, r->to)) != 0 ||
+        !(item = calloc(1, sizeof(*item))) || !(d = calloc(1, sizeof(*d))))
+        goto nomem;
+    memcpy(m->id, r->id, strlen(r->id) + 1);
+    m->type = r->type >= 0 && r->type < MSG_TYPE_COUNT ? (enum msg_type)r->type
+                                                       : MSG_CHAT;
+    item->m = m;
+    item->pending = 1;
+    item->unsent = 1;
+    item->created = r->created;
+    d->item = item;
+    d->seq = r->seq;
+    d->size = spool_rec_size(r);
+    if (r->room) {
+        d->to = m->rooms[0];
+        if (!(d->room = comp_room_get(c, d->to, m->from, m->nick)))
+            goto nomem;
+    } else {
+        d->to = m->to[0];
+    }
+    TAILQ_INSERT_TAIL(&c->outbox, d, link);
+    c->n_items++;
+    c->n_unsent++;
+    c->n_deliveries++;
+    c->n_bytes += d->size;
+    return 0;
+nomem:
+    free(d);
+    free(item);
+    msg_free(m);
+    return XMTA_E_NOMEM;
+}
+
+int comp_outbox_init(struct comp *c)
+{
+    int rc;
+
+    TAILQ_INIT(&c->sent);
+    TAILQ_INIT(&c->batch);
+    if (!c->cfg->spool_path) {
+        xlog_info("spool", "no spool (path = none): accepted messages are "
+                           "lost on a restart");
+        return 0;
+    }
+    comp_spool_try_open(c);
+    if (!c->spool)
+        return 0;
+    rc = spool_load(c->spool, comp_outbox_restore, c);
+    if (rc == XMTA_E_NOMEM)
+        return rc;
+    xlog_info("spool", "%s: %zu delivery(ies) recovered", spool_file(c->spool),
+              c->n_deliveries);
+    comp_outbox_expire(c); /* what outlived max_age while we were down */
+    return 0;
+}
+
+/* ---- the drain ---------------------------------------------------------- */
 
 /* 1:1 from the bare bot JID; groupchat from exactly the JID that joined. */
 static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
@@ -129,11 +410,142 @@ static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
     return rc;
 }
 
+static int comp_delivery_expired(const struct comp *c,
+                                 const struct comp_delivery *d,
+                                 int64_t now)
+{
+    return now - d->item->created > (int64_t)c->cfg->spool_max_age;
+}
+
+/* Deletes rows seqs[0..n) plus those an earlier delete missed. A delete
+ * that fails (a full disk needs room even to delete) truncates the WAL
+ * and tries once more; rows still left are retried with the next delete,
+ * and at worst sent again after a restart, which at-least-once allows. */
+static void comp_spool_delete(struct comp *c, const int64_t *seqs, size_t n)
+{
+    int64_t *all;
+    size_t k = c->n_undeleted + n;
+
+    if (!c->spool || k == 0)
+        return;
+    if (k > c->cap_undeleted) {
+        size_t cap = k < 64 ? 64 : 2 * k;
+
+        if (!(all = realloc(c->undeleted, cap * sizeof(*all)))) {
+            xlog_warn("spool", "%zu delivered row(s) stay in %s", n,
+                      spool_file(c->spool));
+            return;
+        }
+        c->undeleted = all;
+        c->cap_undeleted = cap;
+    }
+    all = c->undeleted;
+    if (n)
+        memcpy(all + c->n_undeleted, seqs, n * sizeof(*seqs));
+    if (spool_delete(c->spool, all, k) != 0 &&
+        (spool_checkpoint(c->spool) != 0 ||
+         spool_delete(c->spool, all, k) != 0)) {
+        if (c->n_undeleted == 0)
+            xlog_warn("spool", "%zu delivered row(s) stay in %s for now", k,
+                      spool_file(c->spool));
+        c->n_undeleted = k;
+        return;
+    }
+    if (c->n_undeleted)
+        xlog_info("spool", "%zu delivered row(s) left %s at last",
+                  c->n_undeleted, spool_file(c->spool));
+    c->n_undeleted = 0;
+    /* Empty: give the WAL's disk space back (not too often: fsyncs). */
+    if (c->n_deliveries == n && c->batch_n == 0 &&
+        comp_now_ms() - c->checkpoint_ms >= COMP_CHECKPOINT_MS) {
+        c->checkpoint_ms = comp_now_ms();
+        spool_checkpoint(c->spool);
+    }
+}
+
+/* Deletes the rows of list (unlinked deliveries) and frees them. */
+static void
+comp_delivery_list_drop(struct comp *c, struct comp_outbox *list, size_t n)
+{
+    struct comp_delivery *d;
+    int64_t *seqs = NULL;
+    size_t k = 0;
+
+    if (c->spool && n && (seqs = calloc(n, sizeof(*seqs)))) {
+        TAILQ_FOREACH (d, list, link) {
+            if (d->seq)
+                seqs[k++] = d->seq;
+        }
+        comp_spool_delete(c, seqs, k);
+    }
+    free(seqs);
+    while ((d = TAILQ_FIRST(list))) {
+        TAILQ_REMOVE(list, d, link);
+        comp_delivery_drop(c, d);
+    }
+}
+
+/* Removes an expired delivery from whichever list holds it into gone. */
+static void comp_delivery_expire(struct comp *c,
+                                 struct comp_outbox *from,
+                                 struct comp_delivery *d,
+                                 struct comp_outbox *gone)
+{
+    const struct msg *m = d->item->m;
+
+    xlog_warn("comp",
+              "expired id=%s hook=%s to=%s: not delivered within "
+              "%u s; dropped",
+              m->id, m->hook ? m->hook : "-", d->to, c->cfg->spool_max_age);
+    c->expired++;
+    if (from == &c->outbox)
+        comp_delivery_unqueue(c, d);
+    else
+        TAILQ_REMOVE(from, d, link);
+    TAILQ_INSERT_TAIL(gone, d, link);
+}
+
+/* Sends <iq type=get id=ack-N><ping/></iq> covering every delivery sent
+ * since the last one. */
+static void comp_ack_send(struct comp *c)
+{
+    struct xml_node *iq = xml_node_new("iq", NULL);
+    struct comp_delivery *d;
+    char id[32];
+    int rc = XMTA_E_NOMEM;
+
+    snprintf(id, sizeof(id), COMP_ACK_PREFIX "%lu", c->ack_seq + 1);
+    if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
+        xml_node_set_attr(iq, "id", id) == 0 &&
+        xml_node_set_attr(iq, "from", c->cfg->domain) == 0 &&
+        xml_node_set_attr(iq, "to", c->parent) == 0 &&
+        xml_node_add_child(iq, "ping", COMP_NS_PING))
+        rc = comp_send_node(c, iq);
+    xml_node_free(iq);
+    if (rc != 0)
+        return; /* the next drain's ack covers these too */
+    c->ack_seq++;
+    TAILQ_FOREACH_REVERSE(d, &c->sent, comp_outbox, link)
+    {
+        if (d->ack)
+            break;
+        d->ack = c->ack_seq;
+    }
+    if (c->ack_done + 1 == c->ack_seq)
+        c->ack_oldest_ms = comp_now_ms();
+    if (c->t.ping_timeout_ms && !evtimer_pending(c->ack_timer, NULL))
+        comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
+}
+
 void comp_outbox_drain(struct comp *c)
 {
+    struct comp_outbox gone = TAILQ_HEAD_INITIALIZER(gone);
     struct comp_delivery *d, *next;
     struct evbuffer *out;
+    int64_t now = (int64_t)time(NULL);
+    size_t n_gone = 0, n_sent = 0;
 
+    TAILQ_INIT(&gone);
     if (c->state != COMP_READY || !c->bev)
         return;
     comp_rooms_join_idle(c); /* rooms added by comp_submit() */
@@ -142,13 +554,212 @@ void comp_outbox_drain(struct comp *c)
         next = TAILQ_NEXT(d, link);
         if (evbuffer_get_length(out) >= COMP_OUT_HIGH)
             break; /* the write callback resumes below COMP_OUT_LOW */
+        if (comp_delivery_expired(c, d, now)) {
+            comp_delivery_expire(c, &c->outbox, d, &gone);
+            n_gone++;
+            continue;
+        }
         if (d->room && d->room->state != ROOM_JOINED)
             continue; /* waits for its room, in order */
         /* Out of memory: stop; the next wake-up (a submit, a write, a
          * join) retries from the head. */
         if (comp_delivery_send(c, d) != 0)
             break;
-        comp_delivery_done(c, d);
+        comp_delivery_unqueue(c, d);
+        d->ack = 0;
+        TAILQ_INSERT_TAIL(&c->sent, d, link);
+        n_sent++;
+    }
+    comp_delivery_list_drop(c, &gone, n_gone);
+    if (n_sent)
+        comp_ack_send(c);
+}
+
+/* ---- acknowledgement ---------------------------------------------------- */
+
+/* Remembers an acknowledged delivery for a later bounce. */
+static void comp_recent_add(struct comp *c, const struct comp_delivery *d)
+{
+    struct comp_recent *r = &c->recent[c->recent_next];
+    const struct msg *m = d->item->m;
+
+    c->recent_next = (c->recent_next + 1) % COMP_RECENT_MAX;
+    free(r->hook);
+    free(r->to);
+    snprintf(r->id, sizeof(r->id), "%s", m->id);
+    r->hook = strdup(m->hook ? m->hook : "-");
+    r->to = strdup(d->to);
+}
+
+void comp_outbox_on_ack(struct comp *c, const char *id)
+{
+    struct comp_outbox done = TAILQ_HEAD_INITIALIZER(done);
+    struct comp_delivery *d;
+    unsigned long n;
+    size_t k = 0;
+    char *end;
+
+    TAILQ_INIT(&done);
+    if (strncmp(id, COMP_ACK_PREFIX, 4) != 0)
+        return;
+    n = strtoul(id + 4, &end, 10);
+    if (*end || n == 0 || n > c->ack_seq || n <= c->ack_done) {
+        xlog_debug("comp", "stale ack %s", id);
+        return;
+    }
+    c->ack_done = n;
+    while ((d = TAILQ_FIRST(&c->sent)) && d->ack && d->ack <= n) {
+        TAILQ_REMOVE(&c->sent, d, link);
+        comp_recent_add(c, d);
+        TAILQ_INSERT_TAIL(&done, d, link);
+        k++;
+    }
+    xlog_debug("comp", "ack %s: %zu delivery(ies) taken by the server", id, k);
+    comp_delivery_list_drop(c, &done, k);
+    evtimer_del(c->ack_timer);
+    if (c->ack_done < c->ack_seq) {
+        /* A reply just came: the link is alive; give the next one a
+         * full timeout from now. */
+        c->ack_oldest_ms = comp_now_ms();
+        if (c->t.ping_timeout_ms)
+            comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
+    }
+    if (c->stopping)
+        comp_wake_drain(c); /* lets a graceful shutdown see the progress */
+}
+
+int comp_outbox_busy(const struct comp *c)
+{
+    const struct comp_delivery *d;
+
+    if (!TAILQ_EMPTY(&c->sent) || !TAILQ_EMPTY(&c->batch))
+        return 1;
+    TAILQ_FOREACH (d, &c->outbox, link) {
+        if (!d->room || d->room->state == ROOM_JOINED)
+            return 1;
+    }
+    return 0;
+}
+
+int comp_outbox_ack_overdue(struct comp *c, uint64_t now_ms)
+{
+    if (c->state != COMP_READY || c->ack_done >= c->ack_seq ||
+        !c->t.ping_timeout_ms)
+        return 0;
+    if (now_ms - c->ack_oldest_ms >= c->t.ping_timeout_ms)
+        return 1;
+    comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms -
+                                     (unsigned)(now_ms - c->ack_oldest_ms));
+    return 0;
+}
+
+void comp_outbox_requeue(struct comp *c)
+{
+    struct comp_delivery *d;
+    size_t n = 0;
+
+    TAILQ_FOREACH (d, &c->sent, link) {
+        d->ack = 0;
+        if (d->item->unsent++ == 0)
+            c->n_unsent++;
+        n++;
+    }
+    if (n)
+        xlog_info("comp",
+                  "%zu unacknowledged delivery(ies) will be sent "
+                  "again",
+                  n);
+    /* sent + outbox, in that order, becomes the outbox. */
+    TAILQ_CONCAT(&c->sent, &c->outbox, link);
+    TAILQ_CONCAT(&c->outbox, &c->sent, link);
+    c->ack_done = c->ack_seq; /* replies to old acks are stale now */
+    if (c->ack_timer)
+        evtimer_del(c->ack_timer);
+}
+
+void comp_outbox_expire(struct comp *c)
+{
+    struct comp_outbox gone = TAILQ_HEAD_INITIALIZER(gone);
+    struct comp_delivery *d, *next;
+    int64_t now = (int64_t)time(NULL);
+    size_t n = 0;
+
+    TAILQ_INIT(&gone);
+    for (d = TAILQ_FIRST(&c->outbox); d; d = next) {
+        next = TAILQ_NEXT(d, link);
+        if (comp_delivery_expired(c, d, now)) {
+            comp_delivery_expire(c, &c->outbox, d, &gone);
+            n++;
+        }
+    }
+    comp_delivery_list_drop(c, &gone, n);
+}
+
+/* ---- bounces ------------------------------------------------------------ */
+
+/* 1 when the bare parts of two JIDs match (case-insensitively; a bounce
+ * comes from the recipient, possibly with a resource). */
+static int comp_jid_bare_eq(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Counts one more bounce with cond; returns the count for cond. */
+static unsigned long comp_bounce_count(struct comp *c, const char *cond)
+{
+    size_t i;
+
+    c->bounced++;
+    for (i = 0; i < COMP_BOUNCE_KINDS && c->bounces[i].cond[0]; i++) {
+        if (strcmp(c->bounces[i].cond, cond) == 0)
+            return ++c->bounces[i].n;
+    }
+    if (i == COMP_BOUNCE_KINDS)
+        i--; /* the last slot takes the rest */
+    snprintf(c->bounces[i].cond, sizeof(c->bounces[i].cond), "%s", cond);
+    return ++c->bounces[i].n;
+}
+
+void comp_outbox_on_bounce(struct comp *c,
+                           const char *id,
+                           const char *from,
+                           const char *cond)
+{
+    const char *hook = NULL, *to = NULL;
+    struct comp_delivery *d;
+
+    if (!cond)
+        cond = "undefined-condition";
+    if (!id || !from)
+        goto log;
+    /* The newest match: still unacknowledged, or recently acknowledged. */
+    TAILQ_FOREACH (d, &c->sent, link) {
+        if (strcmp(d->item->m->id, id) == 0 && comp_jid_bare_eq(d->to, from)) {
+            hook = d->item->m->hook;
+            to = d->to;
+        }
+    }
+    for (size_t i = 0; !hook && i < COMP_RECENT_MAX; i++) {
+        const struct comp_recent *r = &c->recent[i];
+
+        if (r->to && strcmp(r->id, id) == 0 && comp_jid_bare_eq(r->to, from)) {
+            hook = r->hook;
+            to = r->to;
+        }
+    }
+log:
+    if (hook) {
+        unsigned long n = comp_bounce_count(c, cond);
+
+        xlog_warn("comp",
+                  "bounced id=%s hook=%s to=%s condition=%s "
+                  "count=%lu",
+                  id, hook, to, cond, n);
+    } else {
+        xlog_warn("comp", "delivery error id=%s from=%s condition=%s",
+                  id ? id : "-", from ? from : "-", cond);
     }
 }
 
@@ -156,6 +767,58 @@ void comp_outbox_free(struct comp *c)
 {
     struct comp_delivery *d;
 
-    while ((d = TAILQ_FIRST(&c->outbox)))
-        comp_delivery_done(c, d);
+    comp_batch_abort(c);
+    comp_outbox_requeue(c);
+    while ((d = TAILQ_FIRST(&c->outbox))) {
+        comp_delivery_unqueue(c, d);
+        comp_delivery_drop(c, d);
+    }
+    for (size_t i = 0; i < COMP_RECENT_MAX; i++) {
+        free(c->recent[i].hook);
+        free(c->recent[i].to);
+        c->recent[i].hook = c->recent[i].to = NULL;
+    }
+    spool_close(c->spool);
+    c->spool = NULL;
+    free(c->undeleted);
+    c->undeleted = NULL;
+    c->n_undeleted = c->cap_undeleted = 0;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+void comp_spool_status(const struct comp *c, struct comp_spool_status *st)
+{
+    const struct comp_delivery *a, *b;
+    int64_t oldest = 0, now = (int64_t)time(NULL);
+
+    memset(st, 0, sizeof(*st));
+    if (!c)
+        return;
+    st->enabled = c->cfg->spool_path != NULL;
+    st->ok = !c->spool_broken;
+    st->depth = c->n_deliveries;
+    st->bytes = c->n_bytes;
+    a = TAILQ_FIRST(&c->sent);
+    b = TAILQ_FIRST(&c->outbox);
+    if (a)
+        oldest = a->item->created;
+    if (b && (!oldest || b->item->created < oldest))
+        oldest = b->item->created;
+    st->oldest_age = oldest && now > oldest ? (unsigned long)(now - oldest) : 0;
+    st->expired = c->expired;
+    st->errors = c->spool_errors;
+    st->bounced = c->bounced;
+}
+
+int comp_bounce_stat(const struct comp *c,
+                     size_t i,
+                     const char **cond,
+                     unsigned long *n)
+{
+    if (!c || i >= COMP_BOUNCE_KINDS || !c->bounces[i].cond[0])
+        return 0;
+    *cond = c->bounces[i].cond;
+    *n = c->bounces[i].n;
+    return 1;
 }

@@ -18,11 +18,18 @@
 #include "xml/xml.h"
 
 static const char *const room_state_names[ROOM_STATE_COUNT] = {
-    [ROOM_IDLE] = "idle",
-    [ROOM_JOINING] = "joining",
-    [ROOM_JOINED] = "joined",
-    [ROOM_WAIT] = "wait",
+    [ROOM_IDLE] = "idle", [ROOM_JOINING] = "joining", [ROOM_JOINED] = "joined",
+    [ROOM_WAIT] = "wait", [ROOM_FAILED] = "failed",
 };
+
+#define COMP_SELFPING_DEFAULT_MS (15 * 60 * 1000)
+
+static void comp_room_selfping_arm(struct comp_room *r)
+{
+    r->ping_id[0] = '\0';
+    if (r->state == ROOM_JOINED && r->c->t.selfping_ms)
+        comp_timer_arm(r->timer, r->c->t.selfping_ms);
+}
 
 static void comp_room_set_state(struct comp_room *r, enum room_state s)
 {
@@ -33,10 +40,15 @@ static void comp_room_set_state(struct comp_room *r, enum room_state s)
                   room_state_names[r->state], room_state_names[s]);
     r->state = s;
     evtimer_del(r->timer);
+    r->ping_id[0] = '\0';
     if (s == ROOM_JOINING && c->t.join_timeout_ms)
         comp_timer_arm(r->timer, c->t.join_timeout_ms);
     else if (s == ROOM_WAIT)
         comp_timer_arm(r->timer, r->wait_ms);
+    else if (s == ROOM_JOINED)
+        comp_room_selfping_arm(r);
+    if (s == ROOM_JOINED)
+        r->last_error[0] = '\0';
     if (s != ROOM_JOINED) {
         free(r->real_nick);
         r->real_nick = NULL;
@@ -69,7 +81,8 @@ static void comp_room_retry(struct comp_room *r)
 static void comp_room_join(struct comp_room *r)
 {
     struct comp *c = r->c;
-    struct xml_node *p = xml_node_new("presence", NULL), *x;
+    struct xml_node *p = xml_node_new("presence", NULL), *x, *h;
+    const char *photo = comp_bots_photo(c, r->bot); /* XEP-0153 */
     char nick[1100], to[COMP_JID_MAX], id[32];
     int rc = XMTA_E_NOMEM;
 
@@ -81,8 +94,14 @@ static void comp_room_join(struct comp_room *r)
         xml_node_set_attr(p, "to", to) == 0 &&
         xml_node_set_attr(p, "id", id) == 0 &&
         (x = xml_node_add_child(p, "x", COMP_NS_MUC)) &&
-        (x = xml_node_add_child(x, "history", NULL)) &&
-        xml_node_set_attr(x, "maxchars", "0") == 0)
+        (h = xml_node_add_child(x, "history", NULL)) &&
+        xml_node_set_attr(h, "maxchars", "0") == 0 &&
+        (!r->password ||
+         ((h = xml_node_add_child(x, "password", NULL)) &&
+          xml_node_add_text(h, r->password, strlen(r->password)) == 0)) &&
+        (!photo || ((h = xml_node_add_child(p, "x", "vcard-temp:x:update")) &&
+                    (h = xml_node_add_child(h, "photo", NULL)) &&
+                    xml_node_add_text(h, photo, strlen(photo)) == 0)))
         rc = comp_send_node(c, p);
     xml_node_free(p);
     if (rc != 0) {
@@ -91,6 +110,47 @@ static void comp_room_join(struct comp_room *r)
     }
     xlog_debug("comp", "joining room %s as %s", r->jid, nick);
     comp_room_set_state(r, ROOM_JOINING);
+}
+
+/* XEP-0410: after a silence, ping our own occupant JID; a room that lost
+ * us answers with an error, and no answer at all within the join timeout
+ * counts as lost too (PROTOCOL.md 4.7). */
+static void comp_room_selfping(struct comp_room *r)
+{
+    struct comp *c = r->c;
+    struct xml_node *iq;
+    char to[COMP_JID_MAX];
+    int rc = XMTA_E_NOMEM;
+
+    if (r->ping_id[0]) {
+        xlog_warn("comp", "room %s: no answer to the self-ping: rejoining",
+                  r->jid);
+        snprintf(r->last_error, sizeof(r->last_error),
+                 "self-ping unanswered: rejoined");
+        r->attempts = 0;
+        comp_room_retry(r);
+        return;
+    }
+    if (c->state != COMP_READY || !r->real_nick)
+        return;
+    snprintf(to, sizeof(to), "%s/%s", r->jid, r->real_nick);
+    snprintf(r->ping_id, sizeof(r->ping_id), "sp-%lu", ++c->join_seq);
+    iq = xml_node_new("iq", NULL);
+    if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
+        xml_node_set_attr(iq, "id", r->ping_id) == 0 &&
+        xml_node_set_attr(iq, "from", r->self) == 0 &&
+        xml_node_set_attr(iq, "to", to) == 0 &&
+        xml_node_add_child(iq, "ping", COMP_NS_PING))
+        rc = comp_send_node(c, iq);
+    xml_node_free(iq);
+    if (rc != 0) {
+        r->ping_id[0] = '\0';
+        comp_room_selfping_arm(r);
+        return;
+    }
+    xlog_debug("comp", "room %s: self-ping %s", r->jid, r->ping_id);
+    comp_timer_arm(r->timer,
+                   c->t.join_timeout_ms ? c->t.join_timeout_ms : 30000);
 }
 
 static void comp_room_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -106,6 +166,8 @@ static void comp_room_on_timer(evutil_socket_t fd, short what, void *arg)
             comp_room_join(r);
         else
             comp_room_set_state(r, ROOM_IDLE);
+    } else if (r->state == ROOM_JOINED) {
+        comp_room_selfping(r);
     }
 }
 
@@ -169,15 +231,25 @@ static struct comp_room *comp_room_add(struct comp *c,
 
 int comp_rooms_init(struct comp *c)
 {
+    /* The bots are built with the rooms (component.c calls this one). */
+    if (comp_bots_init(c) != 0)
+        return XMTA_E_NOMEM;
+    if (!c->t.selfping_ms)
+        c->t.selfping_ms = COMP_SELFPING_DEFAULT_MS;
     for (size_t h = 0; h < c->cfg->n_hooks; h++) {
         const struct conf_hook *hk = &c->cfg->hooks[h];
         const char *bot = hk->from ? hk->from : hk->name;
-
         for (size_t i = 0; i < hk->n_rooms; i++) {
-            if (!bot || comp_room_find(c, hk->rooms[i], bot))
+            struct comp_room *r = NULL;
+
+            if (!bot || (r = comp_room_find(c, hk->rooms[i], bot))) {
+                if (r && !r->password)
+                    r->password = hk->room_password;
                 continue; /* a bot joins a room once, with its first nick */
-            if (!comp_room_add(c, hk->rooms[i], bot, hk->nick, 0))
+            }
+            if (!(r = comp_room_add(c, hk->rooms[i], bot, hk->nick, 0)))
                 return XMTA_E_NOMEM;
+            r->password = hk->room_password;
         }
     }
     return 0;
@@ -185,6 +257,7 @@ int comp_rooms_init(struct comp *c)
 
 void comp_rooms_free(struct comp *c)
 {
+    comp_bots_free(c);
     for (size_t i = 0; i < c->n_rooms; i++)
         comp_room_free(c->rooms[i]);
     free(c->rooms);
@@ -213,6 +286,12 @@ struct comp_room *comp_room_get(struct comp *c,
     }
     if (!(r = comp_room_add(c, jid, bot, nick, 1)))
         return NULL;
+    for (size_t h = 0; h < c->cfg->n_hooks && !r->password; h++) {
+        const struct conf_hook *hk = &c->cfg->hooks[h];
+
+        if (strcasecmp(hk->from ? hk->from : hk->name, bot) == 0)
+            r->password = hk->room_password;
+    }
     /* Joined from the drain (comp_rooms_join_idle): submitting never
      * writes. */
     xlog_info("comp", "room %s (%s) added for a message", jid, bot);
@@ -237,9 +316,12 @@ void comp_rooms_join_all(struct comp *c)
      * bot kicked, and a join from a joined JID is answered like a fresh
      * one (PROTOCOL.md 4.7). */
     for (size_t i = 0; i < c->n_rooms; i++) {
+        if (c->rooms[i]->state == ROOM_FAILED)
+            continue; /* banned, removed, destroyed: reported, not retried */
         c->rooms[i]->attempts = 0;
         comp_room_join(c->rooms[i]);
     }
+    comp_bots_on_ready(c);
 }
 
 void comp_rooms_join_idle(struct comp *c)
@@ -254,11 +336,27 @@ void comp_rooms_join_idle(struct comp *c)
 void comp_rooms_reset(struct comp *c)
 {
     for (size_t i = 0; i < c->n_rooms; i++)
-        comp_room_set_state(c->rooms[i], ROOM_IDLE);
+        if (c->rooms[i]->state != ROOM_FAILED)
+            comp_room_set_state(c->rooms[i], ROOM_IDLE);
+}
+
+int comp_room_info(const struct comp *c, size_t i, struct comp_room_info *out)
+{
+    const struct comp_room *r;
+
+    if (!c || !out || i >= c->n_rooms)
+        return XMTA_E_NOTFOUND;
+    r = c->rooms[i];
+    out->jid = r->jid;
+    out->bot = r->bot;
+    out->state = room_state_names[r->state];
+    out->error = r->last_error;
+    return 0;
 }
 
 void comp_rooms_leave_all(struct comp *c)
 {
+    comp_bots_leave_all(c);
     for (size_t i = 0; i < c->n_rooms; i++) {
         struct comp_room *r = c->rooms[i];
         char to[COMP_JID_MAX];
@@ -365,9 +463,12 @@ static const char *comp_join_hint(const char *cond)
         const char *cond, *hint;
     } hints[] = {
         {"registration-required",
-         "members-only room: make the bot's bare JID a member"},
+         "members-only room: its owner must make the bot's bare JID a "
+         "member"},
         {"forbidden", "banned, or room creation denied by the service"},
-        {"not-authorized", "the room needs a password"},
+        {"not-authorized",
+         "the room needs a password: set room_password in the hook (or "
+         "check it)"},
         {"item-not-found", "no such room, or it is locked"},
         {"not-allowed", "room creation is restricted on this service"},
         {"gone", "the room was destroyed"},
@@ -394,12 +495,55 @@ static void comp_room_on_error(struct comp_room *r, const struct xml_node *p)
         r->suffix++;
         xlog_warn("comp", "room %s: nick %s is taken; trying another", r->jid,
                   nick);
+        snprintf(r->last_error, sizeof(r->last_error),
+                 "conflict: nick %.160s is taken", nick);
         r->attempts = 0;
+    } else if (cond && strcmp(cond, "registration-required") == 0) {
+        char bare[COMP_JID_MAX];
+        const char *slash = strrchr(r->self, '/');
+
+        snprintf(bare, sizeof(bare), "%.*s",
+                 (int)(slash ? (size_t)(slash - r->self) : strlen(r->self)),
+                 r->self);
+        xlog_error("comp",
+                   "room %s is members-only and %s is not a member: ask the "
+                   "room's owner to add %s as a member; retrying",
+                   r->jid, bare, bare);
+        snprintf(r->last_error, sizeof(r->last_error),
+                 "registration-required: add %.160s as a member of the room",
+                 bare);
     } else {
         xlog_warn("comp", "room %s: cannot join as %s: %s (%s)", r->jid, nick,
                   cond ? cond : "undefined-condition", comp_join_hint(cond));
+        snprintf(r->last_error, sizeof(r->last_error), "%s: %s",
+                 cond ? cond : "undefined-condition", comp_join_hint(cond));
     }
     comp_room_retry(r);
+}
+
+/* Status 201: our join created the room. xmta never creates rooms by
+ * accident (PROTOCOL.md 4.4): leave at once and report. */
+static void comp_room_created(struct comp_room *r, const char *nick)
+{
+    struct xml_node *p = xml_node_new("presence", NULL);
+    char to[COMP_JID_MAX];
+
+    snprintf(to, sizeof(to), "%s/%s", r->jid, nick ? nick : r->nick);
+    if (p && xml_node_set_attr(p, "from", r->self) == 0 &&
+        xml_node_set_attr(p, "to", to) == 0 &&
+        xml_node_set_attr(p, "type", "unavailable") == 0)
+        comp_send_node(r->c, p);
+    xml_node_free(p);
+    xlog_error("comp",
+               "room %s did not exist: joining created it (status 201), so "
+               "%s left it again. Create the room (persistent) on the "
+               "server or fix the name in the config; not rejoining until "
+               "xmta restarts",
+               r->jid, r->self);
+    snprintf(r->last_error, sizeof(r->last_error),
+             "room did not exist (status 201): left it; create it and "
+             "restart xmta");
+    comp_room_set_state(r, ROOM_FAILED);
 }
 
 void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
@@ -412,7 +556,9 @@ void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
     unsigned st;
 
     if (!r)
-        return; /* not about a room of ours (subscriptions come later) */
+        return; /* not about a room of ours (subscriptions: bots.c) */
+    if (r->state == ROOM_JOINED && !r->ping_id[0])
+        comp_room_selfping_arm(r); /* the room is alive: silence restarts */
     if (type && strcmp(type, "error") == 0) {
         comp_room_on_error(r, p);
         return;
@@ -430,11 +576,10 @@ void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
         return;
     nick = strchr(from, '/') ? strchr(from, '/') + 1 : NULL;
     if (!type) {
-        if (st & ST_201)
-            xlog_warn("comp",
-                      "room %s did not exist and was created by %s "
-                      "(status 201): check the room name",
-                      r->jid, r->self);
+        if (st & ST_201) {
+            comp_room_created(r, nick);
+            return;
+        }
         if (r->state == ROOM_JOINED) {
             if (nick && r->real_nick && strcmp(nick, r->real_nick) != 0) {
                 char *dup = strdup(nick);
@@ -463,11 +608,20 @@ void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
         int destroyed = xml_node_child(x, "destroy", NULL) != NULL;
         int final = destroyed || (st & (ST_301 | ST_321 | ST_322));
 
-        xlog_warn("comp", "removed from room %s: %s", r->jid,
+        snprintf(r->last_error, sizeof(r->last_error), "removed: %s",
+                 comp_removal_reason(st, destroyed));
+        if (final) {
+            /* Not rejoined: the room's owner acted (PROTOCOL.md 4.7). */
+            xlog_error("comp",
+                       "removed from room %s: %s; not rejoining until xmta "
+                       "restarts",
+                       r->jid, comp_removal_reason(st, destroyed));
+            comp_room_set_state(r, ROOM_FAILED);
+            return;
+        }
+        xlog_warn("comp", "removed from room %s: %s; rejoining", r->jid,
                   comp_removal_reason(st, destroyed));
-        /* Bans and destruction are not temporary: keep trying, but only
-         * at the slowest rate, so a lifted ban still heals. */
-        r->attempts = final ? 64 : 0;
+        r->attempts = 0;
         comp_room_retry(r);
     }
 }
@@ -480,6 +634,8 @@ void comp_rooms_on_message(struct comp *c, const struct xml_node *m)
 
     if (!r || !type)
         return;
+    if (r->state == ROOM_JOINED && !r->ping_id[0])
+        comp_room_selfping_arm(r);
     if (strcmp(type, "error") == 0) {
         const char *cond = comp_stanza_error_condition(m);
 
@@ -505,5 +661,38 @@ void comp_rooms_on_message(struct comp *c, const struct xml_node *m)
         xlog_info("comp", "joined room %s as %s (subject received)", r->jid,
                   nick);
         comp_wake_drain(c);
+    }
+}
+
+void comp_rooms_on_iq_reply(struct comp *c, const struct xml_node *iq)
+{
+    const char *id = xml_node_attr(iq, "id");
+    const char *type = xml_node_attr(iq, "type");
+
+    for (size_t i = 0; id && type && i < c->n_rooms; i++) {
+        struct comp_room *r = c->rooms[i];
+        const char *cond;
+
+        if (r->state != ROOM_JOINED || strcmp(r->ping_id, id) != 0)
+            continue;
+        cond =
+            strcmp(type, "error") == 0 ? comp_stanza_error_condition(iq) : NULL;
+        /* A result, or an error about the path rather than the room,
+         * means we are still an occupant (XEP-0410). */
+        if (strcmp(type, "result") == 0 ||
+            (cond && (strcmp(cond, "remote-server-not-found") == 0 ||
+                      strcmp(cond, "remote-server-timeout") == 0))) {
+            xlog_debug("comp", "room %s: self-ping answered", r->jid);
+            comp_room_selfping_arm(r);
+            return;
+        }
+        xlog_warn("comp", "room %s: self-ping failed (%s): rejoining", r->jid,
+                  cond ? cond : "undefined-condition");
+        snprintf(r->last_error, sizeof(r->last_error),
+                 "self-ping failed (%s): rejoined",
+                 cond ? cond : "undefined-condition");
+        r->attempts = 0;
+        comp_room_retry(r);
+        return;
     }
 }

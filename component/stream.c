@@ -257,6 +257,10 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
         /* Any reply to our ping proves the link; never answer either. */
         if (id && c->ping_id[0] && strcmp(id, c->ping_id) == 0)
             comp_on_ping_reply(c);
+        else if (id && strncmp(id, "ack-", 4) == 0)
+            comp_outbox_on_ack(c, id); /* all sent before it was taken */
+        else if (id && strncmp(id, "sp-", 3) == 0)
+            comp_rooms_on_iq_reply(c, iq); /* a room self-ping (rooms.c) */
         return 0;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -268,6 +272,8 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
                    to ? to : "-");
         return 0;
     }
+    if (comp_bots_on_iq(c, iq))
+        return 0; /* disco, ping, version, vCard, errors (bots.c) */
     if (q && comp_is(q, "ping", COMP_NS_PING)) {
         r = comp_iq_reply(iq, "result");
     } else {
@@ -322,19 +328,21 @@ static int comp_on_message(struct comp *c, const struct xml_node *m)
         const char *from = xml_node_attr(m, "from");
 
         /* Never answered: an error reply to an error loops, and rooms
-         * kick occupants that send errors (PROTOCOL.md 4.6). */
-        xlog_warn("comp", "delivery error id=%s from=%s condition=%s",
-                  id ? id : "-", from ? from : "-",
-                  cond ? cond : "undefined-condition");
+         * kick occupants that send errors (PROTOCOL.md 4.6). Logged with
+         * the hook and recipient when the id is a delivery of ours. */
+        comp_outbox_on_bounce(c, id, from, cond);
     }
     comp_rooms_on_message(c, m);
+    comp_bots_on_message(c, m);
     return 0;
 }
 
 static int comp_on_presence(struct comp *c, const struct xml_node *p)
 {
-    if (c->state == COMP_READY)
+    if (c->state == COMP_READY) {
         comp_rooms_on_presence(c, p);
+        comp_bots_on_presence(c, p);
+    }
     return 0;
 }
 

@@ -28,7 +28,7 @@
 #define CONF_SECONDS_MAX 86400
 #define CONF_QUEUE_MAX 10000000
 #define CONF_BODY_MAX ((size_t)1 << 30)
-#define CONF_KEYS_MAX 16 /* keys in the largest section */
+#define CONF_KEYS_MAX 32 /* keys in the largest section */
 
 #define CONF_DEFAULT_PORT 5347
 #define CONF_DEFAULT_PING_INTERVAL 120
@@ -38,12 +38,17 @@
 #define CONF_DEFAULT_LISTEN_HOST "127.0.0.1"
 #define CONF_DEFAULT_LISTEN_PORT 8080
 #define CONF_DEFAULT_MAX_BODY ((size_t)1024 * 1024)
+#define CONF_DEFAULT_SPOOL_MESSAGES 100000
+#define CONF_DEFAULT_SPOOL_BYTES ((size_t)256 * 1024 * 1024)
+#define CONF_DEFAULT_SPOOL_AGE 86400
+#define CONF_SPOOL_AGE_MAX (365UL * 86400) /* one year */
 
 enum conf_sec {
     CONF_SEC_NONE,
     CONF_SEC_COMPONENT,
     CONF_SEC_HTTP,
     CONF_SEC_HOOK,
+    CONF_SEC_SPOOL,
     CONF_SEC_COUNT
 };
 
@@ -69,6 +74,7 @@ struct conf_parse {
 
     int component_line;
     int http_line;
+    int spool_line;
 };
 
 struct conf_key {
@@ -604,6 +610,78 @@ static int conf_key_nick(struct conf_parse *p, const char *v)
     return conf_set_str(p, &conf_cur_hook(p)->nick, nick);
 }
 
+static int conf_key_room_password(struct conf_parse *p, const char *v)
+{
+    if (!*v || strlen(v) > CONF_SECRET_MAX)
+        return conf_fail(p, p->lineno,
+                         "bad room_password in %s: empty or longer than %d "
+                         "bytes",
+                         p->sec_label, CONF_SECRET_MAX);
+    if (conf_set_str(p, &conf_cur_hook(p)->room_password, v) < 0)
+        return -1;
+    return 0;
+}
+
+/* avatar = FILE: a PNG, JPEG, GIF or WebP image of at most
+ * CONF_AVATAR_MAX bytes, checked here so that a bad file is a config
+ * error with its line; component/ reads it at start. */
+static int conf_key_avatar(struct conf_parse *p, const char *v)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".png", "image/png"},
+                 {".jpg", "image/jpeg"},
+                 {".jpeg", "image/jpeg"},
+                 {".gif", "image/gif"},
+                 {".webp", "image/webp"}};
+    struct conf_hook *h = conf_cur_hook(p);
+    const char *type = NULL, *dot = strrchr(v, '.');
+    char *path = NULL;
+    FILE *f = NULL;
+    long size;
+    int rc = -1;
+
+    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcasecmp(dot, types[i].ext) == 0)
+            type = types[i].type;
+    if (!type)
+        return conf_fail(p, p->lineno,
+                         "bad avatar '%s': expected a .png, .jpg, .jpeg, "
+                         ".gif or .webp file",
+                         v);
+    if (v[0] != '/' && p->dir) {
+        size_t len = strlen(p->dir) + strlen(v) + 2;
+
+        if (!(path = malloc(len)))
+            return conf_nomem(p);
+        snprintf(path, len, "%s/%s", p->dir, v);
+    } else if (!(path = strdup(v))) {
+        return conf_nomem(p);
+    }
+    if (!(f = fopen(path, "rb")) || fseek(f, 0, SEEK_END) != 0 ||
+        (size = ftell(f)) < 0) {
+        conf_fail(p, p->lineno, "cannot read avatar '%s': %s", path,
+                  strerror(errno ? errno : EIO));
+        goto out;
+    }
+    if (size == 0 || size > CONF_AVATAR_MAX) {
+        conf_fail(p, p->lineno,
+                  "avatar '%s' is %ld bytes: expected 1 to %d (keep it "
+                  "small, e.g. 96x96)",
+                  path, size, CONF_AVATAR_MAX);
+        goto out;
+    }
+    if (conf_set_str(p, &h->avatar, path) < 0)
+        goto out;
+    h->avatar_type = type;
+    rc = 0;
+out:
+    if (f)
+        fclose(f);
+    free(path);
+    return rc;
+}
+
 static int conf_hook_list_add(
     struct conf_parse *p, const char *key, char ***v, size_t *n, const char *s)
 {
@@ -685,6 +763,165 @@ static int conf_key_type(struct conf_parse *p, const char *v)
     return 0;
 }
 
+/* ---- [spool] ---- */
+
+static int conf_key_spool_path(struct conf_parse *p, const char *v)
+{
+    free(p->c->spool_path);
+    p->c->spool_path = NULL;
+    if (strcmp(v, "none") == 0)
+        return 0; /* in memory: nothing survives a restart */
+    if (v[0] != '/')
+        return conf_fail(p, p->lineno,
+                         "bad spool path '%s': expected an absolute "
+                         "directory or none",
+                         v);
+    return conf_set_str(p, &p->c->spool_path, v) < 0 ? -1 : 0;
+}
+
+static int conf_key_spool_messages(struct conf_parse *p, const char *v)
+{
+    unsigned long n;
+
+    if (conf_parse_ulong(v, 1, CONF_QUEUE_MAX, &n) < 0)
+        return conf_fail(p, p->lineno,
+                         "bad max_messages '%s': expected a number from 1 "
+                         "to %d",
+                         v, CONF_QUEUE_MAX);
+    p->c->spool_max_messages = n;
+    return 0;
+}
+
+static int conf_key_spool_bytes(struct conf_parse *p, const char *v)
+{
+    size_t n;
+
+    if (conf_parse_size(v, &n) < 0 || n < 1024)
+        return conf_fail(p, p->lineno,
+                         "bad max_bytes '%s': expected a size of at least "
+                         "1k such as 256M",
+                         v);
+    p->c->spool_max_bytes = n;
+    return 0;
+}
+
+/* Seconds, or a number with s, m, h or d ("24h"). */
+static int conf_key_spool_age(struct conf_parse *p, const char *v)
+{
+    static const char units[] = "smhd";
+    static const unsigned long mult[] = {1, 60, 3600, 86400};
+    char num[32];
+    size_t len = strlen(v);
+    unsigned long n, m = 1;
+    const char *u;
+
+    if (len > 0 && len < sizeof num && (u = strchr(units, v[len - 1])) && *u) {
+        m = mult[u - units];
+        len--;
+    }
+    if (len == 0 || len >= sizeof num)
+        goto bad;
+    memcpy(num, v, len);
+    num[len] = '\0';
+    if (conf_parse_ulong(num, 1, CONF_SPOOL_AGE_MAX, &n) < 0 ||
+        n > CONF_SPOOL_AGE_MAX / m)
+        goto bad;
+    p->c->spool_max_age = (unsigned)(n * m);
+    return 0;
+bad:
+    return conf_fail(p, p->lineno,
+                     "bad max_age '%s': expected a duration such as 3600, "
+                     "90m, 24h or 7d (at most 365d)",
+                     v);
+}
+
+/* ---- [hook NAME]: webhook formats (issue 5) ---- */
+
+#define CONF_MAX_MESSAGE_MIN 100
+#define CONF_MAX_MESSAGE_MAX 100000
+#define CONF_TEMPLATE_LINES_MAX 200
+
+static void conf_secret_free(char *s);
+
+/* The name is checked against the known formats by http_conf_check(). */
+static int conf_key_format(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyz-") != strlen(v))
+        return conf_fail(p, p->lineno,
+                         "bad format '%s': expected auto or a format name "
+                         "such as alertmanager",
+                         v);
+    h->format_line = p->lineno;
+    return conf_set_str(p, &h->format, v);
+}
+
+/* Repeatable: each template = line is one line of the template. */
+static int conf_key_template(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+    size_t old = h->tmpl ? strlen(h->tmpl) : 0, n = strlen(v);
+    int *lines;
+    char *t;
+
+    if (h->n_tmpl_lines >= CONF_TEMPLATE_LINES_MAX)
+        return conf_fail(p, p->lineno, "template too long (at most %d lines)",
+                         CONF_TEMPLATE_LINES_MAX);
+    if (!(lines =
+              realloc(h->tmpl_lines, (h->n_tmpl_lines + 1) * sizeof(*lines))))
+        return conf_nomem(p);
+    h->tmpl_lines = lines;
+    if (!(t = realloc(h->tmpl, old + n + 2)))
+        return conf_nomem(p);
+    if (old)
+        t[old++] = '\n';
+    memcpy(t + old, v, n + 1);
+    h->tmpl = t;
+    lines[h->n_tmpl_lines++] = p->lineno;
+    return 0;
+}
+
+static int conf_key_max_message(struct conf_parse *p, const char *v)
+{
+    unsigned long n;
+
+    if (conf_parse_ulong(v, CONF_MAX_MESSAGE_MIN, CONF_MAX_MESSAGE_MAX, &n) < 0)
+        return conf_fail(p, p->lineno,
+                         "bad max_message '%s': expected a number of "
+                         "characters from %d to %d",
+                         v, CONF_MAX_MESSAGE_MIN, CONF_MAX_MESSAGE_MAX);
+    conf_cur_hook(p)->max_message = n;
+    return 0;
+}
+
+/* Never quotes the value: it is a secret. */
+static int conf_key_sig_secret(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) < 8)
+        return conf_fail(p, p->lineno,
+                         "secret of %s is too short (at least 8 characters)",
+                         p->sec_label);
+    conf_secret_free(h->sig_secret);
+    if (!(h->sig_secret = strdup(v)))
+        return conf_nomem(p);
+    return 0;
+}
+
+static int conf_key_sig_header(struct conf_parse *p, const char *v)
+{
+    for (const char *c = v; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return conf_fail(p, p->lineno,
+                             "bad signature_header '%s': expected a header "
+                             "name such as X-Signature",
+                             v);
+    return conf_set_str(p, &conf_cur_hook(p)->sig_header, v);
+}
+
 /* ---- the key tables ---- */
 
 static const struct conf_key conf_keys_component[] = {
@@ -707,10 +944,29 @@ static const struct conf_key conf_keys_http[] = {
 };
 
 static const struct conf_key conf_keys_hook[] = {
-    {"token", 0, conf_key_token}, {"from", 0, conf_key_from},
-    {"nick", 0, conf_key_nick},   {"to", 1, conf_key_to},
-    {"room", 1, conf_key_room},   {"allow_to", 1, conf_key_allow_to},
-    {"type", 0, conf_key_type},   {NULL, 0, NULL},
+    {"token", 0, conf_key_token},
+    {"from", 0, conf_key_from},
+    {"nick", 0, conf_key_nick},
+    {"to", 1, conf_key_to},
+    {"room", 1, conf_key_room},
+    {"allow_to", 1, conf_key_allow_to},
+    {"type", 0, conf_key_type},
+    {"room_password", 0, conf_key_room_password},
+    {"avatar", 0, conf_key_avatar},
+    {"format", 0, conf_key_format},
+    {"template", 1, conf_key_template},
+    {"max_message", 0, conf_key_max_message},
+    {"secret", 0, conf_key_sig_secret},
+    {"signature_header", 0, conf_key_sig_header},
+    {NULL, 0, NULL},
+};
+
+static const struct conf_key conf_keys_spool[] = {
+    {"path", 0, conf_key_spool_path},
+    {"max_messages", 0, conf_key_spool_messages},
+    {"max_bytes", 0, conf_key_spool_bytes},
+    {"max_age", 0, conf_key_spool_age},
+    {NULL, 0, NULL},
 };
 
 static const struct conf_key *const conf_keys[CONF_SEC_COUNT] = {
@@ -718,13 +974,13 @@ static const struct conf_key *const conf_keys[CONF_SEC_COUNT] = {
     [CONF_SEC_COMPONENT] = conf_keys_component,
     [CONF_SEC_HTTP] = conf_keys_http,
     [CONF_SEC_HOOK] = conf_keys_hook,
+    [CONF_SEC_SPOOL] = conf_keys_spool,
 };
 
 static const char *const conf_sec_names[CONF_SEC_COUNT] = {
-    [CONF_SEC_NONE] = "",
-    [CONF_SEC_COMPONENT] = "[component]",
-    [CONF_SEC_HTTP] = "[http]",
-    [CONF_SEC_HOOK] = "[hook NAME]",
+    [CONF_SEC_NONE] = "",         [CONF_SEC_COMPONENT] = "[component]",
+    [CONF_SEC_HTTP] = "[http]",   [CONF_SEC_HOOK] = "[hook NAME]",
+    [CONF_SEC_SPOOL] = "[spool]",
 };
 
 static char conf_lower(char ch)
@@ -940,6 +1196,7 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
     c->n_hooks++;
     h->line = p->lineno;
     h->type = MSG_CHAT;
+    h->max_message = 4000; /* FMT_MAX_MESSAGE_DEFAULT */
     snprintf(p->sec_label, sizeof p->sec_label, "[hook %s]", h->name);
     return 0;
 }
@@ -948,7 +1205,7 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
 static int
 conf_begin_section(struct conf_parse *p, const char *line, size_t len)
 {
-    static const char *const names[] = {"component", "http", "hook"};
+    static const char *const names[] = {"component", "http", "hook", "spool"};
     const char *close = memchr(line, ']', len);
     const char *s, *e, *rest;
     const char *hint;
@@ -989,6 +1246,9 @@ conf_begin_section(struct conf_parse *p, const char *line, size_t len)
     } else if (e - s == 4 && memcmp(s, "http", 4) == 0) {
         p->sec = CONF_SEC_HTTP;
         first = &p->http_line;
+    } else if (e - s == 5 && memcmp(s, "spool", 5) == 0) {
+        p->sec = CONF_SEC_SPOOL;
+        first = &p->spool_line;
     } else {
         char word[64];
         size_t wl = 0;
@@ -998,14 +1258,14 @@ conf_begin_section(struct conf_parse *p, const char *line, size_t len)
             wl++;
         memcpy(word, s, wl);
         word[wl] = '\0';
-        if ((hint = conf_suggest(word, names, 3)))
+        if ((hint = conf_suggest(word, names, 4)))
             return conf_fail(p, p->lineno,
                              "unknown section [%.*s] (did you mean [%s%s]?)",
                              (int)(e - s > 80 ? 80 : e - s), s, hint,
                              strcmp(hint, "hook") == 0 ? " NAME" : "");
         return conf_fail(p, p->lineno,
                          "unknown section [%.*s] (known: [component], "
-                         "[http], [hook NAME])",
+                         "[http], [hook NAME], [spool])",
                          (int)(e - s > 80 ? 80 : e - s), s);
     }
     if (*first)
@@ -1146,6 +1406,14 @@ static struct conf *conf_parse_text(const char *text,
     c->keepalive = CONF_DEFAULT_KEEPALIVE;
     c->queue_max = CONF_DEFAULT_QUEUE;
     c->max_body = CONF_DEFAULT_MAX_BODY;
+    c->spool_max_messages = CONF_DEFAULT_SPOOL_MESSAGES;
+    c->spool_max_bytes = CONF_DEFAULT_SPOOL_BYTES;
+    c->spool_max_age = CONF_DEFAULT_SPOOL_AGE;
+    if (!(c->spool_path = strdup(CONF_SPOOL_DEFAULT_PATH))) {
+        conf_free(c);
+        snprintf(diag->msg, sizeof diag->msg, "out of memory");
+        return NULL;
+    }
     p.c = c;
 
     rc = ini_parse_stream(conf_read_line, &p, conf_on_pair, &p);
@@ -1288,6 +1556,7 @@ void conf_free(struct conf *c)
     free(c->path);
     free(c->domain);
     free(c->server);
+    free(c->spool_path);
     conf_secret_free(c->secret);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].host);
@@ -1302,6 +1571,13 @@ void conf_free(struct conf *c)
         conf_strv_free(h->to, h->n_to);
         conf_strv_free(h->rooms, h->n_rooms);
         conf_strv_free(h->allow_to, h->n_allow_to);
+        conf_secret_free(h->room_password);
+        free(h->avatar);
+        free(h->format);
+        free(h->tmpl);
+        free(h->tmpl_lines);
+        conf_secret_free(h->sig_secret);
+        free(h->sig_header);
     }
     free(c->hooks);
     free(c);

@@ -10,26 +10,48 @@
 #include <stddef.h>
 #include "xml/msg.h"
 
+/* The spool directory when [spool] path is not set. */
+#define CONF_SPOOL_DEFAULT_PATH "/var/lib/xmta"
+
 struct conf_diag {
     char file[512];
-    int line;       /* 0 when the error is not about one line */
-    char msg[512];  /* never contains a secret or token */
+    int line;      /* 0 when the error is not about one line */
+    char msg[512]; /* never contains a secret or token */
 };
 
 struct conf_hook {
-    char *name;      /* from "[hook NAME]" */
-    int line;        /* line of the section header */
-    char *token;     /* webhook token (secret: never log) */
-    char *from;      /* bot localpart (default: the hook name) */
-    char *nick;      /* display name / room nick (default: the hook name) */
-    char **to;       /* default user recipients (normalised JIDs) */
+    char *name;  /* from "[hook NAME]" */
+    int line;    /* line of the section header */
+    char *token; /* webhook token (secret: never log) */
+    char *from;  /* bot localpart (default: the hook name) */
+    char *nick;  /* display name / room nick (default: the hook name) */
+    char **to;   /* default user recipients (normalised JIDs) */
     size_t n_to;
-    char **rooms;    /* default rooms (normalised bare JIDs) */
+    char **rooms; /* default rooms (normalised bare JIDs) */
     size_t n_rooms;
     char **allow_to; /* globs for caller-chosen recipients */
     size_t n_allow_to;
-    enum msg_type type; /* default MSG_CHAT */
+    enum msg_type type;      /* default MSG_CHAT */
+    char *room_password;     /* password of the hook's rooms, or NULL (secret:
+                              * never log) */
+    char *avatar;            /* path of the bot's avatar image (resolved
+                              * against the config's directory), or NULL */
+    const char *avatar_type; /* static MIME type ("image/png"), or NULL */
+    /* webhook formats (issue 5; names and templates are checked by
+     * http_conf_check(), which reports FILE:LINE like conf_load) */
+    char *format; /* format = NAME, or NULL: auto */
+    int format_line;
+    char *tmpl;      /* template = lines joined with '\n', or NULL */
+    int *tmpl_lines; /* the config line of each template line */
+    size_t n_tmpl_lines;
+    size_t max_message; /* characters; default 4000 */
+    char *sig_secret;   /* secret = (signature key: never log), or NULL */
+    char *sig_header;   /* signature_header =, or NULL: X-Xmta-Signature */
 };
+
+/* Largest avatar file taken (bytes): the vCard carrying it in base64 must
+ * stay well under the servers' stanza limits. */
+#define CONF_AVATAR_MAX (64 * 1024)
 
 struct conf_listen {
     char *host; /* "127.0.0.1", "::1", "0.0.0.0" -- without brackets */
@@ -41,10 +63,10 @@ struct conf {
     char *path;
 
     /* [component] */
-    char *domain;        /* the component's JID domain (lowercase) */
-    char *server;        /* host name or address of the component listener */
-    unsigned short port; /* default 5347 */
-    char *secret;        /* from secret= or secret_file= (never log) */
+    char *domain;           /* the component's JID domain (lowercase) */
+    char *server;           /* host name or address of the component listener */
+    unsigned short port;    /* default 5347 */
+    char *secret;           /* from secret= or secret_file= (never log) */
     unsigned ping_interval; /* seconds between XEP-0199 pings; default 120 */
     unsigned ping_timeout;  /* seconds to wait for a ping reply; default 30 */
     unsigned keepalive;     /* write-idle seconds before ' '; default 60 */
@@ -54,6 +76,13 @@ struct conf {
     struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */
     size_t n_listen;
     size_t max_body; /* bytes; "1M", "512k", "1048576"; default 1M */
+
+    /* [spool] */
+    char *spool_path;          /* directory; NULL: in memory (path = none);
+                                * default CONF_SPOOL_DEFAULT_PATH */
+    size_t spool_max_messages; /* deliveries spooled; default 100000 */
+    size_t spool_max_bytes;    /* bytes of spooled messages; default 256M */
+    unsigned spool_max_age;    /* seconds before a message expires; 24h */
 
     /* [hook NAME] ... */
     struct conf_hook *hooks;
@@ -68,9 +97,8 @@ struct conf {
 struct conf *conf_load(const char *path, struct conf_diag *diag);
 
 /* Same, from a string (tests, fuzzing); name is used as the file name. */
-struct conf *conf_load_string(const char *text,
-                              const char *name,
-                              struct conf_diag *diag);
+struct conf *
+conf_load_string(const char *text, const char *name, struct conf_diag *diag);
 
 void conf_free(struct conf *c); /* NULL-safe */
 
@@ -79,6 +107,15 @@ void conf_free(struct conf *c); /* NULL-safe */
  * much of a token matched or which hook it belongs to. */
 const struct conf_hook *conf_hook_by_token(const struct conf *c,
                                            const char *token);
+
+/* The server-side block that registers this component with a server,
+ * for `xmta setup`: server is "prosody" (a Component section with
+ * component_secret and component_conflict_resolve = "kick_old", the
+ * global port lines as comments) or "ejabberd" (one ejabberd_service item
+ * for the listen: list). On success *out is a new NUL-terminated text the
+ * caller frees; it contains the secret. Returns 0, XMTA_E_INVAL (unknown
+ * server) or XMTA_E_NOMEM. (conf/setup.c) */
+int conf_setup_text(const struct conf *c, const char *server, char **out);
 
 /* Parses a size such as "1M", "64k", "1048576" (K/M/G, powers of 1024).
  * Returns 0 or XMTA_E_INVAL. */

@@ -44,6 +44,8 @@ struct decoder {
     struct body_fields *out; /* recipients go straight here */
     char *err;
     size_t errlen;
+    const char *want; /* body_form_field(): only this field, into got */
+    char *got;
 };
 
 static int fail(struct decoder *d, int rc, const char *fmt, ...)
@@ -180,6 +182,12 @@ static int field_put(struct decoder *d,
                      size_t vlen,
                      int recipients_only)
 {
+    if (d->want) {
+        if (!d->got && span_eq(name, nlen, d->want) &&
+            !(d->got = span_dup(v, vlen)))
+            return XMTA_E_NOMEM;
+        return 0;
+    }
     if (span_eq(name, nlen, "to"))
         return recipient_add(d, 0, v, vlen);
     if (span_eq(name, nlen, "room"))
@@ -805,6 +813,32 @@ out:
     if (rc != 0)
         body_fields_clear(out);
     return rc;
+}
+
+int body_form_field(const char *content_type,
+                    const char *data,
+                    size_t len,
+                    const char *name,
+                    char **out)
+{
+    struct body_fields unused = {0};
+    struct decoder d = {.out = &unused, .want = name};
+    char boundary[MULTIPART_BOUNDARY_MAX + 1];
+    enum kind kind = KIND_TEXT;
+    int rc;
+
+    *out = NULL;
+    rc = content_kind(&d, content_type, &kind, boundary, sizeof(boundary));
+    if (rc == 0 && kind == KIND_MULTIPART)
+        rc = multipart_parse(&d, boundary, data ? data : "", len);
+    else if (rc == 0 && kind == KIND_FORM)
+        rc = form_parse(&d, data ? data : "", len, 0, "form data");
+    if (rc == 0 && d.got)
+        *out = d.got;
+    else
+        free(d.got);
+    body_fields_clear(&unused);
+    return rc != 0 ? rc : *out ? 0 : XMTA_E_NOTFOUND;
 }
 
 static void list_free(char **list, size_t n)

@@ -65,6 +65,17 @@ int body_decode(const char *content_type,
                 char *err,
                 size_t errlen);
 
+/* The value of the form field name (the first one) of a urlencoded or
+ * multipart/form-data body, malloc'd into *out: how Discord's payload_json
+ * and Uptime Kuma's data fields are found. Returns 0, XMTA_E_NOTFOUND (no
+ * such field, or another content type), XMTA_E_PARSE, XMTA_E_LIMIT or
+ * XMTA_E_NOMEM. */
+int body_form_field(const char *content_type,
+                    const char *data,
+                    size_t len,
+                    const char *name,
+                    char **out);
+
 /* Frees the strings of f and zeroes it (NULL-safe). */
 void body_fields_clear(struct body_fields *f);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "http/body.h"
+#include "http/format.h"
 #include "http/http.h"
 #include "xml/err.h"
 #include "xml/log.h"
@@ -46,6 +48,7 @@ struct http {
     struct evhttp_bound_socket **bound; /* one per [http] listen */
     size_t n_bound;
     unsigned short port; /* of the first listener */
+    struct tmpl **tmpls; /* compiled template = of each hook, or NULL */
 };
 
 /* One request being answered: what the log line needs. */
@@ -144,9 +147,11 @@ static char *token_get(struct evhttp_request *req, const char *path)
     size_t n;
 
     if (strncmp(path, "/hook/", 6) == 0 && path[6] != '\0') {
-        size_t len = 0;
-        char *tok = evhttp_uridecode(path + 6, 0, &len);
+        size_t len = 0, tlen = strcspn(path + 6, "/"); /* /hook/TOK/FMT */
+        char *raw = strndup(path + 6, tlen);
+        char *tok = raw ? evhttp_uridecode(raw, 0, &len) : NULL;
 
+        free(raw);
         if (tok && strlen(tok) != len) { /* %00: matches no token */
             free(tok);
             tok = strdup("");
@@ -183,11 +188,163 @@ static int decode_status(int rc)
     }
 }
 
+/* ---- formats (issue 5) ------------------------------------------------ */
+
+/* The answer to an accepted message, as its format's callers expect:
+ * Slack's notifiers check for "ok", Discord's answer is 204. */
+static void
+reply_accepted(struct evhttp_request *req, int reply, const char *id)
+{
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf;
+
+    if (reply == FMT_REPLY_NONE) {
+        evhttp_send_reply(req, 204, "No Content", NULL);
+        return;
+    }
+    if (reply != FMT_REPLY_OK) {
+        reply_json(req, 202, json_pack("{s:b,s:s}", "ok", 1, "id", id));
+        return;
+    }
+    if (!(buf = evbuffer_new()) || evbuffer_add(buf, "ok", 2) != 0) {
+        evhttp_send_error(req, HTTP_INTERNAL, NULL);
+    } else {
+        evhttp_add_header(hdr, "Content-Type", "text/plain; charset=utf-8");
+        evhttp_add_header(hdr, "Cache-Control", "no-store");
+        evhttp_send_reply(req, 200, "OK", buf);
+    }
+    if (buf)
+        evbuffer_free(buf);
+}
+
+/* Decodes the request's body for hook in its format: /hook/TOKEN/NAME,
+ * else the hook's format =, else detected. Checks the signature when the
+ * hook has a secret. Returns 0 (f filled, *reply set) or an HTTP status
+ * with err filled; *quotes_body when err may quote the body. */
+static int hook_decode(struct call *c,
+                       const struct conf_hook *hook,
+                       const char *path,
+                       const char *data,
+                       size_t len,
+                       struct body_fields *f,
+                       int *reply,
+                       int *quotes_body,
+                       char *err,
+                       size_t errlen)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(c->req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+    const char *name = hook->format, *slash = NULL;
+    const struct fmt_def *forced = NULL, *used = NULL;
+    struct fmt_request rq = {0};
+    struct fmt_header *hdrs = NULL;
+    struct evkeyval *kv;
+    size_t n = 0;
+    int rc, code = 0;
+
+    *quotes_body = 0;
+    if (strncmp(path, "/hook/", 6) == 0)
+        slash = strchr(path + 6, '/');
+    if (slash && slash[1])
+        name = slash + 1;
+    if (name && strcasecmp(name, "auto") != 0 &&
+        !(forced = format_find(name))) {
+        snprintf(err, errlen, "unknown format '%.40s' (known: %s)", name,
+                 format_names());
+        return 404;
+    }
+    TAILQ_FOREACH (kv, in, next)
+        n++;
+    if (n && !(hdrs = calloc(n, sizeof(*hdrs)))) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    n = 0;
+    TAILQ_FOREACH (kv, in, next) {
+        hdrs[n].name = kv->key;
+        hdrs[n++].value = kv->value;
+    }
+    rq.content_type = evhttp_find_header(in, "Content-Type");
+    rq.data = data;
+    rq.len = len;
+    rq.query = uri ? evhttp_uri_get_query(uri) : NULL;
+    rq.headers = hdrs;
+    rq.n_headers = n;
+    if (hook->sig_secret &&
+        fmt_signature_check(&rq, hook->sig_secret, hook->sig_header, err,
+                            errlen) != 0) {
+        code = 401;
+        goto out;
+    }
+    rc = format_decode(
+        forced, c->h->tmpls ? c->h->tmpls[hook - c->h->cfg->hooks] : NULL, &rq,
+        hook->max_message, f, &used, err, errlen);
+    if (rc != 0) {
+        code = decode_status(rc);
+        *quotes_body = rc == XMTA_E_PARSE;
+        goto out;
+    }
+    *reply = used ? (int)used->reply : FMT_REPLY_JSON;
+    xlog_debug("http", "hook=%s format=%s", hook->name,
+               used ? used->name : "?");
+out:
+    free(hdrs);
+    return code;
+}
+
+/* A request whose answer waits for the spool's group commit: what the
+ * reply and its log line need, copied (a reload may free the hook). */
+struct http_wait {
+    struct evhttp_request *req;
+    char id[MSG_ID_LEN + 1];
+    char peer[INET6_ADDRSTRLEN + 10];
+    int reply; /* enum fmt_reply */
+    char hook[];
+};
+
+static struct http_wait *
+http_wait_new(const struct call *c, const char *hook, const char *id)
+{
+    size_t n = strlen(hook) + 1;
+    struct http_wait *w = malloc(sizeof(*w) + n);
+
+    if (!w)
+        return NULL;
+    w->req = c->req;
+    memcpy(w->id, id, sizeof(w->id));
+    memcpy(w->peer, c->peer, sizeof(w->peer));
+    memcpy(w->hook, hook, n);
+    return w;
+}
+
+/* The backend's answer: 202 once the message is durable, else 503. */
+static void http_wait_done(void *arg, int rc)
+{
+    struct http_wait *w = arg;
+    struct call c = {.req = w->req, .hook = w->hook};
+
+    memcpy(c.peer, w->peer, sizeof(c.peer));
+    if (rc == 0) {
+        reply_accepted(w->req, w->reply, w->id);
+        xlog_info("http", "hook=%s status=%d id=%s peer=%s", w->hook,
+                  w->reply == FMT_REPLY_OK     ? 200
+                  : w->reply == FMT_REPLY_NONE ? 204
+                                               : 202,
+                  w->id, w->peer);
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(w->req),
+                          "Retry-After", HTTP_RETRY_AFTER);
+        call_fail(&c, 503,
+                  rc == XMTA_E_FULL ? "outbox full" : "spool unavailable",
+                  NULL);
+    }
+    free(w);
+}
+
 static void handle_hook(struct call *c, const char *path)
 {
     struct evhttp_request *req = c->req;
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     const struct conf *cfg = c->h->cfg;
     const struct http_backend *be = c->h->backend;
@@ -198,7 +355,7 @@ static void handle_hook(struct call *c, const char *path)
     const char *data, *error = err, *log_reason = NULL;
     size_t len;
     char *token = NULL;
-    int rc, code;
+    int rc, code, reply = FMT_REPLY_JSON, quotes_body = 0;
 
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(out, "Allow", "POST");
@@ -232,16 +389,18 @@ static void handle_hook(struct call *c, const char *path)
         goto fail;
     }
     xlog_debug("http", "hook=%s body_len=%zu", hook->name, len);
-    rc = body_decode(evhttp_find_header(evhttp_request_get_input_headers(req),
-                                        "Content-Type"),
-                     data, len, uri ? evhttp_uri_get_query(uri) : NULL, &f, err,
-                     sizeof(err));
-    if (rc == 0)
-        rc = body_msg_new(hook, &f, &m, err, sizeof(err)); /* clears f */
+    code = hook_decode(c, hook, path, data, len, &f, &reply, &quotes_body, err,
+                       sizeof(err));
+    if (code != 0) {
+        if (code == 401)
+            evhttp_add_header(out, "WWW-Authenticate", "Signature");
+        if (quotes_body) /* err may quote the body: not for logs */
+            log_reason = "malformed body";
+        goto fail;
+    }
+    rc = body_msg_new(hook, &f, &m, err, sizeof(err)); /* clears f */
     if (rc != 0) {
         code = decode_status(rc);
-        if (rc == XMTA_E_PARSE) /* err may quote the body: not for logs */
-            log_reason = "malformed body";
         goto fail;
     }
     if (uuid_v4(m->id) != 0) {
@@ -251,7 +410,29 @@ static void handle_hook(struct call *c, const char *path)
         goto fail;
     }
     memcpy(id, m->id, sizeof(id));
-    rc = be->submit(be->ud, m); /* takes m */
+    if (be->submit_async) {
+        struct http_wait *w = http_wait_new(c, hook->name, id);
+
+        if (!w) {
+            msg_free(m);
+            code = 500;
+            error = "out of memory";
+            goto fail;
+        }
+        w->reply = reply;
+        rc = be->submit_async(be->ud, m, http_wait_done, w); /* takes m */
+        if (rc == 0)
+            return; /* answered by http_wait_done() */
+        free(w);
+    } else {
+        rc = be->submit(be->ud, m); /* takes m */
+    }
+    if (rc == XMTA_E_IO) {
+        evhttp_add_header(out, "Retry-After", HTTP_RETRY_AFTER);
+        code = 503;
+        error = "spool unavailable";
+        goto fail;
+    }
     if (rc == XMTA_E_FULL) {
         evhttp_add_header(out, "Retry-After", HTTP_RETRY_AFTER);
         code = 503;
@@ -264,9 +445,12 @@ static void handle_hook(struct call *c, const char *path)
         log_reason = xmta_strerror(rc);
         goto fail;
     }
-    reply_json(req, 202, json_pack("{s:b,s:s}", "ok", 1, "id", id));
-    xlog_info("http", "hook=%s status=202 id=%s peer=%s", hook->name, id,
-              c->peer);
+    reply_accepted(req, reply, id);
+    xlog_info("http", "hook=%s status=%d id=%s peer=%s", hook->name,
+              reply == FMT_REPLY_OK     ? 200
+              : reply == FMT_REPLY_NONE ? 204
+                                        : 202,
+              id, c->peer);
     return;
 
 fail:
@@ -285,6 +469,7 @@ static void handle_health(struct call *c)
     enum evhttp_cmd_type method = evhttp_request_get_command(c->req);
     struct http_status st = {0};
     const char *state;
+    json_t *list;
     int code;
 
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
@@ -297,11 +482,27 @@ static void handle_health(struct call *c)
         be->status(be->ud, &st);
     state = st.online ? "online" : st.state ? st.state : "offline";
     code = st.online ? 200 : 503;
-    reply_json(c->req, code,
-               json_pack("{s:s,s:I,s:{s:I,s:I}}", "component", state, "queued",
-                         (json_int_t)st.queued, "rooms", "joined",
-                         (json_int_t)st.rooms_joined, "total",
-                         (json_int_t)st.rooms_total));
+    list = json_array();
+    for (size_t i = 0; list && i < st.n_room && i < HTTP_ROOMS_MAX; i++) {
+        const struct http_room *r = &st.room[i];
+
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s}", "room",
+                                              r->jid ? r->jid : "", "bot",
+                                              r->bot ? r->bot : "", "state",
+                                              r->state ? r->state : "", "error",
+                                              r->error ? r->error : ""));
+    }
+    reply_json(
+        c->req, code,
+        json_pack(
+            "{s:s,s:I,s:{s:I,s:I,s:o},s:{s:b,s:b,s:I,s:I,s:I},s:I}",
+            "component", state, "queued", (json_int_t)st.queued, "rooms",
+            "joined", (json_int_t)st.rooms_joined, "total",
+            (json_int_t)st.rooms_total, "list", list ? list : json_array(),
+            "spool", "enabled", st.spool_enabled, "ok", st.spool_ok, "depth",
+            (json_int_t)st.spool_depth, "oldest_age",
+            (json_int_t)st.spool_oldest_age, "expired",
+            (json_int_t)st.spool_expired, "bounced", (json_int_t)st.bounced));
     /* Monitoring polls this: debug, not info. */
     xlog_debug("http", "health status=%d component=%s peer=%s", code, state,
                c->peer);
@@ -373,7 +574,91 @@ struct http *http_new(struct event_base *base,
     evhttp_set_allowed_methods(h->eh, HTTP_ALL_METHODS);
     evhttp_set_flags(h->eh, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_gencb(h->eh, on_request, h);
+    if (cfg->n_hooks && !(h->tmpls = calloc(cfg->n_hooks, sizeof(*h->tmpls)))) {
+        http_free(h);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        char err[256];
+
+        if (!cfg->hooks[i].tmpl)
+            continue;
+        h->tmpls[i] = tmpl_compile(cfg->hooks[i].tmpl, err, sizeof(err));
+        if (!h->tmpls[i]) { /* http_conf_check() reports it with FILE:LINE */
+            xlog_error("http", "[hook %s] bad template: %s", cfg->hooks[i].name,
+                       err);
+            http_free(h);
+            return NULL;
+        }
+    }
     return h;
+}
+
+int http_set_conf(struct http *h, const struct conf *cfg)
+{
+    struct tmpl **tmpls = NULL;
+    size_t max_body = cfg->max_body;
+
+    if (cfg->n_hooks && !(tmpls = calloc(cfg->n_hooks, sizeof(*tmpls))))
+        return XMTA_E_NOMEM;
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        char err[256];
+
+        if (!cfg->hooks[i].tmpl)
+            continue;
+        if (!(tmpls[i] = tmpl_compile(cfg->hooks[i].tmpl, err, sizeof(err)))) {
+            xlog_error("http", "[hook %s] bad template: %s", cfg->hooks[i].name,
+                       err);
+            for (size_t j = 0; j < i; j++)
+                tmpl_free(tmpls[j]);
+            free(tmpls);
+            return XMTA_E_INVAL;
+        }
+    }
+    for (size_t i = 0; h->tmpls && i < h->cfg->n_hooks; i++)
+        tmpl_free(h->tmpls[i]);
+    free(h->tmpls);
+    h->tmpls = tmpls;
+    h->cfg = cfg;
+    if (max_body > (size_t)EV_SSIZE_MAX)
+        max_body = (size_t)EV_SSIZE_MAX;
+    evhttp_set_max_body_size(h->eh, (ev_ssize_t)max_body);
+    return 0;
+}
+
+int http_conf_check(const struct conf *cfg, struct conf_diag *diag)
+{
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        const struct conf_hook *hk = &cfg->hooks[i];
+        char err[256];
+        struct tmpl *t;
+        long line;
+
+        snprintf(diag->file, sizeof(diag->file), "%s",
+                 cfg->path ? cfg->path : "config");
+        if (hk->format && !format_name_ok(hk->format)) {
+            diag->line = hk->format_line;
+            snprintf(diag->msg, sizeof(diag->msg),
+                     "unknown format '%s' in [hook %s] (known: %s)", hk->format,
+                     hk->name, format_names());
+            return XMTA_E_INVAL;
+        }
+        if (!hk->tmpl)
+            continue;
+        if ((t = tmpl_compile(hk->tmpl, err, sizeof(err))) != NULL) {
+            tmpl_free(t);
+            continue;
+        }
+        /* err is "line N: reason", N counted within the template */
+        line = strtol(err + 5, NULL, 10);
+        diag->line = line >= 1 && (size_t)line <= hk->n_tmpl_lines
+                         ? hk->tmpl_lines[line - 1]
+                         : hk->line;
+        snprintf(diag->msg, sizeof(diag->msg), "bad template in [hook %s]: %s",
+                 hk->name, strchr(err, ':') ? strchr(err, ':') + 2 : err);
+        return XMTA_E_INVAL;
+    }
+    return 0;
 }
 
 static void
@@ -482,6 +767,9 @@ void http_free(struct http *h)
     if (!h)
         return;
     evhttp_free(h->eh); /* also the remaining sockets and connections */
+    for (size_t i = 0; h->tmpls && i < h->cfg->n_hooks; i++)
+        tmpl_free(h->tmpls[i]);
+    free(h->tmpls);
     free(h->bound);
     free(h);
 }

@@ -15,12 +15,31 @@ struct conf;
 struct msg;
 struct http;
 
+/* One MUC room in /health (strings borrowed for the status call). */
+struct http_room {
+    const char *jid;   /* bare room JID */
+    const char *bot;   /* bot localpart */
+    const char *state; /* "joined", "joining", "wait", "failed", "idle" */
+    const char *error; /* last join failure or removal, "" if none */
+};
+#define HTTP_ROOMS_MAX 64 /* rooms listed in /health */
+
 struct http_status {
     int online;        /* the component stream is authenticated */
     const char *state; /* e.g. "online", "connecting" (static string) */
     size_t queued;     /* messages waiting in the outbox */
     size_t rooms_joined;
     size_t rooms_total;
+    /* the spool (issue 3) */
+    int spool_enabled;              /* 0: in memory (path = none) */
+    int spool_ok;                   /* 0: the spool cannot be written: 503s */
+    size_t spool_depth;             /* deliveries not yet acknowledged */
+    unsigned long spool_oldest_age; /* seconds */
+    unsigned long spool_expired;    /* dropped after max_age */
+    unsigned long bounced;          /* message errors from the server */
+    /* per-room detail (issue 4): the first n_room rooms */
+    struct http_room room[HTTP_ROOMS_MAX];
+    size_t n_room;
 };
 
 struct http_backend {
@@ -29,12 +48,36 @@ struct http_backend {
     int (*submit)(void *ud, struct msg *m);
     void (*status)(void *ud, struct http_status *st);
     void *ud;
+    /* Optional; when set it is used instead of submit. Takes m on every
+     * path. Returns XMTA_E_FULL (503 with Retry-After), XMTA_E_IO (503:
+     * the spool cannot be written) or XMTA_E_INVAL (400) at once, or 0:
+     * then done(req, rc) is called exactly once later, from the loop,
+     * with rc 0 (the message is durable: 202), XMTA_E_FULL or XMTA_E_IO
+     * (503). The backend must call every pending done before http_free. */
+    int (*submit_async)(void *ud,
+                        struct msg *m,
+                        void (*done)(void *req, int rc),
+                        void *req);
 };
+
+struct conf_diag;
+
+/* Checks what conf/ leaves to http/: each hook's format = names a known
+ * format and its template = compiles. Returns 0, or XMTA_E_INVAL with
+ * *diag filled (FILE:LINE: reason, as conf_load reports). */
+int http_conf_check(const struct conf *cfg, struct conf_diag *diag);
 
 /* Borrows base, cfg and backend (they must outlive it). NULL on failure. */
 struct http *http_new(struct event_base *base,
                       const struct conf *cfg,
                       const struct http_backend *backend);
+
+/* A reloaded configuration (SIGHUP), borrowed like the first; the old one
+ * may be freed once this returns 0. Hooks, tokens, templates and max_body
+ * change at once (requests waiting for the backend copied what they
+ * need); listen addresses only change with a restart. 0, or
+ * XMTA_E_INVAL / XMTA_E_NOMEM with the old configuration kept. */
+int http_set_conf(struct http *h, const struct conf *cfg);
 
 /* Binds every [http] listen address. Returns 0 or XMTA_E_IO (logged with
  * the address). */

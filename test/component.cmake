@@ -10,6 +10,25 @@ set_tests_properties(handshake PROPERTIES LABELS unit TIMEOUT 30)
 add_executable(test_component fake/test_component.c fake/fake_server.c)
 target_link_libraries(test_component PRIVATE xmta_component xmta_conf
                       xmta_xml PkgConfig::CMOCKA PkgConfig::EVENT
-                      PkgConfig::OPENSSL)
+                      PkgConfig::OPENSSL PkgConfig::SQLITE3)
 add_test(NAME component COMMAND test_component)
 set_tests_properties(component PROPERTIES LABELS fake TIMEOUT 120)
+
+# The durable spool and the outbox on it (unit: no network).
+add_executable(test_spool unit/test_spool.c)
+target_link_libraries(test_spool PRIVATE xmta_component xmta_conf xmta_xml
+                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::SQLITE3)
+add_test(NAME spool COMMAND test_spool)
+set_tests_properties(spool PROPERTIES LABELS unit TIMEOUT 120)
+
+# Benchmark helpers (test/bench/bench_ingest.sh; not a pass/fail test
+# except its smoke run): a sink server and a webhook load generator.
+add_executable(bench_sink bench/bench_sink.c fake/fake_server.c)
+target_link_libraries(bench_sink PRIVATE xmta_xml PkgConfig::EVENT
+                      PkgConfig::OPENSSL)
+add_executable(bench_ingest bench/bench_ingest.c)
+target_link_libraries(bench_ingest PRIVATE PkgConfig::EVENT)
+add_test(NAME bench_smoke
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_ingest.sh
+                 --build ${CMAKE_BINARY_DIR} --smoke)
+set_tests_properties(bench_smoke PROPERTIES LABELS fake TIMEOUT 120)

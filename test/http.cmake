@@ -12,3 +12,21 @@ foreach(t test_body test_http)
 endforeach()
 
 xmta_fuzz_target(body ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_body.c xmta_http)
+
+# Webhook formats (issue 5): the fixtures rendered exactly, templates and
+# signatures; fuzz targets over the fixtures (corpus/fmt and corpus/tmpl
+# are links to test/fixtures and test/fixtures/templates).
+foreach(t test_fmt_decode test_fmt_template)
+    add_executable(${t} ${CMAKE_CURRENT_SOURCE_DIR}/unit/${t}.c)
+    target_compile_definitions(${t} PRIVATE
+        XMTA_FIXTURES_DIR="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
+    target_link_libraries(${t} PRIVATE xmta_http xmta_conf xmta_xml
+                          PkgConfig::EVENT PkgConfig::JANSSON
+                          PkgConfig::CMOCKA)
+    add_test(NAME ${t} COMMAND ${t})
+    set_tests_properties(${t} PROPERTIES LABELS unit TIMEOUT 60)
+endforeach()
+
+xmta_fuzz_target(fmt ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_fmt.c xmta_http)
+xmta_fuzz_target(fmt_tmpl ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_fmt_tmpl.c
+                 xmta_http)

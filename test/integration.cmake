@@ -9,9 +9,16 @@ target_link_libraries(xmta_test_client PRIVATE PkgConfig::STROPHE
 add_test(NAME integration_prosody_smoke
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/prosody_smoke.sh
                  --client $<TARGET_FILE:xmta_test_client>)
-# The daemon end to end against Prosody.
+# The daemon end to end against Prosody and against ejabberd: the same
+# cases (run_server.sh SERVER); a server that cannot start fails.
 add_test(NAME integration_prosody
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_prosody.sh
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_server.sh
+                 prosody
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+add_test(NAME integration_ejabberd
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_server.sh
+                 ejabberd
                  --xmta $<TARGET_FILE:xmta>
                  --client $<TARGET_FILE:xmta_test_client>)
 set_tests_properties(integration_prosody_smoke PROPERTIES
@@ -21,3 +28,28 @@ set_tests_properties(integration_prosody PROPERTIES
                      LABELS integration TIMEOUT 600 RUN_SERIAL TRUE
                      SKIP_RETURN_CODE 77
                      DEPENDS integration_prosody_smoke)
+set_tests_properties(integration_ejabberd PROPERTIES
+                     LABELS integration TIMEOUT 600 RUN_SERIAL TRUE)
+
+# Webhook formats end to end (issue 5): fixtures POSTed through the daemon
+# to a private Prosody, the received text checked exactly.
+add_test(NAME integration_formats
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_formats.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+set_tests_properties(integration_formats PROPERTIES
+                     LABELS integration TIMEOUT 300 RUN_SERIAL TRUE
+                     SKIP_RETURN_CODE 77)
+
+# Durability faults (issue 3): Prosody down, SIGKILL with a spool and under
+# load, a silent link through a loopback proxy, SIGTERM, a full disk.
+add_executable(xmta_tcp_proxy integration/tcp_proxy.c)
+target_link_libraries(xmta_tcp_proxy PRIVATE PkgConfig::EVENT)
+add_test(NAME integration_faults
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/fault_prosody.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>
+                 --proxy $<TARGET_FILE:xmta_tcp_proxy>)
+set_tests_properties(integration_faults PROPERTIES
+                     LABELS integration TIMEOUT 900 RUN_SERIAL TRUE
+                     SKIP_RETURN_CODE 77)

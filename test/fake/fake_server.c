@@ -269,7 +269,18 @@ fake_reply(const struct xml_node *st, const char *name, const char *type)
 static void fake_on_join(struct fake_conn *fc, const struct xml_node *st)
 {
     struct xml_node *p = fake_reply(st, "presence", NULL), *x, *item;
+    const struct fake_opts *o = &fc->fs->o;
 
+    if (o->muc_error) {
+        x = xml_node_add_child(p, "error", NULL);
+        xml_node_set_attr(x, "type",
+                          o->muc_error_type ? o->muc_error_type : "cancel");
+        xml_node_add_child(x, o->muc_error,
+                           "urn:ietf:params:xml:ns:xmpp-stanzas");
+        xml_node_set_attr(p, "type", "error");
+        fake_write_node(fc, p);
+        return;
+    }
     xml_node_set_attr(p, "type", NULL);
     x = xml_node_add_child(p, "x", "http://jabber.org/protocol/muc#user");
     item = xml_node_add_child(x, "item", NULL);
@@ -277,6 +288,9 @@ static void fake_on_join(struct fake_conn *fc, const struct xml_node *st)
     xml_node_set_attr(item, "role", "participant");
     xml_node_set_attr(item, "jid", xml_node_attr(st, "from"));
     xml_node_set_attr(xml_node_add_child(x, "status", NULL), "code", "110");
+    if (o->muc_status)
+        xml_node_set_attr(xml_node_add_child(x, "status", NULL), "code",
+                          o->muc_status);
     fake_write_node(fc, p);
 }
 
@@ -301,9 +315,23 @@ static int fake_cb_stanza(void *ud, const struct xml_node *st)
     if (strcmp(name, "iq") == 0 && type && strcmp(type, "get") == 0 && q &&
         strcmp(xml_node_name(q), "ping") == 0 && xml_node_ns(q) &&
         strcmp(xml_node_ns(q), NS_PING) == 0) {
+        const char *to = xml_node_attr(st, "to");
+        int occupant = to && strchr(to, '@') && strchr(to, '/');
+
         fs->n_pings++;
-        if (fc->mode != FAKE_IGNORE_PINGS)
+        if (occupant && fs->o.muc_ping_ignore) {
+            /* no answer */
+        } else if (occupant && fs->o.muc_ping_error) {
+            struct xml_node *r = fake_reply(st, "iq", "error"), *e;
+
+            e = xml_node_add_child(r, "error", NULL);
+            xml_node_set_attr(e, "type", "cancel");
+            xml_node_add_child(e, fs->o.muc_ping_error,
+                               "urn:ietf:params:xml:ns:xmpp-stanzas");
+            fake_write_node(fc, r);
+        } else if (fc->mode != FAKE_IGNORE_PINGS) {
             fake_write_node(fc, fake_reply(st, "iq", "result"));
+        }
     } else if (strcmp(name, "presence") == 0 && !type && fs->o.muc_auto &&
                xml_node_child(st, "x", NS_MUC)) {
         fake_on_join(fc, st);

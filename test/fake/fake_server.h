@@ -33,6 +33,17 @@ struct fake_opts {
     unsigned handshake_delay_ms; /* wait this long before <handshake/> */
     const char *err_condition;   /* FAKE_STREAM_ERROR; default conflict */
     const char *err_text;        /* FAKE_STREAM_ERROR; may be NULL */
+    /* muc_auto: answer joins with this MUC error instead ("auth",
+     * "registration-required"; NULL: join) and add this status code to
+     * the self-presence ("201"; NULL: 110 only). */
+    const char *muc_error_type;
+    const char *muc_error;
+    const char *muc_status;
+    /* Pings to an occupant JID (room@service/nick: XEP-0410 self-pings)
+     * get this error condition (cancel) instead of a result, or no
+     * answer at all with muc_ping_ignore. */
+    const char *muc_ping_error;
+    int muc_ping_ignore;
 };
 
 /* Starts listening. Borrows base; copies o (strings must stay valid). */

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "component/component.h"
+#include "component/spool.h"
 #include "conf/conf.h"
 #include "test/fake/fake_server.h"
 #include "xml/err.h"
@@ -112,11 +113,13 @@ struct env {
 
 struct env_opts {
     struct fake_opts fo;
-    const char *hook_extra; /* more [hook] lines, e.g. "room = ..." */
-    const char *secret;     /* the component's secret (default SECRET) */
-    const char *server;     /* default 127.0.0.1 */
-    unsigned short port;    /* default: the fake's */
-    unsigned queue;         /* 0: default */
+    const char *hook_extra;  /* more [hook] lines, e.g. "room = ..." */
+    const char *secret;      /* the component's secret (default SECRET) */
+    const char *server;      /* default 127.0.0.1 */
+    unsigned short port;     /* default: the fake's */
+    unsigned queue;          /* 0: default */
+    const char *spool;       /* [spool] path; NULL: none (in memory) */
+    const char *spool_extra; /* more [spool] lines */
 };
 
 static void env_timing_fast(struct comp *c)
@@ -162,6 +165,9 @@ static void env_open(struct env *e, const struct env_opts *eo)
              "port = %u\n"
              "secret = %s\n"
              "%s"
+             "[spool]\n"
+             "path = %s\n"
+             "%s"
              "[http]\n"
              "listen = 127.0.0.1:0\n"
              "[hook alerts]\n"
@@ -173,6 +179,8 @@ static void env_open(struct env *e, const struct env_opts *eo)
              eo->server ? eo->server : "127.0.0.1",
              eo->port ? (unsigned)eo->port : (unsigned)fake_port(e->fs),
              eo->secret ? eo->secret : SECRET, queue,
+             eo->spool ? eo->spool : "none",
+             eo->spool_extra ? eo->spool_extra : "",
              eo->hook_extra ? eo->hook_extra : "");
     e->cfg = conf_load_string(text, "test.conf", &diag);
     if (!e->cfg)
@@ -870,8 +878,8 @@ static void test_incoming_iq(void **state)
     env_close(&e);
 }
 
-/* An error message (a bounce) is logged and never answered; neither is a
- * chat message to the bot. */
+/* An error message (a bounce) is logged and never answered (what bots
+ * answer is tested in test_citizen.c). */
 static void test_error_message(void **state)
 {
     struct env_opts eo = {0};
@@ -889,11 +897,7 @@ static void test_error_message(void **state)
                   "<message type='error' id='m-9' from='" USER "' to='" BOT_BARE
                   "'><error type='cancel'><service-unavailable "
                   "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
-                  "</message>"
-                  "<message type='chat' id='m-10' from='" USER
-                  "/pc' to='" BOT_BARE "'><body>hello bot</body></message>"
-                  "<presence type='subscribe' from='" USER "' to='" BOT_BARE
-                  "'/>"),
+                  "</message>"),
         0);
     barrier(&e, "after-error");
     log = capture_stop(&cap);
@@ -902,6 +906,299 @@ static void test_error_message(void **state)
     assert_non_null(strstr(log, "delivery error id=m-9 from=" USER
                                 " condition=service-unavailable"));
     free(log);
+    env_close(&e);
+}
+
+/* ---- spool and acknowledgement ------------------------------------------ */
+
+static char *spool_dir_new(void)
+{
+    char *dir = strdup("/tmp/xmta-fake-spool.XXXXXX");
+
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void spool_dir_free(char *dir)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* Rows in dir's spool, read through a second connection. */
+static long spool_rows(const char *dir)
+{
+    struct spool *s;
+    char err[256];
+    long n;
+
+    if (spool_open(dir, &s, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    n = spool_count(s);
+    spool_close(s);
+    return n;
+}
+
+static size_t spool_depth(struct env *e)
+{
+    struct comp_spool_status st;
+
+    comp_spool_status(e->c, &st);
+    return st.depth;
+}
+
+static int depth_zero(void *arg)
+{
+    return spool_depth(arg) == 0;
+}
+
+/* Messages written to a server that never answers the ack ping stay in
+ * the spool; when the link drops they are written again after the
+ * reconnect, in order and with the same ids, and only the answered ack
+ * removes them from the spool. */
+static void test_ack_and_resend(void **state)
+{
+    enum { N = 5 };
+    struct env_opts eo = {0};
+    char *dir = spool_dir_new();
+    struct env e;
+    char id[16];
+
+    eo.spool = dir;
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    eo.fo.mode_conns = 1;
+    env_open(&e, &eo);
+    start_ready(&e);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "r-%d", i);
+        submit(&e, id, "x", USER, NULL);
+    }
+    g_want = N;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    /* written, an ack ping went out, no answer: nothing may be deleted */
+    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_find(e.fs, "iq", "id", "ack-1", 0) != NULL);
+    assert_int_equal(spool_depth(&e), N);
+    assert_int_equal(spool_rows(dir), N);
+    assert_int_equal(comp_queued(e.c), 0); /* written, not queued */
+
+    fake_kick(e.fs); /* the link dies; the next connection is NORMAL */
+    g_want = 2 * N;
+    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_int_equal(spool_rows(dir), 0);
+    assert_int_equal(fake_connections(e.fs), 2);
+    for (int i = 0; i < N; i++) {
+        const struct xml_node *first, *again;
+
+        snprintf(id, sizeof(id), "r-%d", i);
+        first = fake_find(e.fs, "message", NULL, NULL, (size_t)i);
+        again = fake_find(e.fs, "message", NULL, NULL, (size_t)(N + i));
+        assert_attr(first, "id", id);
+        assert_attr(again, "id", id); /* same id: receivers de-duplicate */
+    }
+    env_close(&e);
+    spool_dir_free(dir);
+}
+
+/* Spooled messages outlive the process: a new comp on the same spool
+ * sends them, in order, and the ack empties the spool. */
+static void test_spool_restart(void **state)
+{
+    struct env_opts eo = {0};
+    char *dir = spool_dir_new();
+    struct env e;
+
+    eo.spool = dir;
+    env_open(&e, &eo);
+    submit(&e, "s-1", "1", USER, NULL);
+    submit(&e, "s-2", "2", USER, "ops@conference.localhost");
+    assert_true(run_until(e.base, NULL, NULL, 50)); /* the commit */
+    assert_int_equal(spool_rows(dir), 3);
+    env_close(&e); /* never connected: like a crash */
+
+    eo.fo.muc_auto = 1;
+    env_open(&e, &eo);
+    assert_int_equal(comp_queued(e.c), 3); /* one message per row */
+    start_ready(&e);
+    g_want = 3;
+    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_attr(fake_find(e.fs, "message", "to", USER, 0), "id", "s-1");
+    assert_attr(fake_find(e.fs, "message", "to", USER, 1), "id", "s-2");
+    assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "id",
+                "s-2");
+    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_int_equal(spool_rows(dir), 0);
+    env_close(&e);
+    spool_dir_free(dir);
+}
+
+/* An ack ping without an answer within ping_timeout kills the link (a
+ * silent server); the messages go out again on the next one. */
+static void test_ack_timeout(void **state)
+{
+    struct env_opts eo = {0};
+    struct env e;
+
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    eo.fo.mode_conns = 1;
+    env_open(&e, &eo);
+    env_set_timing(&e, 0, 300, 0);
+    start_ready(&e);
+    submit(&e, "t-1", "1", USER, NULL);
+    g_want = 2;
+    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_int_equal(fake_connections(e.fs), 2);
+    assert_attr(fake_find(e.fs, "message", NULL, NULL, 1), "id", "t-1");
+    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    env_close(&e);
+}
+
+/* A message error for one of our ids names hook, recipient and condition
+ * and is counted per condition. */
+static void test_bounce(void **state)
+{
+    struct env_opts eo = {0};
+    struct capture cap;
+    const char *cond = NULL;
+    unsigned long n = 0;
+    struct env e;
+    char *log;
+
+    env_open(&e, &eo);
+    start_ready(&e);
+    submit(&e, "b-1", "1", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(run_until(e.base, depth_zero, &e, 3000)); /* acknowledged */
+    capture_start(&cap);
+    assert_int_equal(
+        fake_send(e.fs,
+                  "<message type='error' id='b-1' from='" USER
+                  "/phone' to='" BOT_BARE
+                  "'><error type='cancel'><item-not-found "
+                  "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+                  "</message>"
+                  "<message type='error' id='b-1' from='" USER "' to='" BOT_BARE
+                  "'><error type='cancel'><item-not-found "
+                  "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+                  "</message>"),
+        0);
+    barrier(&e, "after-bounce");
+    log = capture_stop(&cap);
+    assert_non_null(strstr(log, "bounced id=b-1 hook=alerts to=" USER
+                                " condition=item-not-found count=1"));
+    free(log);
+    assert_int_equal(comp_bounce_stat(e.c, 0, &cond, &n), 1);
+    assert_string_equal(cond, "item-not-found");
+    assert_int_equal(n, 2);
+    assert_int_equal(comp_bounce_stat(e.c, 1, &cond, &n), 0);
+    env_close(&e);
+}
+
+/* SIGTERM's grace: what was accepted before the shutdown is written and
+ * acknowledged before the stream closes. */
+static void test_shutdown_flushes(void **state)
+{
+    struct env_opts eo = {0};
+    char *dir = spool_dir_new();
+    struct env e;
+
+    eo.spool = dir;
+    env_open(&e, &eo);
+    start_ready(&e);
+    submit(&e, "g-1", "1", USER, NULL);
+    submit(&e, "g-2", "2", USER, NULL);
+    comp_shutdown(e.c, on_done, &e); /* before the batch is even stored */
+    assert_true(run_until(e.base, is_done, &e, 5000));
+    assert_int_equal(fake_count_named(e.fs, "message", NULL, NULL), 2);
+    assert_int_equal(fake_closes(e.fs), 1);
+    assert_int_equal(spool_depth(&e), 0);
+    assert_int_equal(spool_rows(dir), 0);
+    env_close(&e);
+    spool_dir_free(dir);
+}
+
+/* ... and what the server did not acknowledge within the grace period
+ * stays in the spool for the next start. */
+static void test_shutdown_grace_expires(void **state)
+{
+    struct env_opts eo = {0};
+    char *dir = spool_dir_new();
+    struct comp_timing t;
+    struct capture cap;
+    struct env e;
+    char *log;
+
+    eo.spool = dir;
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    env_open(&e, &eo);
+    comp_get_timing(e.c, &t);
+    t.grace_ms = 300;
+    comp_set_timing(e.c, &t);
+    start_ready(&e);
+    submit(&e, "h-1", "1", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    capture_start(&cap);
+    comp_shutdown(e.c, on_done, &e);
+    assert_true(run_until(e.base, is_done, &e, 5000));
+    log = capture_stop(&cap);
+    assert_non_null(strstr(log, "not acknowledged within 300 ms"));
+    free(log);
+    assert_int_equal(spool_rows(dir), 1);
+    env_close(&e);
+    spool_dir_free(dir);
+}
+
+/* A reload with a new hook and room keeps the stream and joins the room;
+ * a changed [component] server reconnects. */
+static void test_reload(void **state)
+{
+    struct env_opts eo = {0};
+    struct conf_diag diag;
+    struct conf *c2, *c3;
+    char text[1024];
+    struct env e;
+
+    eo.fo.muc_auto = 1;
+    env_open(&e, &eo);
+    start_ready(&e);
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\n[spool]\npath = none\n"
+             "[hook alerts]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nto = " USER "\n"
+             "[hook ops]\ntoken = abcdef0123456789abcdef0123456789\n"
+             "from = opsbot\nroom = " ROOM "\n",
+             (unsigned)fake_port(e.fs));
+    assert_non_null(c2 = conf_load_string(text, "t2.conf", &diag));
+    assert_int_equal(comp_reload(e.c, c2), 0);
+    conf_free(e.cfg);
+    e.cfg = c2;
+    g_want = 1;
+    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_attr(fake_find(e.fs, "presence", NULL, NULL, 0), "to", ROOM "/ops");
+    assert_int_equal(fake_connections(e.fs), 1);
+    assert_int_equal(comp_state(e.c), COMP_READY);
+
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = localhost\n"
+             "port = %u\nsecret = " SECRET "\n[spool]\npath = none\n"
+             "[hook alerts]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nto = " USER "\n",
+             (unsigned)fake_port(e.fs));
+    assert_non_null(c3 = conf_load_string(text, "t3.conf", &diag));
+    assert_int_equal(comp_reload(e.c, c3), 0);
+    conf_free(e.cfg);
+    e.cfg = c3;
+    g_want = 2;
+    assert_true(run_until(e.base, got_auths, &e, 5000));
+    assert_int_equal(fake_connections(e.fs), 2);
     env_close(&e);
 }
 
@@ -948,7 +1245,7 @@ static const char self_presence[] =
     "<presence from='" ROOM "/Bot' to='" BOT_FULL "'>"
     "<x xmlns='http://jabber.org/protocol/muc#user'>"
     "<item affiliation='owner' role='moderator' jid='" BOT_FULL "'/>"
-    "<status code='110'/><status code='201'/></x></presence>";
+    "<status code='110'/></x></presence>";
 
 /* A room message waits until the room confirms the join (110), without
  * holding up a user message; then it goes out as groupchat from exactly
@@ -1006,7 +1303,7 @@ static void test_room(void **state)
     g_want = 2;
     assert_true(run_until(e.base, got_groupchat, &e, 3000));
     log = capture_stop(&cap);
-    assert_non_null(strstr(log, "status 201"));
+    assert_non_null(strstr(log, "joined room " ROOM " as Bot"));
     free(log);
     comp_rooms(e.c, &joined, &total);
     assert_int_equal(joined, 1);
@@ -1356,6 +1653,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_resolve_localhost),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_free_while_connecting),
+        cmocka_unit_test(test_ack_and_resend),
+        cmocka_unit_test(test_spool_restart),
+        cmocka_unit_test(test_ack_timeout),
+        cmocka_unit_test(test_bounce),
+        cmocka_unit_test(test_shutdown_flushes),
+        cmocka_unit_test(test_shutdown_grace_expires),
+        cmocka_unit_test(test_reload),
     };
 
     if (argc > 1)

@@ -3,11 +3,13 @@
 # deps.sh -- installs the Debian packages xmta's build, tests and demo need.
 # Sourced by test/run and test/demo. Checks each package with dpkg -s and
 # runs apt-get (update once, then install) only for what is missing, with a
-# policy-rc.d guard so that no package starts a system service (Prosody).
+# policy-rc.d guard so that no package starts a system service (Prosody,
+# ejabberd); a system instance started anyway is stopped and disabled.
 
 XMTA_DEPS=(build-essential cmake pkg-config clang libclang-rt-14-dev
     libexpat1-dev libevent-dev libssl-dev libcurl4-openssl-dev libjansson-dev
-    libinih-dev libidn-dev libcmocka-dev libstrophe-dev prosody curl)
+    libinih-dev libidn-dev libsqlite3-dev libcmocka-dev libstrophe-dev prosody
+    ejabberd curl)
 
 xmta_pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
@@ -30,6 +32,26 @@ xmta_stop_system_prosody() {
     fi
     if command -v update-rc.d >/dev/null && [ -e /etc/init.d/prosody ]; then
         update-rc.d prosody disable >/dev/null 2>&1 || true
+    fi
+}
+
+# The same for a system ejabberd: its package enables ejabberd.service and
+# the init script. The tests run private instances with their own node
+# name, cookie and ports, but a system one would hold 5222/5269/5280.
+xmta_stop_system_ejabberd() {
+    local pid
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now ejabberd >/dev/null 2>&1 || true
+    fi
+    if [ -r /run/ejabberd/ejabberd.pid ]; then
+        pid=$(cat /run/ejabberd/ejabberd.pid 2>/dev/null)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            echo "deps: stopping the system ejabberd (pid $pid)" >&2
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    fi
+    if command -v update-rc.d >/dev/null && [ -e /etc/init.d/ejabberd ]; then
+        update-rc.d ejabberd disable >/dev/null 2>&1 || true
     fi
 }
 
@@ -62,6 +84,9 @@ xmta_apt_install() {
     [ -n "$guard" ] && rm -f "$guard"
     case " ${missing[*]} " in
     *" prosody "*) xmta_stop_system_prosody ;;
+    esac
+    case " ${missing[*]} " in
+    *" ejabberd "*) xmta_stop_system_ejabberd ;;
     esac
     return "$rc"
 }

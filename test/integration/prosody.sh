@@ -4,7 +4,11 @@
 # prosody.sh -- a private Prosody on loopback ports for the integration tests.
 #
 # Source it for the functions, or run it as a command:
-#   prosody.sh setup DIR     write DIR/prosody.cfg.lua and register the users
+#   prosody.sh setup DIR [BLOCK]
+#                            write DIR/prosody.cfg.lua and register the users;
+#                            BLOCK is a file with the Component block (the
+#                            output of `xmta setup prosody`); without it a
+#                            default one is written
 #   prosody.sh start DIR     start (in the background) and wait for c2s
 #   prosody.sh stop DIR      SIGTERM, bounded wait, then SIGKILL
 #   prosody.sh restart DIR   stop, then start on the same DIR
@@ -55,9 +59,10 @@ prosody_install_if_missing() {
     xmta_apt_install prosody
 }
 
-# Writes DIR/prosody.cfg.lua and registers the users.
+# Writes DIR/prosody.cfg.lua (with the Component block from the file BLOCK
+# when given) and registers the users.
 prosody_setup() {
-    local dir=$1 u
+    local dir=$1 block=${2:-} u
     mkdir -p "$dir/data" "$dir/certs" || return 1
     chmod 755 "$dir"
     cat >"$dir/prosody.cfg.lua" <<EOF
@@ -94,10 +99,16 @@ Component "conference.localhost" "muc"
     -- and xmta never creates one by rejoining an empty room.
     muc_room_default_persistent = true
 
+EOF
+    if [ -n "$block" ]; then
+        cat "$block" >>"$dir/prosody.cfg.lua" || return 1
+    else
+        cat >>"$dir/prosody.cfg.lua" <<EOF
 Component "$PROSODY_COMPONENT_DOMAIN"
     component_secret = "$PROSODY_COMPONENT_SECRET"
     component_conflict_resolve = "kick_old"
 EOF
+    fi
     for u in "${PROSODY_USERS[@]}"; do
         if ! prosodyctl --config "$dir/prosody.cfg.lua" register "$u" \
             localhost "$u-pw" >>"$dir/prosodyctl.out" 2>&1; then
@@ -176,7 +187,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         exit 2
     fi
     case $cmd in
-    setup) prosody_install_if_missing && prosody_setup "$dir" ;;
+    setup) prosody_install_if_missing && prosody_setup "$dir" "${3:-}" ;;
     start) prosody_start "$dir" ;;
     stop) prosody_stop "$dir" ;;
     restart) prosody_restart "$dir" ;;

@@ -10,6 +10,7 @@
  *                    [--send TO --body TEXT]
  *                    [--expect N] [--timeout S] [--duration S]
  *                    [--out FILE] [--verbose]
+ *                    [--raw XML]... [--stanzas FILE] [--control FILE]
  *   xmta_test_client --get FILE INDEX FIELD
  *
  * "ready" is printed on stdout (flushed) once the client is online and
@@ -18,6 +19,13 @@
  * timeout passes first. With --duration it stays online that many seconds
  * after "ready" and then exits 0 if at least N messages arrived. Every
  * wait is bounded: the event loop runs in slices against a deadline.
+ *
+ * --raw sends XML as is once the client is ready (in order; e.g. disco
+ * queries, a subscribe). --stanzas records every received presence and
+ * iq, one serialized stanza per line. --control names a file the client
+ * polls while online: each complete new line is sent as raw XML (a script
+ * appends a kick or an affiliation change while the client stays in its
+ * rooms).
  *
  * --get prints one field of the INDEX-th (0-based) JSON line of FILE,
  * strings as raw UTF-8 without a newline, so shell scripts can compare
@@ -34,6 +42,7 @@
 #include <strophe.h>
 
 #define CLIENT_MAX_JOINS 8
+#define CLIENT_MAX_RAW 16
 #define CLIENT_SLICE_MS 50
 #define CLIENT_LOGOUT_MS 3000
 
@@ -55,6 +64,10 @@ struct client_opts {
     long duration; /* seconds after ready; 0: none */
     const char *out;
     int verbose;
+    const char *raw[CLIENT_MAX_RAW];
+    size_t n_raw;
+    const char *stanzas;
+    const char *control;
 };
 
 struct client {
@@ -70,6 +83,8 @@ struct client {
     int logging_out; /* we asked for the disconnect */
     int failed;      /* a fatal error was reported: exit 1 */
     double ready_at;
+    FILE *stanzas;    /* --stanzas */
+    long control_off; /* bytes of --control already sent */
 };
 
 static volatile sig_atomic_t client_stop_signal;
@@ -94,6 +109,7 @@ static void usage(FILE *f)
           "         [--join ROOM/NICK]... [--send TO --body TEXT]\n"
           "         [--expect N] [--timeout S] [--duration S] [--out FILE] "
           "[--verbose]\n"
+          "         [--raw XML]... [--stanzas FILE] [--control FILE]\n"
           "       xmta_test_client --get FILE INDEX FIELD\n",
           f);
 }
@@ -161,6 +177,55 @@ static void client_become_ready(struct client *cl)
     fflush(stdout);
     if (cl->o->send_to)
         client_send_chat(cl);
+    for (size_t i = 0; i < cl->o->n_raw; i++)
+        xmpp_send_raw_string(cl->conn, "%s", cl->o->raw[i]);
+}
+
+/* One received stanza as one line of --stanzas. */
+static void client_record(struct client *cl, xmpp_stanza_t *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (!cl->stanzas || xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK)
+        return;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\n' || text[i] == '\r')
+            text[i] = ' ';
+    fprintf(cl->stanzas, "%s\n", text);
+    fflush(cl->stanzas);
+    xmpp_free(cl->ctx, text);
+}
+
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    client_record(ud, st);
+    (void)conn;
+    return 1;
+}
+
+/* Sends the complete lines appended to --control since the last call. */
+static void client_poll_control(struct client *cl)
+{
+    FILE *f;
+    char line[8192];
+
+    if (!cl->o->control || !cl->ready || !cl->connected ||
+        !(f = fopen(cl->o->control, "r")))
+        return;
+    if (fseek(f, cl->control_off, SEEK_SET) == 0) {
+        while (fgets(line, sizeof(line), f)) {
+            size_t n = strlen(line);
+
+            if (n == 0 || line[n - 1] != '\n')
+                break; /* not complete yet: read again next time */
+            cl->control_off += (long)n;
+            line[n - 1] = '\0';
+            if (line[0])
+                xmpp_send_raw_string(cl->conn, "%s", line);
+        }
+    }
+    fclose(f);
 }
 
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
@@ -169,6 +234,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     const char *from = xmpp_stanza_get_from(st);
     const char *type = xmpp_stanza_get_type(st);
 
+    client_record(cl, st);
     for (size_t i = 0; i < cl->o->n_joins; i++) {
         const char *join = cl->o->joins[i];
 
@@ -273,6 +339,7 @@ static void on_conn(xmpp_conn_t *conn,
         cl->connected = 1;
         xmpp_handler_add(conn, on_message, NULL, "message", NULL, cl);
         xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, cl);
+        xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, cl);
         xmpp_send(conn, pres);
         xmpp_stanza_release(pres);
         if (cl->o->n_joins > 0)
@@ -331,6 +398,13 @@ static int client_run(const struct client_opts *o)
         fprintf(stderr, "xmta_test_client: %s: %s\n", o->out, strerror(errno));
         return 1;
     }
+    if (o->stanzas && !(cl.stanzas = fopen(o->stanzas, "w"))) {
+        fprintf(stderr, "xmta_test_client: %s: %s\n", o->stanzas,
+                strerror(errno));
+        if (cl.out)
+            fclose(cl.out);
+        return 1;
+    }
     xmpp_initialize();
     if (!(cl.ctx = xmpp_ctx_new(NULL, &log)) ||
         !(cl.conn = xmpp_conn_new(cl.ctx)))
@@ -359,6 +433,7 @@ static int client_run(const struct client_opts *o)
             break;
         }
         xmpp_run_once(cl.ctx, CLIENT_SLICE_MS);
+        client_poll_control(&cl);
     }
     if (cl.connected) {
         double stop = now_seconds() + CLIENT_LOGOUT_MS / 1000.0;
@@ -378,6 +453,8 @@ out:
     xmpp_shutdown();
     if (cl.out)
         fclose(cl.out);
+    if (cl.stanzas)
+        fclose(cl.stanzas);
     return rc;
 }
 
@@ -485,6 +562,12 @@ int main(int argc, char **argv)
             o.duration = n;
         } else if (strcmp(a, "--out") == 0) {
             o.out = v;
+        } else if (strcmp(a, "--raw") == 0 && o.n_raw < CLIENT_MAX_RAW) {
+            o.raw[o.n_raw++] = v;
+        } else if (strcmp(a, "--stanzas") == 0) {
+            o.stanzas = v;
+        } else if (strcmp(a, "--control") == 0) {
+            o.control = v;
         } else {
             fprintf(stderr, "xmta_test_client: bad option %s %s\n", a, v);
             usage(stderr);

@@ -136,6 +136,10 @@ static void test_conf_defaults(void **state)
     assert_int_equal(c->listen[0].port, 8080);
     assert_int_equal(c->listen[0].line, 0);
     assert_int_equal(c->max_body, 1024 * 1024);
+    assert_string_equal(c->spool_path, "/var/lib/xmta");
+    assert_int_equal(c->spool_max_messages, 100000);
+    assert_int_equal(c->spool_max_bytes, 256 * 1024 * 1024);
+    assert_int_equal(c->spool_max_age, 86400);
     assert_int_equal(c->n_hooks, 0);
     assert_null(conf_hook_by_token(c, TOKEN_A));
     conf_free(c);
@@ -262,6 +266,17 @@ static const struct bad_case bad_cases[] = {
     {COMP "[http]\nmax_body = 0\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = -1\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = 2G\n", 6, "bad max_body"},
+    /* [spool] */
+    {COMP "[spool]\npath = relative/dir\n", 6, "bad spool path"},
+    {COMP "[spool]\nmax_messages = 0\n", 6, "bad max_messages '0'"},
+    {COMP "[spool]\nmax_bytes = 10\n", 6, "bad max_bytes '10'"},
+    {COMP "[spool]\nmax_age = 0\n", 6, "bad max_age '0'"},
+    {COMP "[spool]\nmax_age = 366d\n", 6, "bad max_age"},
+    {COMP "[spool]\nmax_age = h\n", 6, "bad max_age"},
+    {COMP "[spool]\nmax_age = 1w\n", 6, "bad max_age"},
+    {COMP "[spool]\n[spool]\n", 6, "duplicate section [spool]"},
+    {COMP "[spool]\npth = /tmp\n", 6, "did you mean 'path'"},
+    {COMP "[spol]\n", 5, "did you mean [spool]"},
     /* lines */
     {COMP "this is not a key\n", 5, "malformed line"},
     {COMP HOOK_A "to = bob@example.org\nnot a key either\nbogus = 1\n", 9,
@@ -273,6 +288,49 @@ static const struct bad_case bad_cases[] = {
           "@example.org\n",
      5, "line too long"},
 };
+
+static void test_conf_spool(void **state)
+{
+    static const char base[] = "[component]\n"
+                               "domain = notify.example.org\n"
+                               "server = h\n"
+                               "secret = x\n"
+                               "[spool]\n";
+    static const struct {
+        const char *keys;
+        const char *path; /* NULL: none */
+        size_t messages, bytes;
+        unsigned age;
+    } cases[] = {
+        {"path = /srv/xmta\nmax_messages = 5\nmax_bytes = 1M\n"
+         "max_age = 3600\n",
+         "/srv/xmta", 5, 1024 * 1024, 3600},
+        {"path = none\nmax_age = 90m\n", NULL, 100000, 256u << 20, 5400},
+        {"max_age = 7d\nmax_bytes = 2048\n", "/var/lib/xmta", 100000, 2048,
+         7 * 86400},
+        {"max_age = 30s\n", "/var/lib/xmta", 100000, 256u << 20, 30},
+        {"max_age = 24h\n", "/var/lib/xmta", 100000, 256u << 20, 86400},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        struct conf_diag diag;
+        struct conf *c;
+
+        snprintf(text, sizeof text, "%s%s", base, cases[i].keys);
+        if (!(c = conf_load_string(text, "s.conf", &diag)))
+            fail_msg("case %zu: %d: %s", i, diag.line, diag.msg);
+        if (cases[i].path)
+            assert_string_equal(c->spool_path, cases[i].path);
+        else
+            assert_null(c->spool_path);
+        assert_int_equal(c->spool_max_messages, cases[i].messages);
+        assert_int_equal(c->spool_max_bytes, cases[i].bytes);
+        assert_int_equal(c->spool_max_age, cases[i].age);
+        conf_free(c);
+    }
+}
 
 static void test_conf_bad(void **state)
 {
@@ -515,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_conf_good),
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_bad),
+        cmocka_unit_test(test_conf_spool),
         cmocka_unit_test(test_conf_by_token),
         cmocka_unit_test(test_conf_parse_size),
         cmocka_unit_test(test_conf_secret_file),

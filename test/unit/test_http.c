@@ -59,6 +59,9 @@ struct fake {
     int n_submit;     /* calls */
     struct msg *last; /* the last accepted message */
     struct http_status st;
+    struct event_base *base; /* for the asynchronous answers */
+    int async_rc;            /* what the later done() says */
+    int n_async;             /* answers deferred */
 };
 
 static int fake_submit(void *ud, struct msg *m)
@@ -72,6 +75,43 @@ static int fake_submit(void *ud, struct msg *m)
     }
     msg_free(fk->last);
     fk->last = m;
+    return 0;
+}
+
+/* The asynchronous contract: done(req, async_rc) from the loop later. */
+struct fake_wait {
+    void (*done)(void *req, int rc);
+    void *req;
+    int rc;
+};
+
+static void fake_answer(evutil_socket_t fd, short what, void *arg)
+{
+    struct fake_wait *w = arg;
+
+    w->done(w->req, w->rc);
+    free(w);
+}
+
+static int fake_submit_async(void *ud,
+                             struct msg *m,
+                             void (*done)(void *req, int rc),
+                             void *req)
+{
+    struct fake *fk = ud;
+    struct fake_wait *w;
+    struct timeval now = {0, 0};
+    int rc = fake_submit(ud, m);
+
+    if (rc != 0)
+        return rc;
+    assert_non_null(w = calloc(1, sizeof(*w)));
+    w->done = done;
+    w->req = req;
+    w->rc = fk->async_rc;
+    fk->n_async++;
+    assert_int_equal(
+        event_base_once(fk->base, -1, EV_TIMEOUT, fake_answer, w, &now), 0);
     return 0;
 }
 
@@ -105,11 +145,18 @@ static int fx_open(void **state, const char *text)
     fx->backend.submit = fake_submit;
     fx->backend.status = fake_status;
     fx->backend.ud = &fx->fake;
+    fx->fake.base = fx->base;
     fx->fake.st = (struct http_status){.online = 1,
                                        .state = "online",
                                        .queued = 3,
                                        .rooms_joined = 1,
-                                       .rooms_total = 2};
+                                       .rooms_total = 2,
+                                       .spool_enabled = 1,
+                                       .spool_ok = 1,
+                                       .spool_depth = 7,
+                                       .spool_oldest_age = 42,
+                                       .spool_expired = 1,
+                                       .bounced = 2};
     assert_non_null(fx->http = http_new(fx->base, fx->cfg, &fx->backend));
     assert_int_equal(http_start(fx->http), 0);
     fx->port = http_port(fx->http);
@@ -544,6 +591,35 @@ static void test_503_and_rejected(void **state)
     assert_null(fx->fake.last);
 }
 
+/* With submit_async the answer waits for done(): 202 when the backend
+ * stored the message, 503 with Retry-After when it could not. */
+static void test_async_submit(void **state)
+{
+    struct fx *fx = *state;
+    struct resp r;
+
+    fx->backend.submit_async = fake_submit_async;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_int_equal(r.code, 202);
+    assert_int_equal(fx->fake.n_async, 1);
+    assert_non_null(fx->fake.last);
+    assert_non_null(strstr(r.body, fx->fake.last->id));
+    fx->fake.async_rc = XMTA_E_IO;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_error(&r, 503, "spool unavailable");
+    assert_string_equal(r.retry_after, "30");
+    fx->fake.async_rc = XMTA_E_FULL;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_error(&r, 503, "outbox full");
+    assert_int_equal(fx->fake.n_async, 3);
+    /* Refused at once: no done() follows. */
+    fx->fake.submit_rc = XMTA_E_IO;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_error(&r, 503, "spool unavailable");
+    assert_int_equal(fx->fake.n_async, 3);
+    fx->backend.submit_async = NULL;
+}
+
 static void test_health(void **state)
 {
     struct fx *fx = *state;
@@ -552,8 +628,12 @@ static void test_health(void **state)
     request(fx, EVHTTP_REQ_GET, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 200);
     assert_string_equal(r.ctype, "application/json");
-    assert_string_equal(r.body, "{\"component\":\"online\",\"queued\":3,"
-                                "\"rooms\":{\"joined\":1,\"total\":2}}\n");
+    assert_string_equal(r.body,
+                        "{\"component\":\"online\",\"queued\":3,"
+                        "\"rooms\":{\"joined\":1,\"total\":2,\"list\":[]},"
+                        "\"spool\":{\"enabled\":true,\"ok\":true,"
+                        "\"depth\":7,\"oldest_age\":42,\"expired\":1},"
+                        "\"bounced\":2}\n");
     request(fx, EVHTTP_REQ_HEAD, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 200);
     assert_int_equal(r.body_len, 0);
@@ -565,8 +645,12 @@ static void test_health(void **state)
                                        .rooms_total = 2};
     request(fx, EVHTTP_REQ_GET, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 503);
-    assert_string_equal(r.body, "{\"component\":\"connecting\",\"queued\":12,"
-                                "\"rooms\":{\"joined\":0,\"total\":2}}\n");
+    assert_string_equal(r.body,
+                        "{\"component\":\"connecting\",\"queued\":12,"
+                        "\"rooms\":{\"joined\":0,\"total\":2,\"list\":[]},"
+                        "\"spool\":{\"enabled\":false,\"ok\":false,"
+                        "\"depth\":0,\"oldest_age\":0,\"expired\":0},"
+                        "\"bounced\":0}\n");
     request(fx, EVHTTP_REQ_HEAD, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 503);
     assert_int_equal(r.body_len, 0);
@@ -731,6 +815,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_413, setup, teardown),
         cmocka_unit_test_setup_teardown(test_415, setup, teardown),
         cmocka_unit_test_setup_teardown(test_503_and_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_submit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),

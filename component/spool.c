@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/* spool.c -- the durable spool on SQLite: WAL journal, synchronous=FULL (a
+ * commit returns after the WAL is fsync'd), one row per delivery. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "component/spool.h"
+#include "xml/err.h"
+#include "xml/log.h"
+
+struct spool {
+    sqlite3 *db;
+    char *file;
+    sqlite3_stmt *ins;
+    sqlite3_stmt *del;
+    int in_tx;
+};
+
+static const char spool_schema[] = "CREATE TABLE IF NOT EXISTS delivery ("
+                                   " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                                   " created INTEGER NOT NULL,"
+                                   " id TEXT NOT NULL,"
+                                   " hook TEXT NOT NULL,"
+                                   " bot TEXT NOT NULL,"
+                                   " nick TEXT,"
+                                   " rcpt TEXT NOT NULL,"
+                                   " room INTEGER NOT NULL,"
+                                   " type INTEGER NOT NULL,"
+                                   " subject TEXT,"
+                                   " body TEXT NOT NULL)";
+
+size_t spool_rec_size(const struct spool_rec *r)
+{
+    size_t n = 64; /* row overhead, roughly */
+
+    n += r->id ? strlen(r->id) : 0;
+    n += r->hook ? strlen(r->hook) : 0;
+    n += r->from ? strlen(r->from) : 0;
+    n += r->nick ? strlen(r->nick) : 0;
+    n += r->to ? strlen(r->to) : 0;
+    n += r->subject ? strlen(r->subject) : 0;
+    n += r->body ? strlen(r->body) : 0;
+    return n;
+}
+
+/* The error for a failed SQLite call; logs it with the path. */
+static int spool_fail(struct spool *s, int src, const char *what)
+{
+    int rc = (src & 0xff) == SQLITE_FULL ? XMTA_E_FULL : XMTA_E_IO;
+
+    xlog_error("spool", "%s: %s failed: %s%s", s->file, what,
+               sqlite3_errstr(src),
+               rc == XMTA_E_FULL ? " (the disk is full)" : "");
+    return rc;
+}
+
+static int spool_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* Creates dir (one level) when missing, mode 0700. */
+static int spool_mkdir(const char *dir, char *err, size_t size)
+{
+    struct stat st;
+
+    if (stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        snprintf(err, size, "spool path %s is not a directory", dir);
+        return XMTA_E_IO;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, size, "cannot create spool directory %s: %s", dir,
+                 strerror(errno));
+        return XMTA_E_IO;
+    }
+    return 0;
+}
+
+/* Opens file and checks that it reads: 0, or the SQLite error. */
+static int spool_db_open(struct spool *s)
+{
+    static const char *const setup[] = {
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=FULL",
+        spool_schema,
+    };
+    int rc = sqlite3_open_v2(
+        s->file, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_busy_timeout(s->db, 2000);
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof(setup) / sizeof(*setup);
+         i++)
+        rc = spool_exec(s->db, setup[i]);
+    if (rc == SQLITE_OK)
+        rc = spool_exec(s->db, "SELECT count(*) FROM delivery");
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO delivery (created, id, hook, bot,"
+                                " nick, rcpt, room, type, subject, body)"
+                                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                -1, &s->ins, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "DELETE FROM delivery WHERE seq = ?", -1,
+                                &s->del, NULL);
+    return rc;
+}
+
+static void spool_db_close(struct spool *s)
+{
+    sqlite3_finalize(s->ins);
+    sqlite3_finalize(s->del);
+    s->ins = s->del = NULL;
+    sqlite3_close(s->db);
+    s->db = NULL;
+}
+
+/* Moves file (and its -wal, -shm) aside as FILE.corrupt-TIME. */
+static void spool_move_aside(const char *file)
+{
+    static const char *const ext[] = {"", "-wal", "-shm"};
+    char from[4200], to[4300];
+    long now = (long)time(NULL);
+
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(from, sizeof(from), "%s%s", file, ext[i]);
+        snprintf(to, sizeof(to), "%s.corrupt-%ld%s", file, now, ext[i]);
+        if (rename(from, to) == 0 && i == 0)
+            xlog_error("spool", "%s is unreadable: moved aside to %s", from,
+                       to);
+    }
+}
+
+int spool_open(const char *dir, struct spool **out, char *err, size_t size)
+{
+    struct spool *s;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    if (!dir || !*dir) {
+        snprintf(err, size, "no spool directory");
+        return XMTA_E_INVAL;
+    }
+    if (spool_mkdir(dir, err, size) != 0)
+        return XMTA_E_IO;
+    if (!(s = calloc(1, sizeof(*s))))
+        goto nomem;
+    len = strlen(dir) + sizeof("/spool.db");
+    if (!(s->file = malloc(len)))
+        goto nomem;
+    snprintf(s->file, len, "%s/spool.db", dir);
+    rc = spool_db_open(s);
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+        /* Never fatal: what cannot be read is kept for a human, and new
+         * webhooks are accepted into a new file. */
+        spool_db_close(s);
+        spool_move_aside(s->file);
+        rc = spool_db_open(s);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, size, "cannot open spool %s: %s", s->file,
+                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        spool_close(s);
+        return XMTA_E_IO;
+    }
+    *out = s;
+    return 0;
+nomem:
+    if (s)
+        free(s->file);
+    free(s);
+    snprintf(err, size, "out of memory");
+    return XMTA_E_NOMEM;
+}
+
+void spool_close(struct spool *s)
+{
+    if (!s)
+        return;
+    if (s->in_tx)
+        spool_rollback(s);
+    spool_db_close(s);
+    free(s->file);
+    free(s);
+}
+
+const char *spool_file(const struct spool *s)
+{
+    return s ? s->file : "";
+}
+
+static const char *spool_col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+int spool_load(struct spool *s,
+               int (*fn)(void *arg, const struct spool_rec *r),
+               void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT seq, created, id, hook, bot, nick, rcpt,"
+                            " room, type, subject, body FROM delivery"
+                            " ORDER BY seq",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return spool_fail(s, rc, "reading the spool");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct spool_rec r = {
+            .seq = sqlite3_column_int64(st, 0),
+            .created = sqlite3_column_int64(st, 1),
+            .id = spool_col(st, 2),
+            .hook = spool_col(st, 3),
+            .from = spool_col(st, 4),
+            .nick = spool_col(st, 5),
+            .to = spool_col(st, 6),
+            .room = sqlite3_column_int(st, 7) != 0,
+            .type = sqlite3_column_int(st, 8),
+            .subject = spool_col(st, 9),
+            .body = spool_col(st, 10),
+        };
+
+        if (!r.id || !r.hook || !r.from || !r.to || !r.body) {
+            xlog_warn("spool", "%s: row %lld is incomplete: skipped", s->file,
+                      (long long)r.seq);
+            continue;
+        }
+        if ((ret = fn(arg, &r)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = spool_fail(s, rc, "reading the spool");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int spool_begin(struct spool *s)
+{
+    int rc;
+
+    if (s->in_tx)
+        return XMTA_E_STATE;
+    if ((rc = spool_exec(s->db, "BEGIN IMMEDIATE")) != SQLITE_OK)
+        return spool_fail(s, rc, "BEGIN");
+    s->in_tx = 1;
+    return 0;
+}
+
+static void spool_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int spool_add(struct spool *s, struct spool_rec *r)
+{
+    sqlite3_stmt *st = s->ins;
+    int rc;
+
+    if (!s->in_tx)
+        return XMTA_E_STATE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, r->created);
+    spool_bind_text(st, 2, r->id);
+    spool_bind_text(st, 3, r->hook);
+    spool_bind_text(st, 4, r->from);
+    spool_bind_text(st, 5, r->nick);
+    spool_bind_text(st, 6, r->to);
+    sqlite3_bind_int(st, 7, r->room ? 1 : 0);
+    sqlite3_bind_int(st, 8, r->type);
+    spool_bind_text(st, 9, r->subject);
+    spool_bind_text(st, 10, r->body);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return spool_fail(s, rc, "INSERT");
+    r->seq = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+int spool_commit(struct spool *s)
+{
+    int rc;
+
+    if (!s->in_tx)
+        return XMTA_E_STATE;
+    if ((rc = spool_exec(s->db, "COMMIT")) != SQLITE_OK) {
+        int ret = spool_fail(s, rc, "COMMIT");
+
+        spool_rollback(s);
+        return ret;
+    }
+    s->in_tx = 0;
+    return 0;
+}
+
+void spool_rollback(struct spool *s)
+{
+    if (!s->in_tx)
+        return;
+    if (sqlite3_get_autocommit(s->db) == 0)
+        spool_exec(s->db, "ROLLBACK");
+    s->in_tx = 0;
+}
+
+int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
+{
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if ((rc = spool_begin(s)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(s->del);
+        sqlite3_bind_int64(s->del, 1, seqs[i]);
+        if ((rc = sqlite3_step(s->del)) != SQLITE_DONE) {
+            sqlite3_reset(s->del);
+            spool_rollback(s);
+            return spool_fail(s, rc, "DELETE");
+        }
+    }
+    sqlite3_reset(s->del);
+    return spool_commit(s);
+}
+
+int spool_checkpoint(struct spool *s)
+{
+    int rc;
+
+    if (s->in_tx)
+        return XMTA_E_STATE;
+    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                   NULL, NULL);
+    return rc == SQLITE_OK ? 0 : spool_fail(s, rc, "checkpoint");
+}
+
+long spool_count(struct spool *s)
+{
+    sqlite3_stmt *st = NULL;
+    long n = -1;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM delivery", -1, &st,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* spool.h -- the durable store of accepted deliveries: one SQLite database
+ * (WAL, synchronous=FULL) in the spool directory, one row per recipient of
+ * each message. Writes are grouped by the caller into one transaction per
+ * loop iteration (spool_begin, spool_add..., spool_commit). Used by the
+ * outbox (component/) and its tests only. */
+#ifndef XMTA_SPOOL_H
+#define XMTA_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct spool;
+
+/* One row: a delivery of one message to one recipient. Strings are
+ * borrowed (spool_add copies them; spool_load's are valid during the
+ * callback only). */
+struct spool_rec {
+    int64_t seq;     /* row id: the spool order (set by spool_add) */
+    int64_t created; /* Unix time in seconds when accepted */
+    const char *id;  /* stanza id */
+    const char *hook;
+    const char *from;    /* bot localpart */
+    const char *nick;    /* may be NULL */
+    const char *to;      /* user JID or room JID */
+    int room;            /* 1: to is a room (groupchat) */
+    int type;            /* enum msg_type */
+    const char *subject; /* may be NULL */
+    const char *body;
+};
+
+/* Bytes a record counts against max_bytes. */
+size_t spool_rec_size(const struct spool_rec *r);
+
+/* Opens (creating dir and the database when missing) DIR/spool.db. A
+ * database that cannot be read at all is moved aside (spool.db.corrupt-T)
+ * and a new one started, with an error log. Returns 0 or XMTA_E_IO /
+ * XMTA_E_NOMEM; err then says why (with the path). */
+int spool_open(const char *dir, struct spool **out, char *err, size_t size);
+void spool_close(struct spool *s); /* NULL-safe */
+/* The database file's path. */
+const char *spool_file(const struct spool *s);
+
+/* Calls fn for every row in spool order; fn returns 0 to go on. Returns 0,
+ * fn's non-zero value, or XMTA_E_IO. Rows that cannot be decoded are
+ * skipped with a warning. */
+int spool_load(struct spool *s,
+               int (*fn)(void *arg, const struct spool_rec *r),
+               void *arg);
+
+/* A write transaction: spool_begin, spool_add for each row, spool_commit
+ * (durable when it returns 0) or spool_rollback. spool_add sets r->seq.
+ * Errors: XMTA_E_FULL (disk full), XMTA_E_IO (anything else, logged with
+ * the path), XMTA_E_STATE (no transaction). A failed commit rolls back. */
+int spool_begin(struct spool *s);
+int spool_add(struct spool *s, struct spool_rec *r);
+int spool_commit(struct spool *s);
+void spool_rollback(struct spool *s);
+
+/* Deletes the rows seqs[0..n) in one transaction. 0 or an error as
+ * above (the rows then stay and are delivered again after a restart). */
+int spool_delete(struct spool *s, const int64_t *seqs, size_t n);
+
+/* Moves the WAL into the database and truncates it: gives disk space
+ * back (after a write failed for lack of it, or once the spool is
+ * empty). 0 or an error as above. */
+int spool_checkpoint(struct spool *s);
+
+/* Rows in the database (a query; for tests). -1 on error. */
+long spool_count(struct spool *s);
+
+#endif

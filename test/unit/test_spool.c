@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/* test_spool.c -- the durable spool: order, rollback, crash consistency
+ * (the WAL cut at every byte of its last commit), an unreadable file, and
+ * the outbox on top of it: recovery, expiry and limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "component/component.h"
+#include "component/spool.h"
+#include "conf/conf.h"
+#include "xml/err.h"
+#include "xml/log.h"
+#include "xml/msg.h"
+
+static char g_dir[64];
+
+static int setup(void **state)
+{
+    snprintf(g_dir, sizeof(g_dir), "/tmp/xmta-spool-test.XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    return 0;
+}
+
+static int rm_rf(const char *dir)
+{
+    char cmd[200];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static int teardown(void **state)
+{
+    rm_rf(g_dir);
+    return 0;
+}
+
+static void rec_fill(struct spool_rec *r, int i, char *id, char *body)
+{
+    memset(r, 0, sizeof(*r));
+    sprintf(id, "id-%d", i);
+    sprintf(body, "body %d", i);
+    r->created = (int64_t)time(NULL);
+    r->id = id;
+    r->hook = "alerts";
+    r->from = "bot";
+    r->nick = i % 2 ? "Bot" : NULL;
+    r->to = i % 3 ? "juliet@localhost" : "ops@conference.localhost";
+    r->room = i % 3 == 0;
+    r->type = MSG_HEADLINE;
+    r->subject = i % 2 ? NULL : "title";
+    r->body = body;
+}
+
+/* Adds rows first..last in one transaction. */
+static void add_rows(struct spool *s, int first, int last)
+{
+    assert_int_equal(spool_begin(s), 0);
+    for (int i = first; i <= last; i++) {
+        struct spool_rec r;
+        char id[32], body[32];
+
+        rec_fill(&r, i, id, body);
+        assert_int_equal(spool_add(s, &r), 0);
+        assert_true(r.seq > 0);
+    }
+    assert_int_equal(spool_commit(s), 0);
+}
+
+struct seen {
+    int n;
+    int ids[256];
+    int64_t last_seq;
+    int bad;
+};
+
+static int on_row(void *arg, const struct spool_rec *r)
+{
+    struct seen *sn = arg;
+    char id[32], body[32];
+    struct spool_rec want;
+    int i;
+
+    if (sscanf(r->id, "id-%d", &i) != 1 || sn->n >= 256) {
+        sn->bad++;
+        return 0;
+    }
+    rec_fill(&want, i, id, body);
+    if (r->seq <= sn->last_seq || strcmp(r->body, want.body) != 0 ||
+        strcmp(r->to, want.to) != 0 || r->room != want.room ||
+        r->type != want.type || strcmp(r->hook, "alerts") != 0 ||
+        (want.nick ? !r->nick || strcmp(r->nick, want.nick)
+                   : r->nick != NULL) ||
+        (want.subject ? !r->subject || strcmp(r->subject, want.subject)
+                      : r->subject != NULL))
+        sn->bad++;
+    sn->last_seq = r->seq;
+    sn->ids[sn->n++] = i;
+    return 0;
+}
+
+static struct seen load_all(struct spool *s)
+{
+    struct seen sn = {0};
+
+    assert_int_equal(spool_load(s, on_row, &sn), 0);
+    return sn;
+}
+
+/* Rows come back in the order they were added; a rollback leaves none;
+ * deleted rows are gone after a reopen; a new row sorts after the rest. */
+static void test_order_and_delete(void **state)
+{
+    struct spool *s;
+    struct seen sn;
+    char err[256];
+    int64_t del[3];
+
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    add_rows(s, 1, 5);
+    add_rows(s, 6, 10);
+    /* rolled back: never seen */
+    assert_int_equal(spool_begin(s), 0);
+    {
+        struct spool_rec r;
+        char id[32], body[32];
+
+        rec_fill(&r, 99, id, body);
+        assert_int_equal(spool_add(s, &r), 0);
+    }
+    spool_rollback(s);
+    assert_int_equal(spool_begin(s), 0);
+    assert_int_equal(spool_begin(s), XMTA_E_STATE);
+    spool_rollback(s);
+    sn = load_all(s);
+    assert_int_equal(sn.n, 10);
+    assert_int_equal(sn.bad, 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sn.ids[i], i + 1);
+    spool_close(s);
+
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 10);
+    spool_close(s);
+    /* seq values are the row ids 1..10 in a new database (99 was rolled
+     * back, AUTOINCREMENT may skip it): delete rows 1, 5 and 10 */
+    del[0] = 1;
+    del[1] = 5;
+    del[2] = 10;
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_delete(s, del, 3), 0);
+    add_rows(s, 11, 11);
+    spool_close(s);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    sn = load_all(s);
+    assert_int_equal(sn.n, 8);
+    assert_int_equal(sn.bad, 0);
+    {
+        static const int want[] = {2, 3, 4, 6, 7, 8, 9, 11};
+
+        for (int i = 0; i < 8; i++)
+            assert_int_equal(sn.ids[i], want[i]);
+    }
+    spool_close(s);
+}
+
+static int copy_file(const char *from, const char *to, off_t len)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    char buf[8192];
+    off_t left = len;
+    int rc = -1;
+
+    if (!in || !out)
+        goto out;
+    while (left != 0) {
+        size_t want =
+            left < 0 || left > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)left;
+        size_t n = fread(buf, 1, want, in);
+
+        if (n == 0)
+            break;
+        if (fwrite(buf, 1, n, out) != n)
+            goto out;
+        if (left > 0)
+            left -= (off_t)n;
+    }
+    rc = 0;
+out:
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A crash while the last commit was being written: the WAL is cut at
+ * every byte offset inside that commit's frames (and its last byte is
+ * flipped). Reopening is never fatal, and every earlier row is intact;
+ * the last row is there only when its commit is complete. */
+static void test_crash_consistency(void **state)
+{
+    char err[256], live_db[128], live_wal[128], cdir[128], cdb[160], cwal[160],
+        cshm[160];
+    struct spool *s, *r;
+    off_t before, after;
+    unsigned opened = 0, with_last = 0;
+
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    add_rows(s, 1, 3);
+    add_rows(s, 4, 6);
+    snprintf(live_db, sizeof(live_db), "%s/spool.db", g_dir);
+    snprintf(live_wal, sizeof(live_wal), "%s/spool.db-wal", g_dir);
+    before = file_size(live_wal);
+    assert_true(before > 0);
+    add_rows(s, 7, 7); /* the last record */
+    after = file_size(live_wal);
+    assert_true(after > before);
+    snprintf(cdir, sizeof(cdir), "%s/crash", g_dir);
+    snprintf(cdb, sizeof(cdb), "%s/spool.db", cdir);
+    snprintf(cwal, sizeof(cwal), "%s/spool.db-wal", cdir);
+    snprintf(cshm, sizeof(cshm), "%s/spool.db-shm", cdir);
+    assert_int_equal(mkdir(cdir, 0700), 0);
+    for (off_t cut = before; cut <= after + 1; cut++) {
+        struct seen sn;
+        int flip = cut == after + 1;
+
+        assert_int_equal(copy_file(live_db, cdb, -1), 0);
+        assert_int_equal(copy_file(live_wal, cwal, flip ? after : cut), 0);
+        unlink(cshm);
+        if (flip) { /* a torn sector: the commit's last byte is wrong */
+            FILE *f = fopen(cwal, "r+b");
+            int ch;
+
+            assert_non_null(f);
+            assert_int_equal(fseeko(f, after - 1, SEEK_SET), 0);
+            ch = fgetc(f);
+            assert_int_equal(fseeko(f, after - 1, SEEK_SET), 0);
+            fputc(ch ^ 0x5a, f);
+            fclose(f);
+        }
+        if (spool_open(cdir, &r, err, sizeof(err)) != 0)
+            fail_msg("cut at %lld of %lld: %s", (long long)cut,
+                     (long long)after, err);
+        opened++;
+        sn = load_all(r);
+        assert_int_equal(sn.bad, 0);
+        if (sn.n != 6 && sn.n != 7)
+            fail_msg("cut at %lld: %d rows", (long long)cut, sn.n);
+        for (int i = 0; i < sn.n; i++)
+            assert_int_equal(sn.ids[i], i + 1);
+        if (sn.n == 7)
+            with_last++;
+        /* the complete WAL, and only it, has the last row */
+        assert_int_equal(sn.n == 7, cut == after);
+        /* and the reopened spool takes new rows (fsync: not every time) */
+        if ((cut - before) % 97 == 0 || flip)
+            add_rows(r, 8, 8);
+        spool_close(r);
+    }
+    assert_int_equal(opened, (unsigned)(after - before + 2));
+    assert_int_equal(with_last, 1);
+    spool_close(s);
+}
+
+/* A file that is not a database is moved aside; the spool starts empty. */
+static void test_garbage_file(void **state)
+{
+    char path[128], err[256];
+    struct spool *s;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/spool.db", g_dir);
+    assert_non_null(f = fopen(path, "wb"));
+    for (int i = 0; i < 4096; i++)
+        fputc("garbage!"[i % 8], f);
+    fclose(f);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 0);
+    add_rows(s, 1, 2);
+    assert_int_equal(spool_count(s), 2);
+    spool_close(s);
+}
+
+/* A spool path that cannot be a directory: an error naming it, no crash. */
+static void test_unusable_dir(void **state)
+{
+    char path[128], err[256];
+    struct spool *s = (struct spool *)1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/file", g_dir);
+    assert_non_null(f = fopen(path, "wb"));
+    fclose(f);
+    assert_int_equal(spool_open(path, &s, err, sizeof(err)), XMTA_E_IO);
+    assert_null(s);
+    assert_non_null(strstr(err, path));
+}
+
+/* ---- the outbox on the spool -------------------------------------------- */
+
+struct env {
+    struct event_base *base;
+    struct conf *cfg;
+    struct comp *c;
+};
+
+static void env_open(struct env *e, const char *spool_keys)
+{
+    char text[1024];
+    struct conf_diag diag;
+
+    snprintf(text, sizeof(text),
+             "[component]\n"
+             "domain = notify.localhost\n"
+             "server = 127.0.0.1\n"
+             "port = 1\n"
+             "secret = s\n"
+             "[spool]\n"
+             "path = %s\n"
+             "%s",
+             g_dir, spool_keys);
+    assert_non_null(e->base = event_base_new());
+    e->cfg = conf_load_string(text, "t.conf", &diag);
+    if (!e->cfg)
+        fail_msg("%d: %s", diag.line, diag.msg);
+    assert_non_null(e->c = comp_new(e->base, e->cfg));
+}
+
+static void env_close(struct env *e)
+{
+    comp_free(e->c);
+    conf_free(e->cfg);
+    event_base_free(e->base);
+}
+
+static struct msg *make_msg(int i, const char *body)
+{
+    struct msg *m = msg_new();
+
+    assert_non_null(m);
+    snprintf(m->id, sizeof(m->id), "m-%d", i);
+    m->hook = strdup("alerts");
+    m->from = strdup("bot");
+    m->body = strdup(body);
+    assert_int_equal(msg_add_to(m, "juliet@localhost"), 0);
+    return m;
+}
+
+struct answers {
+    int n, ok, full, io;
+};
+
+static void on_done(void *arg, int rc)
+{
+    struct answers *a = arg;
+
+    a->n++;
+    if (rc == 0)
+        a->ok++;
+    else if (rc == XMTA_E_FULL)
+        a->full++;
+    else if (rc == XMTA_E_IO)
+        a->io++;
+}
+
+/* Accepted messages are answered only after the loop's commit; they
+ * survive comp_free and come back, in order, in the next comp. Old rows
+ * are dropped at start-up with a counter. */
+static void test_outbox_recovery_and_expiry(void **state)
+{
+    struct comp_spool_status st;
+    struct answers a = {0};
+    struct spool *s;
+    struct env e;
+    char err[256];
+
+    env_open(&e, "");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
+                         0);
+    assert_int_equal(a.n, 0); /* not before the commit */
+    assert_int_equal(comp_queued(e.c), 5);
+    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    assert_int_equal(a.ok, 5);
+    comp_spool_status(e.c, &st);
+    assert_true(st.enabled && st.ok);
+    assert_int_equal(st.depth, 5);
+    env_close(&e);
+
+    /* two old rows, as if xmta had been down for two days */
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 5);
+    assert_int_equal(spool_begin(s), 0);
+    for (int i = 0; i < 2; i++) {
+        struct spool_rec r;
+        char id[32], body[32];
+
+        rec_fill(&r, 50 + i, id, body);
+        r.created -= 2 * 86400;
+        assert_int_equal(spool_add(s, &r), 0);
+    }
+    assert_int_equal(spool_commit(s), 0);
+    spool_close(s);
+
+    env_open(&e, "max_age = 1d\n");
+    assert_int_equal(comp_queued(e.c), 5);
+    comp_spool_status(e.c, &st);
+    assert_int_equal(st.depth, 5);
+    assert_int_equal(st.expired, 2);
+    env_close(&e);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 5);
+    spool_close(s);
+}
+
+/* max_messages and max_bytes: the next submit is refused (503), counting
+ * what waits for the commit too. */
+static void test_outbox_limits(void **state)
+{
+    struct answers a = {0};
+    struct env e;
+    char big[2048];
+
+    env_open(&e, "max_messages = 3\nmax_bytes = 4k\n");
+    assert_int_equal(comp_submit_async(e.c, make_msg(1, "a"), on_done, &a), 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(2, "b"), on_done, &a), 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(3, "c"), on_done, &a), 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(4, "d"), on_done, &a),
+                     XMTA_E_FULL);
+    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    assert_int_equal(a.ok, 3);
+    assert_int_equal(comp_submit_async(e.c, make_msg(5, "e"), on_done, &a),
+                     XMTA_E_FULL);
+    env_close(&e);
+    rm_rf(g_dir);
+    assert_int_equal(mkdir(g_dir, 0700), 0);
+
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    env_open(&e, "max_bytes = 5k\n");
+    assert_int_equal(comp_submit_async(e.c, make_msg(1, big), on_done, &a), 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(2, big), on_done, &a), 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(3, big), on_done, &a),
+                     XMTA_E_FULL);
+    assert_int_equal(comp_submit_async(e.c, make_msg(4, "small"), on_done, &a),
+                     0);
+    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    assert_int_equal(a.ok, 6);
+    env_close(&e);
+}
+
+/* A spool directory that cannot be created: comp runs, submits get
+ * XMTA_E_IO (503) and the status says so. */
+static void test_outbox_unwritable(void **state)
+{
+    struct comp_spool_status st;
+    struct answers a = {0};
+    struct env e;
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/notadir", g_dir);
+    assert_non_null(f = fopen(path, "wb"));
+    fclose(f);
+    {
+        char text[512];
+        struct conf_diag diag;
+
+        snprintf(text, sizeof(text),
+                 "[component]\ndomain = notify.localhost\nserver = h\n"
+                 "secret = s\n[spool]\npath = %s\n",
+                 path);
+        assert_non_null(e.base = event_base_new());
+        assert_non_null(e.cfg = conf_load_string(text, "t.conf", &diag));
+        assert_non_null(e.c = comp_new(e.base, e.cfg));
+    }
+    assert_int_equal(comp_submit_async(e.c, make_msg(1, "a"), on_done, &a),
+                     XMTA_E_IO);
+    comp_spool_status(e.c, &st);
+    assert_true(st.enabled);
+    assert_false(st.ok);
+    env_close(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_order_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_consistency, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_dir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_recovery_and_expiry, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_unwritable, setup,
+                                        teardown),
+    };
+
+    xlog_set_level(XLOG_WARN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
