@@ -340,7 +340,7 @@ static void comp_connect_next(struct comp *c)
 
         c->addr_next = ai->ai_next;
         comp_format_addr(ai->ai_addr, c->peer, sizeof(c->peer));
-        c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+        c->bev = comp_tls_bev_new(c); /* tls.c: plain or TLS */
         if (!c->bev)
             break;
         bufferevent_setcb(c->bev, comp_on_read, comp_on_write, comp_on_event,
@@ -548,6 +548,7 @@ static void comp_on_event(struct bufferevent *bev, short what, void *arg)
             comp_on_connected(c);
             return;
         }
+        comp_tls_log_error(c, bev);
         xlog_warn("comp", "connect to %s failed: %s", c->peer,
                   err ? evutil_socket_error_to_string(err) : "error");
         comp_connect_next(c);
@@ -565,6 +566,7 @@ static void comp_on_event(struct bufferevent *bev, short what, void *arg)
         }
         comp_link_fail(c, "the server closed the connection");
     } else if (what & BEV_EVENT_ERROR) {
+        comp_tls_log_error(c, bev);
         xlog_warn("comp", "connection to %s: %s", c->peer,
                   err ? evutil_socket_error_to_string(err) : "error");
         comp_link_fail(c, "socket error");
@@ -973,6 +975,7 @@ void comp_free(struct comp *c)
         }
     }
     comp_outbox_free(c);
+    comp_storm_free(c);
     comp_rooms_free(c);
     if (c->deadline)
         event_free(c->deadline);

@@ -67,6 +67,12 @@ int comp_bounce_stat(const struct comp *c,
                      const char **cond,
                      unsigned long *n);
 
+/* Storm control ([component] storm): deliveries folded into a digest that
+ * was written, and digests written, since start. NULL-safe (0, 0). */
+void comp_storm_stats(const struct comp *c,
+                      unsigned long *folded,
+                      unsigned long *digests);
+
 enum comp_state comp_state(const struct comp *c);
 size_t comp_queued(const struct comp *c);
 void comp_rooms(const struct comp *c, size_t *joined, size_t *total);

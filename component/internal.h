@@ -223,6 +223,8 @@ struct comp {
     size_t recent_next;
     struct comp_bounce_count bounces[COMP_BOUNCE_KINDS];
     unsigned long bounced;
+
+    struct comp_storm *storm; /* storm.c: folding state, or NULL */
 };
 
 /* ---- component.c -------------------------------------------------------- */
@@ -300,6 +302,31 @@ void comp_outbox_on_bounce(struct comp *c,
                            const char *id,
                            const char *from,
                            const char *cond);
+
+/* Storm digests (storm.c): deliveries folded into a digest just written
+ * join the sent list; an ack ping covering them follows. Empties list. */
+void comp_outbox_sent_add(struct comp *c, struct comp_outbox *list);
+
+/* ---- storm.c ------------------------------------------------------------ */
+
+/* Counts d (a delivery about to be written) in its (user, bot) window:
+ * 1 when it is over [component] storm and must be folded, then the caller
+ * takes it out of the outbox and gives it to comp_storm_hold(). */
+int comp_storm_fold(struct comp *c, struct comp_delivery *d);
+void comp_storm_hold(struct comp *c, struct comp_delivery *d);
+/* Moves every held delivery to the tail of list (link down, freeing). */
+void comp_storm_release(struct comp *c, struct comp_outbox *list);
+void comp_storm_free(struct comp *c);
+
+/* ---- tls.c -------------------------------------------------------------- */
+
+/* A new bufferevent for the next connection: plain TCP, or with
+ * [component] tls an OpenSSL client that verifies the server (SNI and
+ * name: tls_name, else server). NULL on failure (logged). */
+struct bufferevent *comp_tls_bev_new(struct comp *c);
+/* After a failed connect or a link error: logs why TLS failed (the
+ * verification result, the OpenSSL errors), if it did. */
+void comp_tls_log_error(struct comp *c, struct bufferevent *bev);
 
 /* ---- rooms.c ------------------------------------------------------------ */
 

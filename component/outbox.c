@@ -537,6 +537,16 @@ static void comp_ack_send(struct comp *c)
         comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
 }
 
+void comp_outbox_sent_add(struct comp *c, struct comp_outbox *list)
+{
+    struct comp_delivery *d;
+
+    TAILQ_FOREACH (d, list, link)
+        d->ack = 0;
+    TAILQ_CONCAT(&c->sent, list, link);
+    comp_ack_send(c);
+}
+
 void comp_outbox_drain(struct comp *c)
 {
     struct comp_outbox gone = TAILQ_HEAD_INITIALIZER(gone);
@@ -561,6 +571,11 @@ void comp_outbox_drain(struct comp *c)
         }
         if (d->room && d->room->state != ROOM_JOINED)
             continue; /* waits for its room, in order */
+        if (comp_storm_fold(c, d)) { /* storm.c: into the next digest */
+            comp_delivery_unqueue(c, d);
+            comp_storm_hold(c, d);
+            continue;
+        }
         /* Out of memory: stop; the next wake-up (a submit, a write, a
          * join) retries from the head. */
         if (comp_delivery_send(c, d) != 0)
@@ -658,6 +673,7 @@ void comp_outbox_requeue(struct comp *c)
     struct comp_delivery *d;
     size_t n = 0;
 
+    comp_storm_release(c, &c->sent); /* folded ones wait no more */
     TAILQ_FOREACH (d, &c->sent, link) {
         d->ack = 0;
         if (d->item->unsent++ == 0)

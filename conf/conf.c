@@ -397,6 +397,104 @@ static int conf_key_queue(struct conf_parse *p, const char *v)
     return 0;
 }
 
+/* ---- [component] TLS, storm control, log (issue 6) ---- */
+
+static int conf_bool(struct conf_parse *p, const char *key, const char *v,
+                     int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+        strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+             strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return conf_fail(p, p->lineno, "bad %s '%s': expected true or false",
+                         key, v);
+    return 0;
+}
+
+static int conf_key_tls(struct conf_parse *p, const char *v)
+{
+    return conf_bool(p, "tls", v, &p->c->tls);
+}
+
+static int conf_key_tls_verify(struct conf_parse *p, const char *v)
+{
+    return conf_bool(p, "tls_verify", v, &p->c->tls_verify);
+}
+
+/* A relative path is relative to the config file's folder. */
+static int conf_key_tls_ca(struct conf_parse *p, const char *v)
+{
+    size_t len;
+
+    if (v[0] == '/' || !p->dir)
+        return conf_set_str(p, &p->c->tls_ca, v);
+    len = strlen(p->dir) + strlen(v) + 2;
+    free(p->c->tls_ca);
+    if (!(p->c->tls_ca = malloc(len)))
+        return conf_nomem(p);
+    snprintf(p->c->tls_ca, len, "%s/%s", p->dir, v);
+    return 0;
+}
+
+static int conf_key_tls_name(struct conf_parse *p, const char *v)
+{
+    if (!conf_host_ok(v))
+        return conf_fail(p, p->lineno,
+                         "bad tls_name '%s': expected a host name", v);
+    return conf_set_str(p, &p->c->tls_name, v);
+}
+
+/* storm = N/WINDOW (WINDOW: seconds, or with s, m or h), or off. */
+static int conf_key_storm(struct conf_parse *p, const char *v)
+{
+    unsigned long n, w, unit = 1;
+    char num[24], win[24];
+    const char *slash = strchr(v, '/');
+    size_t wl;
+
+    if (strcmp(v, "off") == 0) {
+        p->c->storm_n = p->c->storm_window = 0;
+        return 0;
+    }
+    if (!slash || (size_t)(slash - v) >= sizeof(num) ||
+        strlen(slash + 1) >= sizeof(win))
+        goto bad;
+    memcpy(num, v, (size_t)(slash - v));
+    num[slash - v] = '\0';
+    snprintf(win, sizeof(win), "%s", slash + 1);
+    wl = strlen(win);
+    if (wl > 1 && strchr("smh", win[wl - 1])) {
+        unit = win[wl - 1] == 's' ? 1 : win[wl - 1] == 'm' ? 60 : 3600;
+        win[wl - 1] = '\0';
+    }
+    if (conf_parse_ulong(num, 1, 100000, &n) < 0 ||
+        conf_parse_ulong(win, 1, 86400, &w) < 0 || w * unit > 86400)
+        goto bad;
+    p->c->storm_n = (unsigned)n;
+    p->c->storm_window = (unsigned)(w * unit);
+    return 0;
+bad:
+    return conf_fail(p, p->lineno,
+                     "bad storm '%s': expected MESSAGES/WINDOW such as 10/60s "
+                     "(1-100000 messages, a window of 1 s to 24 h) or off",
+                     v);
+}
+
+static int conf_key_log(struct conf_parse *p, const char *v)
+{
+    if (strcmp(v, "stderr") == 0)
+        p->c->log_syslog = 0;
+    else if (strcmp(v, "syslog") == 0)
+        p->c->log_syslog = 1;
+    else
+        return conf_fail(p, p->lineno,
+                         "bad log '%s': expected stderr or syslog", v);
+    return 0;
+}
+
 /* ---- [http] ---- */
 
 /* "HOST:PORT" or "[V6]:PORT" into host (no brackets) and port. */
@@ -934,6 +1032,12 @@ static const struct conf_key conf_keys_component[] = {
     {"ping_timeout", 0, conf_key_ping_timeout},
     {"keepalive", 0, conf_key_keepalive},
     {"queue", 0, conf_key_queue},
+    {"tls", 0, conf_key_tls},
+    {"tls_verify", 0, conf_key_tls_verify},
+    {"tls_ca", 0, conf_key_tls_ca},
+    {"tls_name", 0, conf_key_tls_name},
+    {"storm", 0, conf_key_storm},
+    {"log", 0, conf_key_log},
     {NULL, 0, NULL},
 };
 
@@ -1405,6 +1509,7 @@ static struct conf *conf_parse_text(const char *text,
     c->ping_timeout = CONF_DEFAULT_PING_TIMEOUT;
     c->keepalive = CONF_DEFAULT_KEEPALIVE;
     c->queue_max = CONF_DEFAULT_QUEUE;
+    c->tls_verify = 1;
     c->max_body = CONF_DEFAULT_MAX_BODY;
     c->spool_max_messages = CONF_DEFAULT_SPOOL_MESSAGES;
     c->spool_max_bytes = CONF_DEFAULT_SPOOL_BYTES;
@@ -1558,6 +1663,8 @@ void conf_free(struct conf *c)
     free(c->server);
     free(c->spool_path);
     conf_secret_free(c->secret);
+    free(c->tls_ca);
+    free(c->tls_name);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].host);
     free(c->listen);

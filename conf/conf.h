@@ -71,6 +71,14 @@ struct conf {
     unsigned ping_timeout;  /* seconds to wait for a ping reply; default 30 */
     unsigned keepalive;     /* write-idle seconds before ' '; default 60 */
     size_t queue_max;       /* outbox bound in messages; default 10000 */
+    int tls;                /* tls = true: Direct TLS to the server */
+    int tls_verify;         /* verify its certificate and name; default 1 */
+    char *tls_ca;           /* CA file (PEM), or NULL: the system's CAs */
+    char *tls_name;         /* name to verify, or NULL: server */
+    unsigned storm_n;       /* storm = N/WINDOW: more than N messages to */
+    unsigned storm_window;  /* one recipient in WINDOW s fold into a
+                             * digest; 0: off (default) */
+    int log_syslog;         /* log = syslog (default stderr) */
 
     /* [http] */
     struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */

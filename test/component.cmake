@@ -32,3 +32,11 @@ add_test(NAME bench_smoke
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_ingest.sh
                  --build ${CMAKE_BINARY_DIR} --smoke)
 set_tests_properties(bench_smoke PROPERTIES LABELS fake TIMEOUT 120)
+
+# Storm control: folding counted exactly, durability (issue 6).
+add_executable(test_storm fake/test_storm.c fake/fake_server.c)
+target_link_libraries(test_storm PRIVATE xmta_component xmta_conf xmta_xml
+                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
+                      PkgConfig::SQLITE3)
+add_test(NAME storm COMMAND test_storm)
+set_tests_properties(storm PROPERTIES LABELS fake TIMEOUT 60)

@@ -1,42 +1,145 @@
 /* SPDX-License-Identifier: MIT */
-/* log.c -- one line per event on stderr: "time level area message". */
+/* log.c -- one line per event: "level area message k=v" on stderr (time
+ * first) or as a datagram to the syslog socket. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "xml/err.h"
 #include "xml/log.h"
 
 enum xlog_level xlog_threshold = XLOG_INFO;
+
+/* The syslog socket (-1: stderr) and what every datagram starts with. */
+static int xlog_fd = -1;
+static struct sockaddr_un xlog_addr;
+static char xlog_ident[64];
+
+static const char *const xlog_names[XLOG_LEVEL_COUNT] = {
+    [XLOG_ERROR] = "error",
+    [XLOG_WARN] = "warn",
+    [XLOG_INFO] = "info",
+    [XLOG_DEBUG] = "debug",
+};
+
+/* RFC 5424 severities: err 3, warning 4, info 6, debug 7. */
+static const int xlog_severity[XLOG_LEVEL_COUNT] = {
+    [XLOG_ERROR] = 3,
+    [XLOG_WARN] = 4,
+    [XLOG_INFO] = 6,
+    [XLOG_DEBUG] = 7,
+};
+
+#define XLOG_FACILITY_DAEMON 3
 
 void xlog_set_level(enum xlog_level level)
 {
     xlog_threshold = level;
 }
 
+static int xlog_syslog_connect(void)
+{
+    return connect(xlog_fd, (const struct sockaddr *)&xlog_addr,
+                   sizeof(xlog_addr));
+}
+
+int xlog_syslog_open(const char *path, const char *ident)
+{
+    int fd;
+
+    if (!path)
+        path = "/dev/log";
+    if (!ident || strlen(path) >= sizeof(xlog_addr.sun_path))
+        return XMTA_E_INVAL;
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+        return XMTA_E_IO;
+    xlog_syslog_close();
+    xlog_fd = fd;
+    memset(&xlog_addr, 0, sizeof(xlog_addr));
+    xlog_addr.sun_family = AF_UNIX;
+    memcpy(xlog_addr.sun_path, path, strlen(path) + 1);
+    snprintf(xlog_ident, sizeof(xlog_ident), "%s", ident);
+    if (xlog_syslog_connect() != 0) {
+        int err = errno;
+
+        xlog_syslog_close();
+        errno = err;
+        return XMTA_E_IO;
+    }
+    return 0;
+}
+
+void xlog_syslog_close(void)
+{
+    if (xlog_fd >= 0)
+        close(xlog_fd);
+    xlog_fd = -1;
+}
+
+/* One datagram; 0 when sent. A restarted syslog daemon refuses the old
+ * connection once: connect again and retry. */
+static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
+{
+    static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr",
+                                           "May", "Jun", "Jul", "Aug",
+                                           "Sep", "Oct", "Nov", "Dec"};
+    char dgram[4096 + 160];
+    time_t now = time(NULL);
+    struct tm tm;
+    int o;
+
+    localtime_r(&now, &tm);
+    o = snprintf(dgram, sizeof(dgram), "<%d>%s %2d %02d:%02d:%02d %s[%ld]: ",
+                 XLOG_FACILITY_DAEMON * 8 + xlog_severity[level],
+                 months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, xlog_ident, (long)getpid());
+    if (o < 0 || (size_t)o >= sizeof(dgram))
+        return -1;
+    if (n > sizeof(dgram) - (size_t)o)
+        n = sizeof(dgram) - (size_t)o;
+    memcpy(dgram + o, text, n);
+    n += (size_t)o;
+    for (int tries = 0; tries < 2; tries++) {
+        if (send(xlog_fd, dgram, n, MSG_NOSIGNAL) == (ssize_t)n)
+            return 0;
+        if (xlog_syslog_connect() != 0)
+            break;
+    }
+    return -1;
+}
+
 void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
 {
-    static const char *const names[XLOG_LEVEL_COUNT] = {
-        [XLOG_ERROR] = "error",
-        [XLOG_WARN] = "warn",
-        [XLOG_INFO] = "info",
-        [XLOG_DEBUG] = "debug",
-    };
+    static int journal = -1; /* stderr goes to journald: no time stamp */
     char msg[2048], line[4096 + 64], ts[32];
     struct timespec now;
     struct tm tm;
-    size_t o = 0;
+    size_t o = 0, start;
     va_list ap;
 
+    if (level >= XLOG_LEVEL_COUNT)
+        level = XLOG_ERROR;
+    if (journal < 0)
+        journal = getenv("JOURNAL_STREAM") != NULL;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    o = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ %s %s ", ts,
-                         now.tv_nsec / 1000000L,
-                         level < XLOG_LEVEL_COUNT ? names[level] : "?", area);
+    if (xlog_fd < 0 && !journal) {
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        o = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ ", ts,
+                             now.tv_nsec / 1000000L);
+    }
+    start = o;
+    o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s ",
+                          xlog_names[level], area);
     /* Escape control characters so untrusted text cannot forge lines. */
     for (const unsigned char *p = (const unsigned char *)msg;
          *p && o + 5 < sizeof(line); p++) {
@@ -45,6 +148,8 @@ void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
         else
             line[o++] = (char)*p;
     }
+    if (xlog_fd >= 0 && xlog_syslog_send(level, line + start, o - start) == 0)
+        return;
     line[o++] = '\n';
     fwrite(line, 1, o, stderr);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* log.h -- leveled logging: one line per event, "level area message k=v".
- * Writes to stderr. The level is checked before anything is formatted.
- * Never pass secrets or tokens: name the hook instead. */
+ * Writes to stderr (prefixed with the UTC time, unless journald already
+ * stamps it: $JOURNAL_STREAM) or to syslog (xlog_syslog_open). The level
+ * is checked before anything is formatted. Never pass secrets or tokens:
+ * name the hook instead. */
 #ifndef XMTA_LOG_H
 #define XMTA_LOG_H
 
@@ -16,6 +18,17 @@ enum xlog_level {
 extern enum xlog_level xlog_threshold; /* default XLOG_INFO */
 
 void xlog_set_level(enum xlog_level level);
+
+/* Sends the lines to the syslog socket at path (a unix datagram socket;
+ * NULL: "/dev/log") as RFC 3164 datagrams "<PRI>TIMESTAMP ident[pid]:
+ * level area message", facility daemon, the level mapped to err, warning,
+ * info, debug. Our own small client, not syslog(3), so that tests can
+ * listen on a socket of their own. A line that cannot be sent goes to
+ * stderr. Returns 0, or a negative XMTA_E_* (nothing changed) when the
+ * socket cannot be created. */
+int xlog_syslog_open(const char *path, const char *ident);
+/* Back to stderr (closes the syslog socket). */
+void xlog_syslog_close(void);
 
 /* Formats and writes one line: "<time> <level> <area> <message>\n".
  * Control characters in the message are escaped so that untrusted text

@@ -239,6 +239,16 @@ static const struct bad_case bad_cases[] = {
     {COMP "ping_timeout = 0\n", 5, "bad ping_timeout"},
     {COMP "keepalive = 1s\n", 5, "bad keepalive"},
     {COMP "queue = 0\n", 5, "bad queue"},
+    {COMP "tls = maybe\n", 5, "bad tls 'maybe': expected true or false"},
+    {COMP "tls_verify = 2\n", 5, "bad tls_verify"},
+    {COMP "tls_name = a b\n", 5, "bad tls_name"},
+    {COMP "storm = 10\n", 5, "bad storm '10'"},
+    {COMP "storm = 0/60s\n", 5, "bad storm"},
+    {COMP "storm = 10/0\n", 5, "bad storm"},
+    {COMP "storm = 10/25h\n", 5, "bad storm"},
+    {COMP "storm = 10/60x\n", 5, "bad storm"},
+    {COMP "storm = -1/60\n", 5, "bad storm"},
+    {COMP "log = journal\n", 5, "bad log 'journal'"},
     {"[component]\ndomain = notify.example.org\nserver = h\n", 1,
      "no secret or secret_file"},
     {"[component]\nserver = h\nsecret = x\n", 1, "no domain"},
@@ -328,6 +338,60 @@ static void test_conf_spool(void **state)
         assert_int_equal(c->spool_max_messages, cases[i].messages);
         assert_int_equal(c->spool_max_bytes, cases[i].bytes);
         assert_int_equal(c->spool_max_age, cases[i].age);
+        conf_free(c);
+    }
+}
+
+/* [component] tls*, storm and log: defaults and parsed values. */
+static void test_conf_issue6(void **state)
+{
+    static const char base[] = "[component]\n"
+                               "domain = notify.example.org\n"
+                               "server = xmpp.example.org\n"
+                               "secret = x\n";
+    static const struct {
+        const char *extra;
+        unsigned n, window;
+    } storms[] = {
+        {"storm = 10/60s\n", 10, 60}, {"storm = 3/2\n", 3, 2},
+        {"storm = 5/2m\n", 5, 120},   {"storm = 1/24h\n", 1, 86400},
+        {"storm = off\n", 0, 0},      {"", 0, 0},
+    };
+    struct conf_diag diag;
+    char text[512];
+    struct conf *c = conf_load_string(base, NULL, &diag);
+
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(c->tls, 0);
+    assert_int_equal(c->tls_verify, 1);
+    assert_null(c->tls_ca);
+    assert_null(c->tls_name);
+    assert_int_equal(c->storm_n, 0);
+    assert_int_equal(c->log_syslog, 0);
+    conf_free(c);
+
+    snprintf(text, sizeof text,
+             "%stls = true\ntls_verify = false\ntls_ca = /etc/xmta/ca.pem\n"
+             "tls_name = XMPP.example.org\nlog = syslog\n",
+             base);
+    c = conf_load_string(text, NULL, &diag);
+    if (!c)
+        fail_msg("%d: %s", diag.line, diag.msg);
+    assert_int_equal(c->tls, 1);
+    assert_int_equal(c->tls_verify, 0);
+    assert_string_equal(c->tls_ca, "/etc/xmta/ca.pem");
+    assert_string_equal(c->tls_name, "XMPP.example.org");
+    assert_int_equal(c->log_syslog, 1);
+    conf_free(c);
+
+    for (size_t i = 0; i < sizeof storms / sizeof storms[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", base, storms[i].extra);
+        c = conf_load_string(text, NULL, &diag);
+        if (!c)
+            fail_msg("case %zu: %d: %s", i, diag.line, diag.msg);
+        assert_int_equal(c->storm_n, storms[i].n);
+        assert_int_equal(c->storm_window, storms[i].window);
         conf_free(c);
     }
 }
@@ -573,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_conf_good),
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_bad),
+        cmocka_unit_test(test_conf_issue6),
         cmocka_unit_test(test_conf_spool),
         cmocka_unit_test(test_conf_by_token),
         cmocka_unit_test(test_conf_parse_size),

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT */
+/* test_storm.c -- storm control ([component] storm) against the fake
+ * server: exactly N messages per window go out on their own, the rest fold
+ * into one digest at the window's end, counted exactly; folded messages
+ * stay in the spool until the digest's ack, come back after a link drop
+ * and survive a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <event2/event.h>
+
+#include "component/component.h"
+#include "component/spool.h"
+#include "conf/conf.h"
+#include "test/fake/fake_server.h"
+#include "xml/msg.h"
+#include "xml/xml.h"
+
+#define DOMAIN "notify.localhost"
+#define SECRET "s3cret-for-storm-tests"
+#define USER "juliet@localhost"
+#define USER2 "romeo@localhost"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int
+run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
+{
+    uint64_t end = now_ms() + ms;
+
+    for (;;) {
+        struct timeval slice = {0, 5000};
+
+        if (pred && pred(arg))
+            return 1;
+        if (now_ms() >= end)
+            return pred ? pred(arg) : 1;
+        event_base_loopexit(base, &slice);
+        event_base_dispatch(base);
+    }
+}
+
+struct env {
+    struct event_base *base;
+    struct fake_server *fs;
+    struct conf *cfg;
+    struct comp *c;
+    char dir[64];
+};
+
+static void env_comp(struct env *e, const char *storm)
+{
+    struct conf_diag diag;
+    struct comp_timing t;
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\nstorm = %s\n"
+             "[spool]\npath = %s\n"
+             "[hook alerts]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nto = " USER "\n",
+             (unsigned)fake_port(e->fs), storm, e->dir);
+    e->cfg = conf_load_string(text, "storm.conf", &diag);
+    if (!e->cfg)
+        fail_msg("%d: %s", diag.line, diag.msg);
+    e->c = comp_new(e->base, e->cfg);
+    assert_non_null(e->c);
+    comp_get_timing(e->c, &t);
+    t.backoff_min_ms = 50;
+    t.backoff_max_ms = 100;
+    t.ping_interval_ms = 0;
+    t.ping_timeout_ms = 0;
+    t.read_timeout_ms = 0;
+    comp_set_timing(e->c, &t);
+}
+
+static int is_ready(void *arg)
+{
+    struct env *e = arg;
+
+    return comp_state(e->c) == COMP_READY;
+}
+
+static void env_open(struct env *e, const char *storm)
+{
+    struct fake_opts fo = {0};
+
+    memset(e, 0, sizeof(*e));
+    snprintf(e->dir, sizeof(e->dir), "/tmp/xmta-storm.XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    assert_non_null(e->base = event_base_new());
+    fo.domain = DOMAIN;
+    fo.secret = SECRET;
+    assert_non_null(e->fs = fake_new(e->base, &fo));
+    env_comp(e, storm);
+    assert_int_equal(comp_start(e->c), 0);
+    assert_true(run_until(e->base, is_ready, e, 3000));
+}
+
+static void env_comp_close(struct env *e)
+{
+    comp_free(e->c);
+    conf_free(e->cfg);
+    e->c = NULL;
+    e->cfg = NULL;
+}
+
+static void env_close(struct env *e)
+{
+    char cmd[128];
+
+    env_comp_close(e);
+    fake_free(e->fs);
+    event_base_loop(e->base, EVLOOP_NONBLOCK);
+    event_base_free(e->base);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void submit(struct env *e, int i, const char *to)
+{
+    struct msg *m = msg_new();
+    char body[64];
+
+    assert_non_null(m);
+    snprintf(m->id, sizeof(m->id), "storm-%d", i);
+    snprintf(body, sizeof(body), "alert %d\nsecond line %d", i, i);
+    m->hook = strdup("alerts");
+    m->from = strdup("bot");
+    m->body = strdup(body);
+    assert_non_null(m->body);
+    assert_int_equal(msg_add_to(m, to), 0);
+    assert_int_equal(comp_submit(e->c, m), 0);
+}
+
+/* Messages the fake received for to (digests included). */
+static size_t messages_to(struct env *e, const char *to)
+{
+    return fake_count_named(e->fs, "message", "to", to);
+}
+
+static size_t spool_depth(struct env *e)
+{
+    struct comp_spool_status st;
+
+    comp_spool_status(e->c, &st);
+    return st.depth;
+}
+
+static int depth_zero(void *arg)
+{
+    return spool_depth(arg) == 0;
+}
+
+static long spool_rows(const char *dir)
+{
+    struct spool *s;
+    char err[256];
+    long n;
+
+    if (spool_open(dir, &s, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    n = spool_count(s);
+    spool_close(s);
+    return n;
+}
+
+static size_t g_want;
+static const char *g_to;
+
+static int got_to(void *arg)
+{
+    return messages_to(arg, g_to) >= g_want;
+}
+
+/* The body of the nth message to to, malloc'd. */
+static char *body_of(struct env *e, const char *to, size_t nth)
+{
+    const struct xml_node *m = fake_find(e->fs, "message", "to", to, nth);
+    const struct xml_node *b = m ? xml_node_child(m, "body", NULL) : NULL;
+    char *t = b ? xml_node_text(b) : NULL;
+
+    assert_non_null(t);
+    return t;
+}
+
+/* storm = 3/1: 10 messages to one user give 3 messages then, at the end
+ * of the window, one digest naming the 7 others by their first lines;
+ * another user is not affected; every row leaves the spool once acked. */
+static void test_storm_fold(void **state)
+{
+    unsigned long folded, digests;
+    const struct xml_node *dg;
+    uint64_t t0;
+    struct env e;
+    char *body, want[64];
+
+    (void)state;
+    env_open(&e, "3/1");
+    t0 = now_ms();
+    for (int i = 0; i < 10; i++)
+        submit(&e, i, USER);
+    submit(&e, 10, USER2);
+    submit(&e, 11, USER2);
+    g_to = USER;
+    g_want = 3;
+    assert_true(run_until(e.base, got_to, &e, 2000));
+    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_int_equal(messages_to(&e, USER), 3); /* the rest is held */
+    assert_int_equal(messages_to(&e, USER2), 2);
+    assert_int_equal(spool_depth(&e), 7); /* held ones stay spooled */
+    comp_storm_stats(e.c, &folded, &digests);
+    assert_int_equal(digests, 0);
+
+    g_want = 4;
+    assert_true(run_until(e.base, got_to, &e, 3000));
+    assert_true(now_ms() - t0 >= 900); /* at the end of the window */
+    for (int i = 0; i < 3; i++) {
+        body = body_of(&e, USER, (size_t)i);
+        snprintf(want, sizeof(want), "alert %d\nsecond line %d", i, i);
+        assert_string_equal(body, want);
+        free(body);
+    }
+    dg = fake_find(e.fs, "message", "to", USER, 3);
+    assert_string_equal(xml_node_attr(dg, "from"), "bot@" DOMAIN);
+    assert_string_equal(xml_node_attr(dg, "type"), "chat");
+    body = body_of(&e, USER, 3);
+    assert_true(
+        strncmp(body, "7 more alerts from alerts in the last 1 s:", 42) == 0);
+    for (int i = 3; i < 10; i++) {
+        snprintf(want, sizeof(want), "\n- alert %d", i);
+        assert_non_null(strstr(body, want));
+    }
+    assert_null(strstr(body, "alert 2\n"));
+    assert_null(strstr(body, "second line")); /* first lines only */
+    free(body);
+    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_int_equal(spool_rows(e.dir), 0);
+    comp_storm_stats(e.c, &folded, &digests);
+    assert_int_equal(folded, 7);
+    assert_int_equal(digests, 1);
+
+    /* A new window: the next message goes out on its own. */
+    submit(&e, 20, USER);
+    g_want = 5;
+    assert_true(run_until(e.base, got_to, &e, 2000));
+    body = body_of(&e, USER, 4);
+    assert_string_equal(body, "alert 20\nsecond line 20");
+    free(body);
+    assert_true(run_until(e.base, NULL, NULL, 1200));
+    assert_int_equal(messages_to(&e, USER), 5); /* no empty digest */
+    comp_storm_stats(e.c, &folded, &digests);
+    assert_int_equal(folded, 7);
+    assert_int_equal(digests, 1);
+    env_close(&e);
+}
+
+/* The link drops while messages are held: they go back to the outbox and
+ * are folded again after the reconnect; the digest still carries all of
+ * them and the spool empties. */
+static void test_storm_link_drop(void **state)
+{
+    unsigned long folded, digests;
+    struct env e;
+    char *body;
+
+    (void)state;
+    env_open(&e, "2/1");
+    for (int i = 0; i < 5; i++)
+        submit(&e, i, USER);
+    g_to = USER;
+    g_want = 2;
+    assert_true(run_until(e.base, got_to, &e, 2000));
+    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_int_equal(spool_depth(&e), 3);
+    fake_kick(e.fs);
+    g_want = 3;
+    assert_true(run_until(e.base, got_to, &e, 3000));
+    assert_int_equal(fake_connections(e.fs), 2);
+    body = body_of(&e, USER, 2);
+    assert_true(strncmp(body, "3 more alerts from alerts", 25) == 0);
+    free(body);
+    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_int_equal(spool_rows(e.dir), 0);
+    comp_storm_stats(e.c, &folded, &digests);
+    assert_int_equal(folded, 3);
+    assert_int_equal(digests, 1);
+    assert_int_equal(messages_to(&e, USER), 3);
+    env_close(&e);
+}
+
+/* Held messages are durable: xmta stops before the window ends, and a new
+ * instance (storm off) delivers every one of them. */
+static void test_storm_restart(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e, "1/60s");
+    for (int i = 0; i < 4; i++)
+        submit(&e, i, USER);
+    g_to = USER;
+    g_want = 1;
+    assert_true(run_until(e.base, got_to, &e, 2000));
+    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_int_equal(spool_depth(&e), 3);
+    env_comp_close(&e);
+    assert_int_equal(spool_rows(e.dir), 3);
+
+    env_comp(&e, "off");
+    assert_int_equal(comp_start(e.c), 0);
+    g_want = 4;
+    assert_true(run_until(e.base, got_to, &e, 3000));
+    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    for (int i = 1; i < 4; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), "storm-%d", i);
+        assert_non_null(fake_find(e.fs, "message", "id", want, 0));
+    }
+    env_close(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_storm_fold),
+        cmocka_unit_test(test_storm_link_drop),
+        cmocka_unit_test(test_storm_restart),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
