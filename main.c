@@ -8,6 +8,9 @@
 
 #include <event2/event.h>
 #include <openssl/rand.h>
+#ifdef XMTA_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "component/component.h"
 #include "conf/conf.h"
@@ -56,6 +59,38 @@ static int cmd_token(void)
 }
 
 static struct conf *load(const char *path);
+
+/* systemd's Type=notify: READY=1, RELOADING=1, STOPPING=1 to
+ * $NOTIFY_SOCKET (nothing without it, or built without libsystemd). */
+static void notify(const char *state)
+{
+#ifdef XMTA_HAVE_SYSTEMD
+    int rc = sd_notify(0, state);
+
+    if (rc < 0)
+        xlog_warn("main", "sd_notify %s: %s", state, strerror(-rc));
+#else
+    (void)state;
+#endif
+}
+
+/* [component] log: syslog (the socket is $XMTA_SYSLOG_SOCKET, for tests
+ * and chroots, else /dev/log) or stderr. A syslog that cannot be reached
+ * is reported on stderr, which stays in use. */
+static void log_target(const struct conf *cfg)
+{
+    const char *path = getenv("XMTA_SYSLOG_SOCKET");
+
+    if (!cfg->log_syslog) {
+        xlog_syslog_close();
+        return;
+    }
+    if (xlog_syslog_open(path && *path ? path : NULL, "xmta") != 0)
+        xlog_error("main",
+                   "log = syslog: cannot reach %s: %s; logging to "
+                   "stderr",
+                   path && *path ? path : "/dev/log", strerror(errno));
+}
 
 /* xmta setup prosody|ejabberd -c FILE: the registration block for the
  * configured domain and secret, on stdout. */
@@ -178,6 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     xlog_info("main", "signal %d: shutting down", (int)sig);
+    notify("STOPPING=1");
     app->stopping = 1;
     http_stop(app->http);
     comp_shutdown(app->comp, on_shutdown_done, app);
@@ -195,15 +231,18 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
     if (app->stopping)
         return;
     xlog_info("main", "SIGHUP: reloading %s", app->cfg->path);
+    notify("RELOADING=1");
     if (!(cfg = load(app->cfg->path))) {
         xlog_error("main", "reload rejected: keeping the running "
                            "configuration");
+        notify("READY=1");
         return;
     }
     if (http_set_conf(app->http, cfg) != 0) {
         xlog_error("main", "reload failed: keeping the running "
                            "configuration");
         conf_free(cfg);
+        notify("READY=1");
         return;
     }
     if (comp_reload(app->comp, cfg) != 0) {
@@ -211,12 +250,15 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         xlog_error("main", "reload failed: keeping the running "
                            "configuration");
         conf_free(cfg);
+        notify("READY=1");
         return;
     }
     conf_free(app->cfg);
     app->cfg = cfg;
+    log_target(cfg);
     xlog_info("main", "reloaded: domain=%s hooks=%zu", cfg->domain,
               cfg->n_hooks);
+    notify("READY=1");
 }
 
 static void on_libevent_log(int severity, const char *msg)
@@ -238,6 +280,7 @@ static int run(const char *path)
 
     if (!(app.cfg = load(path)))
         return 2;
+    log_target(app.cfg);
     signal(SIGPIPE, SIG_IGN);
     event_set_log_callback(on_libevent_log);
     if (!(app.base = event_base_new())) {
@@ -262,6 +305,7 @@ static int run(const char *path)
         goto out;
     xlog_info("main", "xmta %s started domain=%s hooks=%zu", XMTA_VERSION,
               app.cfg->domain, app.cfg->n_hooks);
+    notify("READY=1");
     if (event_base_dispatch(app.base) < 0)
         goto out;
     rc = 0;
@@ -277,6 +321,7 @@ out:
     if (app.base)
         event_base_free(app.base);
     conf_free(app.cfg);
+    xlog_syslog_close();
     return rc;
 }
 

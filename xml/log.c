@@ -82,8 +82,10 @@ void xlog_syslog_close(void)
     xlog_fd = -1;
 }
 
-/* One datagram; 0 when sent. A restarted syslog daemon refuses the old
- * connection once: connect again and retry. */
+/* One datagram; 0 when sent. Never blocks: when the daemon's queue is full
+ * the line goes to stderr instead (under systemd: the journal), so a slow
+ * syslog cannot stall the event loop. A restarted syslog daemon refuses
+ * the old connection once: connect again and retry. */
 static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
 {
     static const char *const months[12] = {"Jan", "Feb", "Mar", "Apr",
@@ -106,9 +108,11 @@ static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
     memcpy(dgram + o, text, n);
     n += (size_t)o;
     for (int tries = 0; tries < 2; tries++) {
-        if (send(xlog_fd, dgram, n, MSG_NOSIGNAL) == (ssize_t)n)
+        if (send(xlog_fd, dgram, n, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+            (ssize_t)n)
             return 0;
-        if (xlog_syslog_connect() != 0)
+        if (errno == EAGAIN || errno == EWOULDBLOCK ||
+            xlog_syslog_connect() != 0)
             break;
     }
     return -1;

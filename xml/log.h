@@ -24,7 +24,8 @@ void xlog_set_level(enum xlog_level level);
  * level area message", facility daemon, the level mapped to err, warning,
  * info, debug. Our own small client, not syslog(3), so that tests can
  * listen on a socket of their own. A line that cannot be sent goes to
- * stderr. Returns 0, or a negative XMTA_E_* (nothing changed) when the
+ * stderr, and so does a line the socket would block on (a full queue).
+ * Returns 0, or a negative XMTA_E_* (nothing changed) when the
  * socket cannot be created. */
 int xlog_syslog_open(const char *path, const char *ident);
 /* Back to stderr (closes the syslog socket). */

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/* test_log.c -- xml/log.c: the line format "level area message k=v" on
+ * stderr, escaping, the level threshold, and syslog datagrams to a unix
+ * socket of the test's own (no syslog daemon needed), with the fallback to
+ * stderr when the socket goes away. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "xml/err.h"
+#include "xml/log.h"
+
+struct capture {
+    FILE *tmp;
+    int saved;
+};
+
+static void capture_start(struct capture *cap)
+{
+    fflush(stderr);
+    assert_non_null(cap->tmp = tmpfile());
+    cap->saved = dup(2);
+    assert_true(cap->saved >= 0);
+    assert_true(dup2(fileno(cap->tmp), 2) >= 0);
+}
+
+static char *capture_stop(struct capture *cap)
+{
+    long len;
+    char *text;
+
+    fflush(stderr);
+    dup2(cap->saved, 2);
+    close(cap->saved);
+    len = ftell(cap->tmp);
+    assert_true(len >= 0);
+    assert_non_null(text = calloc(1, (size_t)len + 1));
+    rewind(cap->tmp);
+    assert_int_equal(fread(text, 1, (size_t)len, cap->tmp), (size_t)len);
+    fclose(cap->tmp);
+    return text;
+}
+
+/* stderr: "TIME level area message", one line, controls escaped. */
+static void test_log_stderr(void **state)
+{
+    struct capture cap;
+    char *text, *sp;
+
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    xlog_set_level(XLOG_INFO);
+    capture_start(&cap);
+    xlog_info("http", "accepted hook=%s id=%d", "grafana", 7);
+    xlog_debug("http", "not shown");
+    xlog_warn("comp", "evil\nforged line");
+    text = capture_stop(&cap);
+    /* 2026-11-22T07:33:32.828Z: 24 characters, then the event */
+    sp = strchr(text, ' ');
+    assert_non_null(sp);
+    assert_int_equal(sp - text, 24);
+    assert_int_equal(text[23], 'Z');
+    assert_true(strncmp(sp + 1, "info http accepted hook=grafana id=7\n", 37) ==
+                0);
+    assert_null(strstr(text, "not shown"));
+    assert_non_null(strstr(text, " warn comp evil\\x0aforged line\n"));
+    assert_int_equal(strchr(sp, '\n')[1] != '\0', 1);
+    free(text);
+}
+
+static int dgram_bind(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    unlink(path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* One datagram (NUL-terminated into buf), or "" when none is waiting. */
+static void dgram_read(int fd, char *buf, size_t size)
+{
+    ssize_t n = recv(fd, buf, size - 1, MSG_DONTWAIT);
+
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* syslog: "<PRI>Mmm dd hh:mm:ss ident[pid]: level area message" with the
+ * daemon facility and the mapped severity; nothing on stderr; when the
+ * socket is gone, lines fall back to stderr. */
+static void test_log_syslog(void **state)
+{
+    char path[64], buf[8192], want[128];
+    struct capture cap;
+    char *text;
+    int fd;
+
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/xmta-log-test.%ld", (long)getpid());
+    fd = dgram_bind(path);
+    assert_int_equal(xlog_syslog_open("/nonexistent/socket", "xmta"),
+                     XMTA_E_IO);
+    assert_int_equal(xlog_syslog_open(path, "xmta"), 0);
+    xlog_set_level(XLOG_DEBUG);
+    capture_start(&cap);
+    xlog_info("main", "started domain=%s", "notify.example.org");
+    xlog_error("spool", "disk full");
+    xlog_warn("comp", "a\x01"
+                      "b");
+    xlog_debug("comp", "dump");
+    text = capture_stop(&cap);
+    assert_string_equal(text, ""); /* all went to syslog */
+    free(text);
+
+    snprintf(want, sizeof(want),
+             " xmta[%ld]: info main started "
+             "domain=notify.example.org",
+             (long)getpid());
+    dgram_read(fd, buf, sizeof(buf));
+    assert_true(strncmp(buf, "<30>", 4) == 0); /* daemon.info */
+    assert_non_null(strstr(buf, want));
+    assert_int_equal(buf[strlen(buf) - 1], 'g'); /* no newline */
+    assert_null(strchr(buf, '\n'));
+    dgram_read(fd, buf, sizeof(buf));
+    assert_true(strncmp(buf, "<27>", 4) == 0); /* daemon.err */
+    assert_non_null(strstr(buf, "]: error spool disk full"));
+    dgram_read(fd, buf, sizeof(buf));
+    assert_true(strncmp(buf, "<28>", 4) == 0); /* daemon.warning */
+    assert_non_null(strstr(buf, "]: warn comp a\\x01b"));
+    dgram_read(fd, buf, sizeof(buf));
+    assert_true(strncmp(buf, "<31>", 4) == 0); /* daemon.debug */
+    dgram_read(fd, buf, sizeof(buf));
+    assert_string_equal(buf, ""); /* exactly four */
+
+    /* The daemon goes away: the line is not lost, it goes to stderr. */
+    close(fd);
+    unlink(path);
+    capture_start(&cap);
+    xlog_info("main", "after the daemon left");
+    text = capture_stop(&cap);
+    assert_non_null(strstr(text, "info main after the daemon left\n"));
+    free(text);
+    xlog_syslog_close();
+    xlog_set_level(XLOG_INFO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_stderr),
+        cmocka_unit_test(test_log_syslog),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
