@@ -17,3 +17,13 @@ add_test(NAME systemd_unit
                  ${CMAKE_SOURCE_DIR}/conf/xmta.service $<TARGET_FILE:xmta>)
 set_tests_properties(systemd_unit PROPERTIES LABELS unit TIMEOUT 60
                      SKIP_RETURN_CODE 77)
+
+# Direct TLS to a private ejabberd (tls: true listener, openssl test CA):
+# good CA -> delivered; wrong CA / wrong name -> refused, logged; no secret
+# in the logs. Takes the integration lock; HTTP on 15432.
+add_test(NAME integration_tls_ejabberd
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/tls_ejabberd.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+set_tests_properties(integration_tls_ejabberd PROPERTIES
+                     LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
