@@ -890,7 +890,10 @@ int comp_reload(struct comp *c, const struct conf *cfg)
     relink = comp_str_differs(old->domain, cfg->domain) ||
              comp_str_differs(old->server, cfg->server) ||
              old->port != cfg->port ||
-             comp_str_differs(old->secret, cfg->secret);
+             comp_str_differs(old->secret, cfg->secret) ||
+             old->tls != cfg->tls || old->tls_verify != cfg->tls_verify ||
+             comp_str_differs(old->tls_ca, cfg->tls_ca) ||
+             comp_str_differs(old->tls_name, cfg->tls_name);
     if (comp_str_differs(old->spool_path, cfg->spool_path))
         xlog_warn("comp",
                   "reload: [spool] path changes only with a restart; "

@@ -101,7 +101,7 @@ void comp_free(struct comp *c); /* NULL-safe */
 /* A new configuration (SIGHUP), borrowed like the first: the old one may
  * be freed once this returns. Hooks, tokens and limits take effect at
  * once; rooms of new hooks are joined. A change of [component] domain,
- * server, port or secret closes the stream and reconnects (logged); the
+ * server, port, secret or tls* closes the stream and reconnects (logged); the
  * spool path is kept until a restart (logged). 0 or XMTA_E_INVAL. */
 int comp_reload(struct comp *c, const struct conf *cfg);
 

@@ -132,7 +132,7 @@ static void env_close(struct env *e)
     assert_int_equal(system(cmd), 0);
 }
 
-static void submit(struct env *e, int i, const char *to)
+static void submit_hook(struct env *e, int i, const char *to, const char *hook)
 {
     struct msg *m = msg_new();
     char body[64];
@@ -140,12 +140,17 @@ static void submit(struct env *e, int i, const char *to)
     assert_non_null(m);
     snprintf(m->id, sizeof(m->id), "storm-%d", i);
     snprintf(body, sizeof(body), "alert %d\nsecond line %d", i, i);
-    m->hook = strdup("alerts");
+    m->hook = strdup(hook);
     m->from = strdup("bot");
     m->body = strdup(body);
     assert_non_null(m->body);
     assert_int_equal(msg_add_to(m, to), 0);
     assert_int_equal(comp_submit(e->c, m), 0);
+}
+
+static void submit(struct env *e, int i, const char *to)
+{
+    submit_hook(e, i, to, "alerts");
 }
 
 /* Messages the fake received for to (digests included). */
@@ -336,12 +341,46 @@ static void test_storm_restart(void **state)
     env_close(&e);
 }
 
+/* A big fold: 20 first lines, then "... and K more"; every hook named. */
+static void test_storm_digest_shape(void **state)
+{
+    unsigned long folded, digests;
+    struct env e;
+    char *body, *p;
+    size_t items = 0;
+
+    (void)state;
+    env_open(&e, "1/1");
+    for (int i = 0; i < 26; i++)
+        submit_hook(&e, i, USER, i % 2 ? "grafana" : "alerts");
+    g_to = USER;
+    g_want = 2;
+    assert_true(run_until(e.base, got_to, &e, 3000));
+    body = body_of(&e, USER, 1);
+    assert_true(strncmp(body,
+                        "25 more alerts from grafana, alerts in the last 1 s:",
+                        52) == 0);
+    for (p = body; (p = strstr(p, "\n- ")); p++)
+        items++;
+    assert_int_equal(items, 20);
+    assert_non_null(strstr(body, "\n- alert 20"));
+    assert_null(strstr(body, "\n- alert 21"));
+    assert_non_null(strstr(body, "\n... and 5 more"));
+    free(body);
+    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    comp_storm_stats(e.c, &folded, &digests);
+    assert_int_equal(folded, 25);
+    assert_int_equal(digests, 1);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_storm_fold),
         cmocka_unit_test(test_storm_link_drop),
         cmocka_unit_test(test_storm_restart),
+        cmocka_unit_test(test_storm_digest_shape),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
