@@ -571,7 +571,8 @@ void comp_outbox_drain(struct comp *c)
         }
         if (d->room && d->room->state != ROOM_JOINED)
             continue; /* waits for its room, in order */
-        if (comp_storm_fold(c, d)) { /* storm.c: into the next digest */
+        /* Over [component] storm: held for the digest (storm.c). */
+        if (comp_storm_fold(c, d)) {
             comp_delivery_unqueue(c, d);
             comp_storm_hold(c, d);
             continue;

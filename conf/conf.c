@@ -399,8 +399,8 @@ static int conf_key_queue(struct conf_parse *p, const char *v)
 
 /* ---- [component] TLS, storm control, log (issue 6) ---- */
 
-static int conf_bool(struct conf_parse *p, const char *key, const char *v,
-                     int *out)
+static int
+conf_bool(struct conf_parse *p, const char *key, const char *v, int *out)
 {
     if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
         strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
