@@ -228,9 +228,9 @@ collect() {
 port_open "$HTTP_PORT" && bail "port $HTTP_PORT is free for xmta"
 
 # --- xmta --------------------------------------------------------------------
-TOKEN_ALERTS=$("$XMTA" token)
-TOKEN_OPS=$("$XMTA" token)
-TOKEN_PRIV=$("$XMTA" token)
+TOKEN_ALERTS=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_OPS=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_PRIV=$("$XMTA" token | sed -n "s/^token = //p")
 citizen_avatar "$DIR/alerts.png"
 if [[ $TOKEN_ALERTS =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$TOKEN_ALERTS" != "$TOKEN_OPS" ]; then
     ok "xmta token prints 43 url-safe characters, different each time"
