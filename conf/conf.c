@@ -713,8 +713,7 @@ static int conf_key_token_sha256(struct conf_parse *p, const char *v)
 {
     struct conf_hook *h = conf_cur_hook(p);
 
-    if (strlen(v) != 64 ||
-        strspn(v, "0123456789abcdefABCDEF") != 64)
+    if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
         return conf_fail(p, p->lineno,
                          "token_sha256 of %s must be 64 hex digits (`xmta "
                          "token` prints one)",
@@ -744,10 +743,9 @@ static int conf_key_rate(struct conf_parse *p, const char *v)
     static const struct {
         const char *name;
         unsigned seconds;
-    } periods[] = {{"s", 1},       {"sec", 1},    {"second", 1},
-                   {"m", 60},      {"min", 60},   {"minute", 60},
-                   {"h", 3600},    {"hour", 3600}, {"d", 86400},
-                   {"day", 86400}};
+    } periods[] = {{"s", 1},     {"sec", 1},     {"second", 1}, {"m", 60},
+                   {"min", 60},  {"minute", 60}, {"h", 3600},   {"hour", 3600},
+                   {"d", 86400}, {"day", 86400}};
     const char *slash = strchr(v, '/');
     char num[16];
     unsigned long n;

@@ -48,11 +48,11 @@ struct conf_hook {
     char *sig_secret;   /* secret = (signature key: never log), or NULL */
     char *sig_header;   /* signature_header =, or NULL: X-Xmta-Signature */
     /* production (issue 6) */
-    int has_token_sha256;             /* token_sha256 = instead of token = */
-    unsigned char token_sha256[32];   /* SHA-256 of the token (not secret) */
-    unsigned rate_n;                  /* rate = N/PERIOD; 0: unlimited */
-    unsigned rate_period;             /* seconds of PERIOD */
-    unsigned burst;                   /* bucket size; default rate_n */
+    int has_token_sha256;           /* token_sha256 = instead of token = */
+    unsigned char token_sha256[32]; /* SHA-256 of the token (not secret) */
+    unsigned rate_n;                /* rate = N/PERIOD; 0: unlimited */
+    unsigned rate_period;           /* seconds of PERIOD */
+    unsigned burst;                 /* bucket size; default rate_n */
 };
 
 /* Largest avatar file taken (bytes): the vCard carrying it in base64 must
@@ -68,9 +68,9 @@ struct conf_listen {
 
 /* An address or network of status_allow = (10.0.0.0/8, ::1). */
 struct conf_net {
-    int family;              /* 4 or 6 */
-    unsigned char addr[16];  /* network byte order; 4 bytes for IPv4 */
-    unsigned prefix;         /* bits: 32 or 128 for one address */
+    int family;             /* 4 or 6 */
+    unsigned char addr[16]; /* network byte order; 4 bytes for IPv4 */
+    unsigned prefix;        /* bits: 32 or 128 for one address */
 };
 
 struct conf {

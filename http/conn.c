@@ -23,8 +23,8 @@
 
 /* TLS 1.2 suites with forward secrecy and AEAD (1.3 keeps OpenSSL's). */
 #define CONN_TLS12_CIPHERS                                                     \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"              \
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"               \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"               \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 enum conn_phase {
@@ -88,8 +88,7 @@ static void conns_check(struct http_conns *cs)
         for (size_t i = 0; i < cs->n_lev; i++)
             evconnlistener_enable(cs->lev[i]);
         cs->paused = 0;
-        xlog_info("http", "accepting connections again (%zu open)",
-                  cs->n_open);
+        xlog_info("http", "accepting connections again (%zu open)", cs->n_open);
     }
 }
 
@@ -141,8 +140,9 @@ static void conn_on_deadline(evutil_socket_t fd, short what, void *arg)
         xlog_debug("http", "closing an idle connection peer=%s:%u",
                    addr ? addr : "?", (unsigned)port);
     else
-        xlog_info("http", "closing a slow connection: %s not received in "
-                          "%us peer=%s:%u",
+        xlog_info("http",
+                  "closing a slow connection: %s not received in "
+                  "%us peer=%s:%u",
                   conn_phase_names[c->phase], c->cs->timeout[c->phase],
                   addr ? addr : "?", (unsigned)port);
     evhttp_connection_free(c->evcon); /* calls conn_on_close: c is gone */
@@ -194,8 +194,8 @@ static void conn_on_input(struct evbuffer *buf,
         if (n <= 0)
             break;
         for (int i = 0; i < n && i < 8 && done < left; i++) {
-            size_t k = vec[i].iov_len < left - done ? vec[i].iov_len
-                                                    : left - done;
+            size_t k =
+                vec[i].iov_len < left - done ? vec[i].iov_len : left - done;
 
             conn_scan(c, vec[i].iov_base, k);
             done += k;
@@ -235,9 +235,9 @@ conn_new(struct http_conns *cs, struct event_base *base, int tls)
         SSL *ssl = cs->ssl ? SSL_new(cs->ssl) : NULL;
 
         if (ssl) /* takes ssl on every path */
-            bev = bufferevent_openssl_socket_new(
-                base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                BEV_OPT_CLOSE_ON_FREE);
+            bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                                 BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE);
         if (bev)
             bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     } else {
@@ -323,8 +323,7 @@ static SSL_CTX *tls_ctx_new(const struct conf *cfg)
         tls_log_error("cannot load tls_cert", cfg->tls_cert);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) !=
-        1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
         tls_log_error("cannot load tls_key", cfg->tls_key);
         goto fail;
     }
@@ -366,7 +365,7 @@ int http_conns_set_conf(struct http_conns *cs, const struct conf *cfg)
         if (cs->ssl)
             xlog_info("http", "reloaded tls_cert %s", cfg->tls_cert);
     }
-    if (ctx || !cs->ssl) { /* running TLS listeners keep theirs */
+    if (ctx || !cs->ssl) {     /* running TLS listeners keep theirs */
         SSL_CTX_free(cs->ssl); /* connections hold their own reference */
         cs->ssl = ctx;
     }
@@ -440,12 +439,11 @@ void http_conns_metrics(const struct http_conns *cs, struct metrics *m)
 {
     metrics_gauge(m, "xmta_http_connections", "Open HTTP connections.",
                   (double)cs->n_open);
-    metrics_gauge(m, "xmta_http_connections_max",
-                  "The max_connections limit.", (double)cs->max);
+    metrics_gauge(m, "xmta_http_connections_max", "The max_connections limit.",
+                  (double)cs->max);
     metrics_counter(m, "xmta_http_connections_accepted_total",
                     "HTTP connections accepted.", (double)cs->accepted);
-    metrics_family(m, "xmta_http_connections_timed_out_total",
-                   METRICS_COUNTER,
+    metrics_family(m, "xmta_http_connections_timed_out_total", METRICS_COUNTER,
                    "HTTP connections closed by a deadline, by what was "
                    "awaited (headers, body, idle).");
     for (int p = 0; p < CONN_PHASE_COUNT; p++) {

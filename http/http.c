@@ -55,8 +55,8 @@ struct http {
     struct event_base *base;
     const struct conf *cfg;
     const struct http_backend *backend;
-    struct evhttp *eh;     /* plain listeners */
-    struct evhttp *eh_tls; /* listen = ... tls, or NULL */
+    struct evhttp *eh;                  /* plain listeners */
+    struct evhttp *eh_tls;              /* listen = ... tls, or NULL */
     struct evhttp_bound_socket **bound; /* one per [http] listen */
     size_t n_bound;
     unsigned short port; /* of the first listener */
@@ -80,10 +80,8 @@ struct call {
 };
 
 /* Counts one answer for /metrics: its hook and status, and its time. */
-static void http_count(struct http *h,
-                       const char *hook,
-                       int code,
-                       uint64_t start_us)
+static void
+http_count(struct http *h, const char *hook, int code, uint64_t start_us)
 {
     uint64_t now = http_now_us();
     struct http_count *c = NULL;
@@ -92,9 +90,8 @@ static void http_count(struct http *h,
         return;
     if (!hook)
         hook = "";
-    metrics_histogram_observe(&h->latency,
-                              now > start_us ? (double)(now - start_us) / 1e6
-                                             : 0);
+    metrics_histogram_observe(
+        &h->latency, now > start_us ? (double)(now - start_us) / 1e6 : 0);
     for (size_t i = 0; i < h->n_counts && !c; i++)
         if (h->counts[i].code == code && strcmp(h->counts[i].hook, hook) == 0)
             c = &h->counts[i];
@@ -351,9 +348,7 @@ out:
 /* The status reply_accepted() answers with. */
 static int reply_code(int reply)
 {
-    return reply == FMT_REPLY_OK     ? 200
-           : reply == FMT_REPLY_NONE ? 204
-                                     : 202;
+    return reply == FMT_REPLY_OK ? 200 : reply == FMT_REPLY_NONE ? 204 : 202;
 }
 
 /* A request whose answer waits for the spool's group commit: what the
@@ -427,8 +422,8 @@ static int hook_rate_limited(struct call *c, const struct conf_hook *hook)
     snprintf(secs, sizeof(secs), "%lu", wait);
     snprintf(error, sizeof(error), "rate limit exceeded: %u/%us, burst %u",
              hook->rate_n, hook->rate_period, hook->burst);
-    evhttp_add_header(evhttp_request_get_output_headers(c->req),
-                      "Retry-After", secs);
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After",
+                      secs);
     reply_json(c->req, 429,
                json_pack("{s:b,s:s,s:I}", "ok", 0, "error", error,
                          "retry_after", (json_int_t)wait));
@@ -592,12 +587,13 @@ static void metrics_status(struct metrics *m, const struct http_status *st)
                                               "failed", "idle"};
 
     metrics_gauge(m, "xmta_stream_up",
-                  "1 when the component stream is authenticated.",
-                  st->online);
+                  "1 when the component stream is authenticated.", st->online);
     metrics_family(m, "xmta_stream_state", METRICS_GAUGE,
                    "The component stream's state (1 for the current one).");
     metrics_sample(m, "xmta_stream_state", 1, "state",
-                   st->online ? "online" : st->state ? st->state : "offline",
+                   st->online  ? "online"
+                   : st->state ? st->state
+                               : "offline",
                    NULL);
     metrics_counter(m, "xmta_stream_reconnects_total",
                     "Times the stream was authenticated again after the "
@@ -616,8 +612,8 @@ static void metrics_status(struct metrics *m, const struct http_status *st)
     metrics_counter(m, "xmta_messages_expired_total",
                     "Deliveries dropped after [spool] max_age.",
                     (double)st->spool_expired);
-    metrics_gauge(m, "xmta_outbox_messages",
-                  "Messages waiting in the outbox.", (double)st->queued);
+    metrics_gauge(m, "xmta_outbox_messages", "Messages waiting in the outbox.",
+                  (double)st->queued);
     metrics_gauge(m, "xmta_spool_enabled", "1 when the spool is on disk.",
                   st->spool_enabled);
     metrics_gauge(m, "xmta_spool_ok", "0 when the spool cannot be written.",
@@ -629,8 +625,7 @@ static void metrics_status(struct metrics *m, const struct http_status *st)
                   "Age of the oldest unacknowledged delivery.",
                   (double)st->spool_oldest_age);
     metrics_family(m, "xmta_rooms", METRICS_GAUGE, "Rooms by state.");
-    for (size_t s = 0; s < sizeof(room_states) / sizeof(room_states[0]);
-         s++) {
+    for (size_t s = 0; s < sizeof(room_states) / sizeof(room_states[0]); s++) {
         size_t n = 0;
 
         for (size_t i = 0; i < st->n_room && i < HTTP_ROOMS_MAX; i++)
@@ -856,7 +851,8 @@ struct http *http_new(struct event_base *base,
     h->backend = backend;
     for (size_t i = 0; i < cfg->n_listen; i++)
         tls |= cfg->listen[i].tls;
-    if (!(h->eh = evhttp_new(base)) || (tls && !(h->eh_tls = evhttp_new(base))) ||
+    if (!(h->eh = evhttp_new(base)) ||
+        (tls && !(h->eh_tls = evhttp_new(base))) ||
         !(h->conns = http_conns_new(base, cfg)) ||
         !(h->digests = http_auth_digests(cfg)) ||
         !(h->buckets = http_buckets_new(cfg, NULL, NULL))) {

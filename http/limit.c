@@ -23,8 +23,7 @@ struct http_bucket *http_buckets_new(const struct conf *cfg,
                                      const struct conf *old_cfg,
                                      const struct http_bucket *old)
 {
-    struct http_bucket *b = calloc(cfg->n_hooks ? cfg->n_hooks : 1,
-                                   sizeof(*b));
+    struct http_bucket *b = calloc(cfg->n_hooks ? cfg->n_hooks : 1, sizeof(*b));
     uint64_t now = http_now_us();
 
     for (size_t i = 0; b && i < cfg->n_hooks; i++) {
@@ -68,8 +67,8 @@ unsigned long http_bucket_take(struct http_bucket *b,
 }
 
 /* 1 when the first bits of a and b are equal. */
-static int net_match(const unsigned char *a, const unsigned char *b,
-                     unsigned bits)
+static int
+net_match(const unsigned char *a, const unsigned char *b, unsigned bits)
 {
     unsigned whole = bits / 8, rest = bits % 8;
 
@@ -92,7 +91,7 @@ int http_status_allowed(const struct conf *cfg, const char *addr)
     if (inet_pton(AF_INET, addr, a) == 1) {
         family = 4;
     } else if (inet_pton(AF_INET6, addr, a) == 1) {
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
                                                  0, 0, 0, 0, 0xFF, 0xFF};
 
         family = 6;

@@ -271,7 +271,8 @@ static const struct bad_case bad_cases[] = {
     {COMP "[http]\nmax_body = -1\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = 2G\n", 6, "bad max_body"},
     /* [http] production (issue 6) */
-    {COMP "[http]\nlisten = 127.0.0.1:1 tsl\n", 6, "optionally followed by tls"},
+    {COMP "[http]\nlisten = 127.0.0.1:1 tsl\n", 6,
+     "optionally followed by tls"},
     {COMP "[http]\nlisten = 127.0.0.1:1 tls\n", 6,
      "listen ... tls needs tls_cert and tls_key"},
     {COMP "[http]\nlisten = 127.0.0.1:1 tls\ntls_cert = /c.pem\n", 6,
@@ -329,28 +330,27 @@ static const struct bad_case bad_cases[] = {
  * token_sha256, rate and burst; and their defaults. */
 static void test_conf_production(void **state)
 {
-    static const char text[] =
-        COMP "[http]\n"
-             "listen = 127.0.0.1:8080\n"
-             "listen = [::1]:8443   tls\n"
-             "tls_cert = cert.pem\n"
-             "tls_key = /etc/xmta/key.pem\n"
-             "max_headers = 8k\n"
-             "header_timeout = 5\n"
-             "body_timeout = 20\n"
-             "idle_timeout = 15\n"
-             "max_connections = 64\n"
-             "status_allow = 127.0.0.1, ::1\n"
-             "status_allow = 10.0.0.0/8\n"
-             "[hook a]\n"
-             "token_sha256 = " SHA_A "\n"
-             "to = alice@example.org\n"
-             "rate = 30/min\n"
-             "burst = 10\n"
-             "[hook b]\n"
-             "token = " TOKEN_B "\n"
-             "to = bob@example.org\n"
-             "rate = 5/s\n";
+    static const char text[] = COMP "[http]\n"
+                                    "listen = 127.0.0.1:8080\n"
+                                    "listen = [::1]:8443   tls\n"
+                                    "tls_cert = cert.pem\n"
+                                    "tls_key = /etc/xmta/key.pem\n"
+                                    "max_headers = 8k\n"
+                                    "header_timeout = 5\n"
+                                    "body_timeout = 20\n"
+                                    "idle_timeout = 15\n"
+                                    "max_connections = 64\n"
+                                    "status_allow = 127.0.0.1, ::1\n"
+                                    "status_allow = 10.0.0.0/8\n"
+                                    "[hook a]\n"
+                                    "token_sha256 = " SHA_A "\n"
+                                    "to = alice@example.org\n"
+                                    "rate = 30/min\n"
+                                    "burst = 10\n"
+                                    "[hook b]\n"
+                                    "token = " TOKEN_B "\n"
+                                    "to = bob@example.org\n"
+                                    "rate = 5/s\n";
     struct conf_diag diag;
     struct conf *c;
     char path[] = "/tmp/xmta-conf-XXXXXX";
