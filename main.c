@@ -284,7 +284,7 @@ static int run(const char *path)
     app.comp = comp_new(app.base, app.cfg);
     app.http = app.comp ? http_new(app.base, app.cfg, &backend) : NULL;
     if (!app.http) {
-        xlog_error("main", "out of memory");
+        xlog_error("main", "cannot set up (out of memory, or see above)");
         goto out;
     }
     sigs[0] = evsignal_new(app.base, SIGTERM, on_signal, &app);

@@ -289,7 +289,8 @@ static struct bufferevent *conn_bev_tls(struct event_base *base, void *arg)
 
 /* ---- TLS ---------------------------------------------------------------- */
 
-static void tls_log_error(const char *what, const char *path)
+/* "what path: OpenSSL's last error" into err. */
+static void tls_error(char *err, size_t n, const char *what, const char *path)
 {
     char buf[256] = "unknown error";
     unsigned long e, last = 0;
@@ -298,43 +299,56 @@ static void tls_log_error(const char *what, const char *path)
         last = e;
     if (last)
         ERR_error_string_n(last, buf, sizeof(buf));
-    xlog_error("http", "%s %s: %s", what, path, buf);
+    snprintf(err, n, "%s %s: %s", what, path, buf);
 }
 
 /* A server context for cfg's certificate and key: TLS 1.2 and later, no
- * compression or renegotiation, forward-secret AEAD suites. */
-static SSL_CTX *tls_ctx_new(const struct conf *cfg)
+ * compression or renegotiation, forward-secret AEAD suites. NULL with err
+ * filled (the file named, never its content). */
+static SSL_CTX *tls_ctx_new(const struct conf *cfg, char *err, size_t n)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx;
 
     ERR_clear_error();
-    if (!ctx) {
-        tls_log_error("cannot create a TLS context for", cfg->tls_cert);
+    if (!(ctx = SSL_CTX_new(TLS_server_method()))) {
+        tls_error(err, n, "cannot create a TLS context for", cfg->tls_cert);
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_cipher_list(ctx, CONN_TLS12_CIPHERS) != 1) {
-        tls_log_error("cannot set the TLS ciphers for", cfg->tls_cert);
+        tls_error(err, n, "cannot set the TLS ciphers for", cfg->tls_cert);
         goto fail;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
-        tls_log_error("cannot load tls_cert", cfg->tls_cert);
+        tls_error(err, n, "cannot load tls_cert", cfg->tls_cert);
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-        tls_log_error("cannot load tls_key", cfg->tls_key);
+        tls_error(err, n, "cannot load tls_key", cfg->tls_key);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        tls_log_error("tls_key does not match tls_cert", cfg->tls_cert);
+        tls_error(err, n, "tls_key does not match tls_cert", cfg->tls_cert);
         goto fail;
     }
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+int http_conns_tls_check(const struct conf *cfg, char *err, size_t n)
+{
+    SSL_CTX *ctx;
+
+    if (!cfg->tls_cert || !cfg->tls_key)
+        return 0;
+    if (!(ctx = tls_ctx_new(cfg, err, n)))
+        return XMTA_E_INVAL;
+    SSL_CTX_free(ctx);
+    return 0;
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -360,8 +374,12 @@ int http_conns_set_conf(struct http_conns *cs, const struct conf *cfg)
     SSL_CTX *ctx = NULL;
 
     if (cfg->tls_cert && cfg->tls_key) {
-        if (!(ctx = tls_ctx_new(cfg)))
+        char err[512];
+
+        if (!(ctx = tls_ctx_new(cfg, err, sizeof(err)))) {
+            xlog_error("http", "%s", err);
             return XMTA_E_INVAL;
+        }
         if (cs->ssl)
             xlog_info("http", "reloaded tls_cert %s", cfg->tls_cert);
     }

@@ -973,6 +973,12 @@ int http_conf_check(const struct conf *cfg, struct conf_diag *diag)
 
     if (rc != 0)
         return rc;
+    if (http_conns_tls_check(cfg, diag->msg, sizeof(diag->msg)) != 0) {
+        snprintf(diag->file, sizeof(diag->file), "%s",
+                 cfg->path ? cfg->path : "config");
+        diag->line = 0;
+        return XMTA_E_INVAL;
+    }
     for (size_t i = 0; i < cfg->n_hooks; i++) {
         const struct conf_hook *hk = &cfg->hooks[i];
         char err[256];

@@ -72,7 +72,8 @@ struct http_backend {
 struct conf_diag;
 
 /* Checks what conf/ leaves to http/: each hook's format = names a known
- * format and its template = compiles. Returns 0, or XMTA_E_INVAL with
+ * format and its template = compiles, no token = is another hook's
+ * token_sha256 =, tls_cert and tls_key load. Returns 0, or XMTA_E_INVAL with
  * *diag filled (FILE:LINE: reason, as conf_load reports). */
 int http_conf_check(const struct conf *cfg, struct conf_diag *diag);
 

@@ -34,6 +34,9 @@ struct http_conns *http_conns_new(struct event_base *base,
  * the certificate files are read again). On error (logged with the file)
  * nothing changes: XMTA_E_INVAL. */
 int http_conns_set_conf(struct http_conns *cs, const struct conf *cfg);
+/* 0 when cfg's tls_cert and tls_key load (or are not set), else
+ * XMTA_E_INVAL with "cannot load tls_cert PATH: reason" in err. */
+int http_conns_tls_check(const struct conf *cfg, char *err, size_t n);
 /* Sets evhttp's bevcb so that its connections are guarded; tls: HTTPS. */
 void http_conns_attach(struct http_conns *cs, struct evhttp *eh, int tls);
 /* A listener to pause at max_connections (borrowed until _free). */

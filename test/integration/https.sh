@@ -208,13 +208,16 @@ check_eq "HTTPS with the new CA: 202" 202 \
 echo "not a certificate" >"$DIR/a.pem"
 kill -HUP "$PID"
 for ((i = 0; i < 30; i++)); do
-    grep -q "reload failed" "$LOG" && break
+    grep -q "reload rejected" "$LOG" && break
     sleep 0.1
 done
 check "a broken certificate is refused, naming the file" \
     grep -qF "cannot load tls_cert $DIR/a.pem" "$LOG"
 check_eq "... and certificate b is still served" "$FP_B" "$(fingerprint_served)"
 check "xmta is still running" kill -0 "$PID"
+W=$("$XMTA" check -c "$DIR/xmta.conf" 2>&1)
+check "xmta check refuses the broken certificate" \
+    grep -qF "$DIR/xmta.conf: cannot load tls_cert $DIR/a.pem: " <<<"$W"
 
 it_kill "$PID"
 check "no token in the log" bash -c "! grep -qF -e '$TOKEN' -e '$PLAIN_TOKEN' '$LOG'"
