@@ -58,6 +58,7 @@ struct http {
     struct evhttp *eh;                  /* plain listeners */
     struct evhttp *eh_tls;              /* listen = ... tls, or NULL */
     struct evhttp_bound_socket **bound; /* one per [http] listen */
+    struct evhttp **bound_eh;           /* the server of each */
     size_t n_bound;
     unsigned short port; /* of the first listener */
     struct tmpl **tmpls; /* compiled template = of each hook, or NULL */
@@ -816,6 +817,8 @@ static void http_limits_set(struct http *h, const struct conf *cfg)
     /* evhttp's timeout is per read or write; our deadlines (conn.c) are
      * the real ones for reading, this one bounds a slow reader of a
      * reply. */
+    if (t < cfg->header_timeout + 1)
+        t = cfg->header_timeout + 1;
     if (t < cfg->idle_timeout + 1)
         t = cfg->idle_timeout + 1;
     if (t < cfg->body_timeout + 1)
@@ -1071,6 +1074,7 @@ static int listen_one(struct http *h, const struct conf_listen *l)
         xlog_error("http", "cannot listen on %s: out of memory", name);
         return XMTA_E_NOMEM;
     }
+    h->bound_eh[h->n_bound] = l->tls ? h->eh_tls : h->eh;
     h->bound[h->n_bound++] = bound;
     if (http_conns_listener(h->conns, lev) != 0) {
         xlog_error("http", "cannot listen on %s: out of memory", name);
@@ -1089,8 +1093,13 @@ int http_start(struct http *h)
     if (h->bound)
         return XMTA_E_STATE;
     if (!(h->bound =
-              calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*h->bound))))
+              calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*h->bound))) ||
+        !(h->bound_eh = calloc(cfg->n_listen ? cfg->n_listen : 1,
+                               sizeof(*h->bound_eh)))) {
+        free(h->bound);
+        h->bound = NULL;
         return XMTA_E_NOMEM;
+    }
     for (size_t i = 0; i < cfg->n_listen && rc == 0; i++)
         rc = listen_one(h, &cfg->listen[i]);
     if (rc != 0) {
@@ -1112,8 +1121,7 @@ void http_stop(struct http *h)
         return;
     http_conns_listeners_clear(h->conns);
     for (size_t i = 0; i < h->n_bound; i++) /* closes it */
-        evhttp_del_accept_socket(h->cfg->listen[i].tls ? h->eh_tls : h->eh,
-                                 h->bound[i]);
+        evhttp_del_accept_socket(h->bound_eh[i], h->bound[i]);
     if (h->n_bound)
         xlog_info("http", "stopped accepting requests");
     h->n_bound = 0;
@@ -1140,5 +1148,6 @@ void http_free(struct http *h)
     free(h->buckets);
     free(h->counts);
     free(h->bound);
+    free(h->bound_eh);
     free(h);
 }

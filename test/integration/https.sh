@@ -89,6 +89,7 @@ listen = 127.0.0.1:$PLAIN_PORT
 tls_cert = a.pem
 tls_key = a.key
 header_timeout = 2
+body_timeout = 1
 status_allow = 127.0.0.1
 
 [spool]
@@ -172,6 +173,12 @@ done
 exec 3>&- 4>&- 5>&- 6>&-
 check "the timeouts are logged" \
     grep -q "closing a slow connection: headers not received in 2s" "$LOG"
+# A TLS client whose headers are in but whose body stops: body_timeout.
+(printf 'POST /hook/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nabc' \
+    "$TOKEN"; sleep 3) | timeout 5 openssl s_client -quiet -connect \
+    127.0.0.1:$TLS_PORT -CAfile "$DIR/a.pem" >/dev/null 2>&1
+check "a TLS client stalled inside its body is closed by body_timeout" \
+    grep -q "closing a slow connection: body not received in 1s" "$LOG"
 
 # --- metrics and status_allow ------------------------------------------------------
 M=$(curl -s --max-time 3 --cacert "$DIR/a.pem" "https://127.0.0.1:$TLS_PORT/metrics")
@@ -182,6 +189,9 @@ check_eq "metrics: plain hook accepted" 'xmta_messages_accepted_total{hook="plai
 check_eq "metrics: four header timeouts" \
     'xmta_http_connections_timed_out_total{phase="headers"} 4' \
     "$(grep -F 'timed_out_total{phase="headers"}' <<<"$M")"
+check_eq "metrics: one body timeout" \
+    'xmta_http_connections_timed_out_total{phase="body"} 1' \
+    "$(grep -F 'timed_out_total{phase="body"}' <<<"$M")"
 check_eq "metrics: the stream is down" 'xmta_stream_up 0' \
     "$(grep '^xmta_stream_up ' <<<"$M")"
 check "metrics: TYPE lines" grep -qx '# TYPE xmta_http_request_duration_seconds histogram' <<<"$M"

@@ -965,6 +965,36 @@ static void test_max_headers(void **state)
     fx_close(fx);
 }
 
+/* A reload with other listen lines (they change only with a restart):
+ * stopping still closes the sockets actually bound. */
+static void test_reload_listen(void **state)
+{
+    static const char two[] = COMP "[http]\n"
+                                   "listen = 127.0.0.1:0\n"
+                                   "listen = 127.0.0.1:0\n"
+                                   "[hook alerts]\n"
+                                   "token = " TOK_A "\n"
+                                   "to = alice@example.org\n";
+    static const char none[] = COMP "[hook alerts]\n"
+                                    "token = " TOK_A "\n"
+                                    "to = alice@example.org\n";
+    struct fx *fx = fx_open(two);
+    struct conf_diag diag;
+    struct conf *cfg2;
+    static struct resp r;
+
+    assert_non_null(cfg2 = conf_load_string(none, "prod.conf", &diag));
+    assert_int_equal(http_set_conf(fx->http, cfg2), 0);
+    conf_free(fx->cfg);
+    fx->cfg = cfg2;
+    post(fx, "/hook/" TOK_A, &r); /* still on the old address */
+    assert_int_equal(r.code, 202);
+    http_stop(fx->http);
+    post(fx, "/hook/" TOK_A, &r);
+    assert_int_equal(r.code, 0);
+    fx_close(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -978,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_trickle_and_idle),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_max_headers),
+        cmocka_unit_test(test_reload_listen),
     };
 
     signal(SIGPIPE, SIG_IGN);
