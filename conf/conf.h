@@ -130,7 +130,9 @@ void conf_free(struct conf *c); /* NULL-safe */
 
 /* The hook whose token equals token, or NULL. Every configured token is
  * compared, each in constant time, so the time taken does not reveal how
- * much of a token matched or which hook it belongs to. */
+ * much of a token matched or which hook it belongs to. Plaintext token =
+ * only: the HTTP frontend matches token_sha256 = hooks too, through
+ * SHA-256 digests (http/auth.c). */
 const struct conf_hook *conf_hook_by_token(const struct conf *c,
                                            const char *token);
 
