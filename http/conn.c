@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -69,6 +70,7 @@ struct http_conns {
     unsigned long accepted;
     unsigned long closed[CONN_PHASE_COUNT]; /* by their deadline */
     unsigned long n_paused;                 /* times max was reached */
+    time_t paused_logged; /* last pause logged: once a minute at most */
 };
 
 /* ---- limits ------------------------------------------------------------ */
@@ -80,15 +82,20 @@ static void conns_check(struct http_conns *cs)
             evconnlistener_disable(cs->lev[i]);
         cs->paused = 1;
         cs->n_paused++;
-        xlog_warn("http",
-                  "max_connections=%u reached: new connections wait until "
-                  "one closes",
-                  cs->max);
+        /* Under a flood this flips often: one line a minute says it. */
+        if (time(NULL) - cs->paused_logged >= 60) {
+            cs->paused_logged = time(NULL);
+            xlog_warn("http",
+                      "max_connections=%u reached: new connections wait "
+                      "until one closes (%lu times so far)",
+                      cs->max, cs->n_paused);
+        }
     } else if (cs->paused && cs->n_open < cs->max) {
         for (size_t i = 0; i < cs->n_lev; i++)
             evconnlistener_enable(cs->lev[i]);
         cs->paused = 0;
-        xlog_info("http", "accepting connections again (%zu open)", cs->n_open);
+        xlog_debug("http", "accepting connections again (%zu open)",
+                   cs->n_open);
     }
 }
 
