@@ -209,6 +209,7 @@ static char *body_of(struct env *e, const char *to, size_t nth)
  * another user is not affected; every row leaves the spool once acked. */
 static void test_storm_fold(void **state)
 {
+    struct comp_counters cnt;
     unsigned long folded, digests;
     const struct xml_node *dg;
     uint64_t t0;
@@ -259,6 +260,10 @@ static void test_storm_fold(void **state)
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 7);
     assert_int_equal(digests, 1);
+    /* /metrics: the 7 folded count as written (in the digest) and acked */
+    comp_counters(e.c, &cnt);
+    assert_int_equal(cnt.delivered, 12);
+    assert_int_equal(cnt.acknowledged, 12);
 
     /* A new window: the next message goes out on its own. */
     submit(&e, 20, USER);
