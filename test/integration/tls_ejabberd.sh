@@ -101,7 +101,8 @@ chown -R ejabberd: "$DIR" 2>/dev/null || true
 ejabberd_start "$DIR" || bail "private ejabberd starts with a TLS component listener"
 ok "private ejabberd with tls: true on 127.0.0.1:$EJABBERD_COMPONENT_PORT"
 
-TOKEN=$("$XMTA" token)
+TOKEN=$("$XMTA" token | sed -n "s/^token = //p")
+[[ $TOKEN =~ ^[A-Za-z0-9_-]{43}$ ]] || bail "xmta token prints a token"
 auth_lines() {
     grep -c 'Accepted external component handshake authentication' \
         "$DIR/log/ejabberd.log" 2>/dev/null || true
