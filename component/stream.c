@@ -333,7 +333,8 @@ static int comp_on_message(struct comp *c, const struct xml_node *m)
         comp_outbox_on_bounce(c, id, from, cond);
     }
     comp_rooms_on_message(c, m);
-    comp_bots_on_message(c, m);
+    if (!comp_replies_on_message(c, m))
+        comp_bots_on_message(c, m);
     return 0;
 }
 

@@ -47,6 +47,13 @@ struct conf_hook {
     size_t max_message; /* characters; default 4000 */
     char *sig_secret;   /* secret = (signature key: never log), or NULL */
     char *sig_header;   /* signature_header =, or NULL: X-Xmta-Signature */
+    /* two-way bots (issue 7) */
+    char *reply_url;        /* reply_url =: messages to the bot are POSTed
+                             * here (signed with sig_secret), or NULL */
+    unsigned reply_timeout; /* seconds per attempt; default 10 */
+    char *alertmanager_url; /* alertmanager_url = (API base), or NULL */
+    char **commanders;      /* globs of the JIDs that may run commands */
+    size_t n_commanders;
 };
 
 /* Largest avatar file taken (bytes): the vCard carrying it in base64 must

@@ -23,6 +23,7 @@
 #include "http/body.h"
 #include "http/format.h"
 #include "http/http.h"
+#include "http/labels.h"
 #include "xml/err.h"
 #include "xml/log.h"
 #include "xml/msg.h"
@@ -403,6 +404,8 @@ static void handle_hook(struct call *c, const char *path)
         code = decode_status(rc);
         goto fail;
     }
+    if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
+        m->labels = http_am_labels(data, len);
     if (uuid_v4(m->id) != 0) {
         msg_free(m);
         code = 500;

@@ -58,6 +58,7 @@ void msg_free(struct msg *m)
     strv_free(m->to, m->n_to);
     strv_free(m->rooms, m->n_rooms);
     free(m->subject);
+    free(m->labels);
     free(m->body);
     free(m);
 }

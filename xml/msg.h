@@ -35,6 +35,9 @@ struct msg {
     size_t n_rooms;
     char *subject;           /* title; may be NULL */
     char *body;              /* sanitized UTF-8 text, never NULL */
+    char *labels; /* Alertmanager hooks: the alert's labels as a JSON
+                   * object text (for "ack" replies), or NULL; not
+                   * spooled */
 };
 
 /* A zeroed message (NULL on allocation failure). */
