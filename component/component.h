@@ -82,6 +82,8 @@ struct comp_fetch_stats {
     unsigned long replies;        /* user messages POSTed to a reply_url */
     unsigned long replies_failed; /* of those, not delivered (user told) */
     unsigned long replies_sent;   /* reply texts sent back to XMPP */
+    unsigned long uploads;        /* attachments sent as files */
+    unsigned long uploads_failed; /* attachments sent as links instead */
 };
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
 

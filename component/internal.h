@@ -230,6 +230,8 @@ struct comp {
     struct comp_cmd_labels *cmd_labels; /* commands.c: labels of recent
                                          * alerts, a ring (lazily made) */
     size_t cmd_labels_next;
+    struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
+    unsigned long uploads, uploads_failed;
 };
 
 /* ---- component.c -------------------------------------------------------- */
@@ -407,5 +409,15 @@ int comp_commands_try(struct comp *c, const struct comp_inbound *in);
  * id, for "ack" in reply to it; frees them all (comp_free). */
 void comp_commands_remember(struct comp *c, const struct msg *m);
 void comp_commands_free(struct comp *c);
+
+/* ---- upload.c (attachments) --------------------------------------------- */
+
+/* A message with m->attach was accepted: fetch, upload and send the file
+ * to its recipients (or the link and why) after it. */
+void comp_upload_submit(struct comp *c, const struct msg *m);
+/* An iq result or error with an "up-" id: 1 when it was ours. */
+int comp_upload_on_iq(struct comp *c, const struct xml_node *iq);
+/* Frees every job (after the fetcher: comp_replies_free). */
+void comp_upload_free(struct comp *c);
 
 #endif

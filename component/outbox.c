@@ -195,6 +195,7 @@ int comp_submit_async(struct comp *c,
     c->batch_n += n;
     c->batch_bytes += bytes;
     event_active(c->commit, EV_TIMEOUT, 1);
+    comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {

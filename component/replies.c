@@ -443,6 +443,7 @@ void comp_replies_free(struct comp *c)
     comp_fetch_free(c->fetch);
     c->fetch = NULL;
     comp_commands_free(c);
+    comp_upload_free(c);
 }
 
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st)
@@ -456,4 +457,6 @@ void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st)
     st->replies = c->replies;
     st->replies_failed = c->replies_failed;
     st->replies_sent = c->replies_sent;
+    st->uploads = c->uploads;
+    st->uploads_failed = c->uploads_failed;
 }

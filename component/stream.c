@@ -261,6 +261,8 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
             comp_outbox_on_ack(c, id); /* all sent before it was taken */
         else if (id && strncmp(id, "sp-", 3) == 0)
             comp_rooms_on_iq_reply(c, iq); /* a room self-ping (rooms.c) */
+        else if (id && strncmp(id, "up-", 3) == 0)
+            comp_upload_on_iq(c, iq); /* XEP-0363 (upload.c) */
         return 0;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)

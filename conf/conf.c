@@ -397,6 +397,20 @@ static int conf_key_queue(struct conf_parse *p, const char *v)
     return 0;
 }
 
+/* A bare domain, as domain =. */
+static int conf_key_upload_service(struct conf_parse *p, const char *v)
+{
+    struct jid j;
+    const char *why = NULL;
+
+    if (jid_parse(v, &j, &why) < 0 || j.local[0] || j.resource[0])
+        return conf_fail(p, p->lineno,
+                         "bad upload_service '%s': expected the domain of "
+                         "an XEP-0363 service, such as upload.example.org",
+                         v);
+    return conf_set_str(p, &p->c->upload_service, j.domain);
+}
+
 /* ---- [http] ---- */
 
 /* "HOST:PORT" or "[V6]:PORT" into host (no brackets) and port. */
@@ -997,6 +1011,35 @@ static int conf_key_commanders(struct conf_parse *p, const char *v)
                               v);
 }
 
+/* Host globs (no scheme, port or path). */
+static int conf_key_attach_hosts(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) > 255 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-*?[]:") != strlen(v))
+        return conf_fail(p, p->lineno,
+                         "bad attach_hosts '%s': expected a host name or "
+                         "glob such as *.example.org",
+                         v);
+    return conf_hook_list_add(p, "attach_hosts", &h->attach_hosts,
+                              &h->n_attach_hosts, v);
+}
+
+static int conf_key_attach_max(struct conf_parse *p, const char *v)
+{
+    size_t n;
+
+    if (conf_parse_size(v, &n) < 0 || n < 1024 || n > 100 * 1024 * 1024)
+        return conf_fail(p, p->lineno,
+                         "bad attach_max '%s': expected a size from 1k to "
+                         "100M",
+                         v);
+    conf_cur_hook(p)->attach_max = n;
+    return 0;
+}
+
 /* ---- the key tables ---- */
 
 static const struct conf_key conf_keys_component[] = {
@@ -1009,6 +1052,7 @@ static const struct conf_key conf_keys_component[] = {
     {"ping_timeout", 0, conf_key_ping_timeout},
     {"keepalive", 0, conf_key_keepalive},
     {"queue", 0, conf_key_queue},
+    {"upload_service", 0, conf_key_upload_service},
     {NULL, 0, NULL},
 };
 
@@ -1037,6 +1081,8 @@ static const struct conf_key conf_keys_hook[] = {
     {"reply_timeout", 0, conf_key_reply_timeout},
     {"alertmanager_url", 0, conf_key_alertmanager_url},
     {"commanders", 1, conf_key_commanders},
+    {"attach_hosts", 1, conf_key_attach_hosts},
+    {"attach_max", 0, conf_key_attach_max},
     {NULL, 0, NULL},
 };
 
@@ -1277,6 +1323,7 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
     h->type = MSG_CHAT;
     h->max_message = 4000; /* FMT_MAX_MESSAGE_DEFAULT */
     h->reply_timeout = 10;
+    h->attach_max = 10 * 1024 * 1024;
     snprintf(p->sec_label, sizeof p->sec_label, "[hook %s]", h->name);
     return 0;
 }
@@ -1642,6 +1689,7 @@ void conf_free(struct conf *c)
     free(c->domain);
     free(c->server);
     free(c->spool_path);
+    free(c->upload_service);
     conf_secret_free(c->secret);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].host);
@@ -1666,6 +1714,7 @@ void conf_free(struct conf *c)
         free(h->reply_url);
         free(h->alertmanager_url);
         conf_strv_free(h->commanders, h->n_commanders);
+        conf_strv_free(h->attach_hosts, h->n_attach_hosts);
     }
     free(c->hooks);
     free(c);

@@ -54,6 +54,10 @@ struct conf_hook {
     char *alertmanager_url; /* alertmanager_url = (API base), or NULL */
     char **commanders;      /* globs of the JIDs that may run commands */
     size_t n_commanders;
+    char **attach_hosts; /* host globs an attach URL may name (none:
+                          * attach URLs are sent as links) */
+    size_t n_attach_hosts;
+    size_t attach_max; /* bytes of a fetched attachment; default 10M */
 };
 
 /* Largest avatar file taken (bytes): the vCard carrying it in base64 must
@@ -78,6 +82,8 @@ struct conf {
     unsigned ping_timeout;  /* seconds to wait for a ping reply; default 30 */
     unsigned keepalive;     /* write-idle seconds before ' '; default 60 */
     size_t queue_max;       /* outbox bound in messages; default 10000 */
+    char *upload_service;   /* XEP-0363 service JID, or NULL: disco on the
+                             * parent domain (issue 7) */
 
     /* [http] */
     struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */

@@ -14,6 +14,8 @@
  *   POST /slow    answers after MS milliseconds (default 10000)
  *   POST /am/api/v2/silences   answers {"silenceID":"sil-N"}
  *   GET  /am/api/v2/alerts     answers two firing alerts
+ *   GET  /file/N.png           answers N bytes (byte i = i * 7 + 3),
+ *                              image/png, for attachments
  *
  * Every request is logged to FILE as one JSON line: method, path, sig_ok
  * (true, false, or null without a signature) and the body parsed as JSON
@@ -137,6 +139,19 @@ static void rcv_on_request(struct evhttp_request *req, void *arg)
         l->req = req;
         l->ev = evtimer_new(r->base, rcv_on_later, l);
         evtimer_add(l->ev, &tv);
+    } else if (strncmp(path, "/file/", 6) == 0) {
+        long n = strtol(path + 6, NULL, 10);
+        struct evbuffer *b = evbuffer_new();
+
+        for (long i = 0; i < n && n <= (1 << 20); i++) {
+            unsigned char ch = (unsigned char)(i * 7 + 3);
+
+            evbuffer_add(b, &ch, 1);
+        }
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Content-Type", "image/png");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
     } else if (strcmp(path, "/am/api/v2/silences") == 0) {
         snprintf(text, sizeof(text), "{\"silenceID\":\"sil-%u\"}",
                  ++r->silences);

@@ -95,7 +95,18 @@ ask() {
 for p in $HTTP_PORT $RX_PORT $DEAD_PORT; do
     port_open "$p" && bail "port $p is free"
 done
-prosody_setup "$DIR" || bail "Prosody setup"
+# The component, and Prosody's own XEP-0363 service on loopback (its URLs
+# name 127.0.0.1, so the test needs no name for it); small files only.
+cat >"$DIR/block.lua" <<EOF
+Component "$PROSODY_COMPONENT_DOMAIN"
+    component_secret = "$PROSODY_COMPONENT_SECRET"
+    component_conflict_resolve = "kick_old"
+
+Component "upload.localhost" "http_file_share"
+    http_host = "127.0.0.1"
+    http_file_share_size_limit = 4096
+EOF
+prosody_setup "$DIR" "$DIR/block.lua" || bail "Prosody setup"
 prosody_start "$DIR" || bail "private Prosody starts"
 ok "private Prosody runs"
 
@@ -105,6 +116,7 @@ it_track $!
 wait_for_line "$DIR/rx.stdout" ready 10 $! || bail "the receiver listens"
 
 T=$("$XMTA" token)
+TF=$("$XMTA" token)
 cat >"$DIR/xmta.ini" <<EOF
 [component]
 domain = $D
@@ -149,6 +161,13 @@ from = downbot
 to = alice@localhost
 secret = $SIGKEY
 reply_url = http://127.0.0.1:$DEAD_PORT/x
+
+[hook files]
+token = $TF
+from = filebot
+to = alice@localhost
+attach_hosts = 127.0.0.1
+attach_max = 6k
 
 [hook am]
 token = $T
@@ -264,6 +283,47 @@ wait_lines "$DIR/am.jsonl" 4 20
 check_eq "other text still goes to reply_url" "pong: hi" "$(field "$DIR/am.jsonl" 3 body)"
 check "... with in_reply_to: the newest alert to alice" \
     rx_has "\"body\":\"hi\",\"text\":\"hi\",\"id\":\"hi-1\",\"in_reply_to\":\"$ALERT_ID\""
+
+# --- attachments (XEP-0363 on Prosody's mod_http_file_share) ------------------
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --out "$DIR/files.jsonl" --expect 6 --timeout 40 \
+    >"$DIR/files.stdout" 2>>"$DIR/clients.stderr" &
+FILES=$!
+it_track "$FILES"
+wait_for_line "$DIR/files.stdout" ready 20 "$FILES" || bail "alice is online for files"
+fpost() {
+    curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
+        -H 'Content-Type: application/json' --data-binary "$1" "$BASE/hook/$TF"
+}
+check_eq "a webhook with an attach URL is accepted" 202 \
+    "$(fpost "{\"body\":\"Graph attached\",\"attach\":\"$RX/file/3000.png\"}")"
+wait_lines "$DIR/files.jsonl" 2 20
+check_eq "the text comes first, as its own message" "Graph attached" \
+    "$(field "$DIR/files.jsonl" 0 body)"
+URL=$(field "$DIR/files.jsonl" 1 body)
+case $URL in
+http://127.0.0.1:$PROSODY_HTTP_PORT/file_share/*/3000.png) ok "then a message whose body is the upload URL" ;;
+*) not_ok "then a message whose body is the upload URL"; printf '#   got %q\n' "$URL" ;;
+esac
+check_eq "... with the same URL in XEP-0066 OOB" "$URL" \
+    "$(field "$DIR/files.jsonl" 1 oob)"
+curl -sS --max-time 10 -o "$DIR/got.png" "$URL" 2>>"$DIR/curl.stderr"
+curl -sS --max-time 10 -o "$DIR/want.png" "$RX/file/3000.png" 2>>"$DIR/curl.stderr"
+check "GET on the URL returns exactly the bytes" cmp -s "$DIR/got.png" "$DIR/want.png"
+check_eq "... all 3000 of them" 3000 "$(wc -c <"$DIR/got.png" | tr -d ' ')"
+
+check_eq "an attachment the server's limit refuses is accepted" 202 \
+    "$(fpost "{\"body\":\"Too big\",\"attach\":\"$RX/file/5000.png\"}")"
+wait_lines "$DIR/files.jsonl" 4 20
+check_eq "... the text arrives" "Too big" "$(field "$DIR/files.jsonl" 2 body)"
+check_eq "... then the link and why" \
+    "📎 $RX/file/5000.png (not attached: 5000 bytes, the server takes at most 4096)" \
+    "$(field "$DIR/files.jsonl" 3 body)"
+fpost "{\"body\":\"Huge\",\"attach\":\"$RX/file/9000.png\"}" >/dev/null
+wait_lines "$DIR/files.jsonl" 6 20
+check_eq "an attachment over attach_max: the link and why" \
+    "📎 $RX/file/9000.png (not attached: larger than attach_max)" \
+    "$(field "$DIR/files.jsonl" 5 body)"
 
 check "the signing key is not in the log" bash -c "! grep -qF '$SIGKEY' '$DIR/xmta.log'"
 it_summary

@@ -300,6 +300,17 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         json_boolean(xmpp_stanza_get_child_by_name(st, "subject") != NULL));
     json_set_string(obj, "origin_id",
                     origin ? xmpp_stanza_get_attribute(origin, "id") : NULL);
+    {
+        /* XEP-0066: the URL of an attached file, or null */
+        xmpp_stanza_t *x =
+            xmpp_stanza_get_child_by_name_and_ns(st, "x", "jabber:x:oob");
+        xmpp_stanza_t *u = x ? xmpp_stanza_get_child_by_name(x, "url") : NULL;
+        char *url = u ? xmpp_stanza_get_text(u) : NULL;
+
+        json_set_string(obj, "oob", url);
+        if (url)
+            xmpp_free(cl->ctx, url);
+    }
     json_object_set_new(obj, "delay",
                         json_boolean(xmpp_stanza_get_child_by_name_and_ns(
                                          st, "delay", NS_DELAY) != NULL));
