@@ -11,7 +11,11 @@
 #     "Could not deliver your message (...)";
 #   - an Alertmanager notification POSTed to the webhook, then "ack" in
 #     reply to it (XEP-0461): the fake Alertmanager records a silence for
-#     the alert's labels; "alerts" lists what fires.
+#     the alert's labels; "alerts" lists what fires;
+#   - attachments through Prosody's mod_http_file_share: the text, then a
+#     message whose body (and XEP-0066 URL) is the upload URL, whose GET
+#     gives exactly the bytes; over the server's limit, over attach_max, a
+#     slot the server refuses, a host not allowed: the link and why.
 # Usage: run_replies.sh --xmta PATH --client PATH --receiver PATH
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
@@ -324,6 +328,36 @@ wait_lines "$DIR/files.jsonl" 6 20
 check_eq "an attachment over attach_max: the link and why" \
     "📎 $RX/file/9000.png (not attached: larger than attach_max)" \
     "$(field "$DIR/files.jsonl" 5 body)"
+
+# A slot the server itself refuses: with upload_service set xmta does no
+# disco (so knows no size limit) and asks; and a host not in attach_hosts.
+it_kill "$XMTA_PID"
+sed -i "s/^secret = $PROSODY_COMPONENT_SECRET\$/&\nupload_service = upload.localhost/" "$DIR/xmta.ini"
+check "upload_service is in the config" grep -qx 'upload_service = upload.localhost' "$DIR/xmta.ini"
+"$XMTA" -v -c "$DIR/xmta.ini" >>"$DIR/xmta.stdout" 2>>"$DIR/xmta.log" </dev/null &
+XMTA_PID=$!
+for ((i = 0; i < 150; i++)); do
+    curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' && break
+    sleep 0.2
+done
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --out "$DIR/files2.jsonl" --expect 4 --timeout 40 \
+    >"$DIR/files2.stdout" 2>>"$DIR/clients.stderr" &
+it_track $!
+wait_for_line "$DIR/files2.stdout" ready 20 $! || bail "alice is online again"
+check_eq "with upload_service: accepted" 202 \
+    "$(fpost "{\"body\":\"Refused\",\"attach\":\"$RX/file/5000.png\"}")"
+wait_lines "$DIR/files2.jsonl" 2 20
+check_eq "the server refuses the slot: the link and its condition" \
+    "📎 $RX/file/5000.png (not attached: slot refused (not-acceptable))" \
+    "$(field "$DIR/files2.jsonl" 1 body)"
+fpost "{\"body\":\"Elsewhere\",\"attach\":\"http://localhost:$RX_PORT/file/10.png\"}" >/dev/null
+wait_lines "$DIR/files2.jsonl" 4 20
+check_eq "a host not in attach_hosts is not fetched: the link" \
+    "📎 http://localhost:$RX_PORT/file/10.png (not attached: host not in attach_hosts)" \
+    "$(field "$DIR/files2.jsonl" 3 body)"
+check "... and nothing asked the receiver for it" \
+    bash -c "! grep -qF '/file/10.png' '$DIR/rx.jsonl'"
 
 check "the signing key is not in the log" bash -c "! grep -qF '$SIGKEY' '$DIR/xmta.log'"
 it_summary
