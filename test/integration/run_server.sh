@@ -550,7 +550,7 @@ fi
 # The only stream error a server may send is ejabberd's system-shutdown
 # when it stops (the restart above).
 check_eq "$SRV_NAME never closed xmta's stream with an error" 0 \
-    "$(grep 'stream error' "$DIR/xmta.log" | grep -vc 'system-shutdown')"
+    "$(grep ' comp stream error ' "$DIR/xmta.log" | grep -vc 'system-shutdown')"
 if [ "$SERVER" = prosody ]; then
     check_eq "Prosody logged no component stream error" 0 \
         "$(grep -c 'Disconnecting component, <stream:error>' "$DIR/prosody.log")"
