@@ -21,6 +21,7 @@
 #include "xml/jid.h"
 #include "xml/log.h"
 #include "xml/msg.h"
+#include "xml/xml.h"
 
 #define CMD_LABELS_MAX 512       /* alerts whose labels are remembered */
 #define CMD_DEFAULT_S (2 * 3600) /* ack: two hours */
@@ -29,6 +30,9 @@
 #define CMD_MATCHERS_MAX 16
 #define CMD_RESPONSE_MAX (1024 * 1024)
 #define CMD_TIMEOUT_MS 10000
+#define NS_COMMANDS "http://jabber.org/protocol/commands"
+#define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define NS_DATA "jabber:x:data"
 
 /* The labels of one alert message, by its id (a ring in struct comp). */
 struct comp_cmd_labels {
@@ -40,7 +44,9 @@ struct comp_cmd_labels {
 enum cmd_kind { CMD_SILENCE, CMD_ALERTS, CMD_KIND_COUNT };
 
 struct cmd_call {
-    struct comp_answer *a;
+    struct comp *c;
+    struct comp_answer *a; /* a chat answer, or */
+    struct xml_node *iq;   /* the XEP-0050 request to answer */
     enum cmd_kind kind;
     char what[512]; /* silence: the matchers, for the answer */
     char duration[32];
@@ -226,13 +232,33 @@ static void cmd_iso(time_t t, char *buf, size_t size)
 
 /* ---- the API calls ------------------------------------------------------ */
 
-static void cmd_say(struct comp_answer *a, const char *text)
+static void adhoc_completed(struct cmd_call *k, const char *text, size_t len);
+
+/* The answer to a command: a chat message, or the ad-hoc result. */
+static void cmd_say_n(struct cmd_call *k, const char *text, size_t len)
 {
-    comp_answer_send(a, text, strlen(text));
+    if (k->a)
+        comp_answer_send(k->a, text, len);
+    else if (k->iq)
+        adhoc_completed(k, text, len);
+}
+
+static void cmd_say(struct cmd_call *k, const char *text)
+{
+    cmd_say_n(k, text, strlen(text));
+}
+
+static void cmd_call_free(struct cmd_call *k)
+{
+    if (!k)
+        return;
+    comp_answer_free(k->a);
+    xml_node_free(k->iq);
+    free(k);
 }
 
 /* "N firing:" and one line per alert. */
-static void cmd_list(struct comp_answer *a, const char *body, size_t len)
+static void cmd_list(struct cmd_call *a, const char *body, size_t len)
 {
     json_t *arr = json_loadb(body, len, 0, NULL), *al;
     size_t i, n = 0, out = 0, cap = 8192;
@@ -270,7 +296,7 @@ static void cmd_list(struct comp_answer *a, const char *body, size_t len)
                                     inst ? " on " : "", inst ? inst : "",
                                     sum ? ": " : "", sum ? sum : "");
     }
-    comp_answer_send(a, text, out < cap ? out : cap - 1);
+    cmd_say_n(a, text, out < cap ? out : cap - 1);
 done:
     free(text);
     json_decref(arr);
@@ -297,12 +323,12 @@ static void cmd_on_done(void *arg, const struct comp_fetch_result *r)
 
             snprintf(say, sizeof(say), "Alertmanager did not take it (%s).",
                      text);
-            cmd_say(k->a, say);
+            cmd_say(k, say);
         }
         goto out;
     }
     if (k->kind == CMD_ALERTS) {
-        cmd_list(k->a, r->body, r->body_len);
+        cmd_list(k, r->body, r->body_len);
     } else {
         json_t *o = json_loadb(r->body, r->body_len, 0, NULL);
         const char *sid = json_string_value(json_object_get(o, "silenceID"));
@@ -311,12 +337,11 @@ static void cmd_on_done(void *arg, const struct comp_fetch_result *r)
                   k->duration, k->what);
         snprintf(text, sizeof(text), "Silenced for %s (silence %s): %s",
                  k->duration, sid ? sid : "?", k->what);
-        cmd_say(k->a, text);
+        cmd_say(k, text);
         json_decref(o);
     }
 out:
-    comp_answer_free(k->a);
-    free(k);
+    cmd_call_free(k);
 }
 
 static int cmd_call(struct comp *c,
@@ -357,6 +382,46 @@ static int cmd_call(struct comp *c,
     return rc;
 }
 
+/* POSTs a silence of matchers for secs; k's answer follows from the loop.
+ * 0 (k is then owned by the transfer) or a negative XMTA_E_*. */
+static int cmd_silence(struct comp *c,
+                       const struct conf_hook *hk,
+                       struct cmd_call *k,
+                       long secs,
+                       json_t *matchers,
+                       const char *sender,
+                       const char *verb)
+{
+    char now_s[32], end_s[32], comment[300], *body = NULL;
+    time_t now = time(NULL);
+    json_t *si;
+    int rc = XMTA_E_NOMEM;
+
+    k->kind = CMD_SILENCE;
+    cmd_iso(now, now_s, sizeof(now_s));
+    cmd_iso(now + secs, end_s, sizeof(end_s));
+    if (secs % 86400 == 0)
+        snprintf(k->duration, sizeof(k->duration), "%ldd", secs / 86400);
+    else if (secs % 3600 == 0)
+        snprintf(k->duration, sizeof(k->duration), "%ldh", secs / 3600);
+    else
+        snprintf(k->duration, sizeof(k->duration), "%ldm", secs / 60);
+    cmd_describe(matchers, k->what, sizeof(k->what));
+    snprintf(comment, sizeof(comment), "%s from XMPP (xmta hook %s)", verb,
+             hk->name);
+    si = json_pack("{s:O, s:s, s:s, s:s, s:s}", "matchers", matchers,
+                   "startsAt", now_s, "endsAt", end_s, "createdBy", sender,
+                   "comment", comment);
+    if (si && (body = json_dumps(si, JSON_COMPACT)))
+        rc = cmd_call(c, hk, k, "POST", "/api/v2/silences", body);
+    if (rc == 0)
+        xlog_info("cmd", "%s: %s silences %s for %s", hk->name, sender, k->what,
+                  k->duration);
+    json_decref(si);
+    free(body);
+    return rc;
+}
+
 /* ---- the entry point ---------------------------------------------------- */
 
 static int cmd_authorized(const struct conf_hook *hk, const char *bare)
@@ -370,14 +435,13 @@ static int cmd_authorized(const struct conf_hook *hk, const char *bare)
 int comp_commands_try(struct comp *c, const struct comp_inbound *in)
 {
     const struct conf_hook *hk = in->hk;
-    char buf[1024], *tok, *save = NULL, *body_json = NULL, now_s[32], end_s[32];
+    char buf[1024], *tok, *save = NULL;
     struct cmd_call *k = NULL;
-    json_t *matchers = NULL, *si = NULL;
+    json_t *matchers = NULL;
     const char *labels, *verb;
     long secs = CMD_DEFAULT_S;
     int rc = XMTA_E_NOMEM;
     enum cmd_kind kind;
-    time_t now;
 
     if (!hk->alertmanager_url)
         return 0;
@@ -395,15 +459,16 @@ int comp_commands_try(struct comp *c, const struct comp_inbound *in)
     verb = strcmp(tok, "ack") == 0 ? "ack" : "silence";
     if (!(k = calloc(1, sizeof(*k))) || !(k->a = comp_answer_new(c, in)))
         goto fail;
+    k->c = c;
     k->kind = kind;
     if (!in->sender) {
-        cmd_say(k->a, "Commands are taken in a direct chat with the bot only.");
+        cmd_say(k, "Commands are taken in a direct chat with the bot only.");
         goto done;
     }
     if (!cmd_authorized(hk, in->sender)) {
         xlog_warn("cmd", "%s: %s may not run commands (commanders)", hk->name,
                   in->sender);
-        cmd_say(k->a, "You are not allowed to run commands here.");
+        cmd_say(k, "You are not allowed to run commands here.");
         goto done;
     }
     if (kind == CMD_ALERTS) {
@@ -420,9 +485,9 @@ int comp_commands_try(struct comp *c, const struct comp_inbound *in)
     if (strcmp(verb, "silence") == 0) {
         tok = strtok_r(NULL, " \t\r\n", &save);
         if (!tok || !(secs = cmd_duration(tok))) {
-            cmd_say(k->a, "Usage: silence DURATION [name=value ...], e.g. "
-                          "silence 2h (in reply to an alert) or silence 30m "
-                          "alertname=DiskFull. DURATION: 1m to 90d.");
+            cmd_say(k, "Usage: silence DURATION [name=value ...], e.g. "
+                       "silence 2h (in reply to an alert) or silence 30m "
+                       "alertname=DiskFull. DURATION: 1m to 90d.");
             goto done;
         }
     }
@@ -435,53 +500,342 @@ int comp_commands_try(struct comp *c, const struct comp_inbound *in)
                      "Not a matcher: %.200s (expected name=value, "
                      "name!=value, name=~regex or name!~regex).",
                      tok);
-            cmd_say(k->a, buf);
+            cmd_say(k, buf);
             goto done;
         }
     }
     if (json_array_size(matchers) == 0) {
         labels = cmd_labels_of(c, hk->name, in->in_reply_to);
         if (!labels || cmd_label_matchers(matchers, labels) != 0) {
-            cmd_say(k->a, "Which alert? Reply to an alert message, or give "
-                          "matchers: silence 2h alertname=DiskFull.");
+            cmd_say(k, "Which alert? Reply to an alert message, or give "
+                       "matchers: silence 2h alertname=DiskFull.");
             goto done;
         }
     }
-    now = time(NULL);
-    cmd_iso(now, now_s, sizeof(now_s));
-    cmd_iso(now + secs, end_s, sizeof(end_s));
-    if (secs % 86400 == 0)
-        snprintf(k->duration, sizeof(k->duration), "%ldd", secs / 86400);
-    else if (secs % 3600 == 0)
-        snprintf(k->duration, sizeof(k->duration), "%ldh", secs / 3600);
-    else
-        snprintf(k->duration, sizeof(k->duration), "%ldm", secs / 60);
-    cmd_describe(matchers, k->what, sizeof(k->what));
-    snprintf(buf, sizeof(buf), "%s from XMPP (xmta hook %s)", verb, hk->name);
-    if (!(si = json_pack("{s:O, s:s, s:s, s:s, s:s}", "matchers", matchers,
-                         "startsAt", now_s, "endsAt", end_s, "createdBy",
-                         in->sender, "comment", buf)) ||
-        !(body_json = json_dumps(si, JSON_COMPACT)))
+    if ((rc = cmd_silence(c, hk, k, secs, matchers, in->sender, verb)) != 0)
         goto fail;
-    if ((rc = cmd_call(c, hk, k, "POST", "/api/v2/silences", body_json)) != 0)
-        goto fail;
-    xlog_info("cmd", "%s: %s silences %s for %s", hk->name, in->sender, k->what,
-              k->duration);
     json_decref(matchers);
-    json_decref(si);
-    free(body_json);
     return 1;
 fail:
     xlog_warn("cmd", "%s: command from %s failed: %s", hk->name, in->from,
               xmta_strerror(rc));
     if (k && k->a)
-        cmd_say(k->a, "Could not run the command now. Please try again later.");
+        cmd_say(k, "Could not run the command now. Please try again later.");
 done:
     json_decref(matchers);
-    json_decref(si);
-    free(body_json);
-    if (k)
-        comp_answer_free(k->a);
-    free(k);
+    cmd_call_free(k);
+    return 1;
+}
+
+/* ---- XEP-0050 ad-hoc commands ------------------------------------------- */
+
+/* The Alertmanager hook of the bot a JID names, or NULL. */
+static const struct conf_hook *adhoc_hook(const struct comp *c, const char *to)
+{
+    const char *at = to ? strchr(to, '@') : NULL;
+
+    for (size_t i = 0; at && i < c->cfg->n_hooks; i++) {
+        const struct conf_hook *hk = &c->cfg->hooks[i];
+        const char *name = hk->from ? hk->from : hk->name;
+
+        if (hk->alertmanager_url && strlen(name) == (size_t)(at - to) &&
+            strncasecmp(name, to, (size_t)(at - to)) == 0)
+            return hk;
+    }
+    return NULL;
+}
+
+static struct xml_node *adhoc_reply(const struct xml_node *iq, const char *type)
+{
+    struct xml_node *r = xml_node_new("iq", NULL);
+
+    if (r && (xml_node_set_attr(r, "type", type) != 0 ||
+              xml_node_set_attr(r, "id", xml_node_attr(iq, "id")) != 0 ||
+              xml_node_set_attr(r, "from", xml_node_attr(iq, "to")) != 0 ||
+              xml_node_set_attr(r, "to", xml_node_attr(iq, "from")) != 0)) {
+        xml_node_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void adhoc_send(struct comp *c, struct xml_node *r)
+{
+    if (!r || comp_send_node(c, r) != 0)
+        xlog_warn("cmd", "cannot answer an ad-hoc command");
+    xml_node_free(r);
+}
+
+static void adhoc_error(struct comp *c,
+                        const struct xml_node *iq,
+                        const char *etype,
+                        const char *cond)
+{
+    struct xml_node *r = adhoc_reply(iq, "error"), *e;
+
+    if (r && (!(e = xml_node_add_child(r, "error", NULL)) ||
+              xml_node_set_attr(e, "type", etype) != 0 ||
+              !xml_node_add_child(e, cond, XMTA_NS_STANZAS_ERR))) {
+        xml_node_free(r);
+        r = NULL;
+    }
+    adhoc_send(c, r);
+}
+
+/* <command node=N sessionid=S status=ST/> in a result; NULL on failure. */
+static struct xml_node *adhoc_command(struct xml_node *r,
+                                      const struct xml_node *req,
+                                      const char *status)
+{
+    const char *node = xml_node_attr(req, "node");
+    const char *sid = xml_node_attr(req, "sessionid");
+    struct xml_node *cmd = xml_node_add_child(r, "command", NS_COMMANDS);
+
+    if (!cmd || xml_node_set_attr(cmd, "node", node ? node : "") != 0 ||
+        xml_node_set_attr(cmd, "sessionid",
+                          sid ? sid : xml_node_attr(r, "id")) != 0 ||
+        xml_node_set_attr(cmd, "status", status) != 0)
+        return NULL;
+    return cmd;
+}
+
+/* The result of a finished command with text as its note. */
+static void adhoc_completed(struct cmd_call *k, const char *text, size_t len)
+{
+    const struct xml_node *req = xml_node_child(k->iq, "command", NS_COMMANDS);
+    struct xml_node *r = adhoc_reply(k->iq, "result"), *cmd, *note;
+
+    if (r && (!(cmd = adhoc_command(r, req, "completed")) ||
+              !(note = xml_node_add_child(cmd, "note", NULL)) ||
+              xml_node_set_attr(note, "type", "info") != 0 ||
+              xml_node_add_text(note, text, len) != 0)) {
+        xml_node_free(r);
+        r = NULL;
+    }
+    adhoc_send(k->c, r);
+}
+
+static int adhoc_items(struct comp *c, const struct xml_node *iq)
+{
+    static const char *const nodes[][2] = {{"alerts", "Firing alerts"},
+                                           {"silence", "Silence alerts"}};
+    struct xml_node *r = adhoc_reply(iq, "result"), *q, *it;
+    const char *to = xml_node_attr(iq, "to");
+
+    if (!r || !(q = xml_node_add_child(r, "query", NS_DISCO_ITEMS)) ||
+        xml_node_set_attr(q, "node", NS_COMMANDS) != 0)
+        goto fail;
+    for (size_t i = 0; i < 2; i++)
+        if (!(it = xml_node_add_child(q, "item", NULL)) ||
+            xml_node_set_attr(it, "jid", to) != 0 ||
+            xml_node_set_attr(it, "node", nodes[i][0]) != 0 ||
+            xml_node_set_attr(it, "name", nodes[i][1]) != 0)
+            goto fail;
+    adhoc_send(c, r);
+    return 1;
+fail:
+    xml_node_free(r);
+    return 1;
+}
+
+static int adhoc_field(struct xml_node *x,
+                       const char *var,
+                       const char *type,
+                       const char *label,
+                       const char *const *values,
+                       size_t n)
+{
+    struct xml_node *f = xml_node_add_child(x, "field", NULL), *v;
+
+    if (!f || xml_node_set_attr(f, "var", var) != 0 ||
+        xml_node_set_attr(f, "type", type) != 0 ||
+        xml_node_set_attr(f, "label", label) != 0)
+        return XMTA_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(v = xml_node_add_child(f, "value", NULL)) ||
+            xml_node_add_text(v, values[i], (size_t)-1) != 0)
+            return XMTA_E_NOMEM;
+    return 0;
+}
+
+/* The silence form: duration, and matchers prefilled with the labels of
+ * the newest alert of the hook sent to this user. */
+static void adhoc_silence_form(struct comp *c,
+                               const struct conf_hook *hk,
+                               const struct xml_node *iq,
+                               const char *bare)
+{
+    const struct xml_node *req = xml_node_child(iq, "command", NS_COMMANDS);
+    struct xml_node *r = adhoc_reply(iq, "result"), *cmd, *acts, *x, *t;
+    const char *id = comp_replies_last_alert(c, hk->name, bare);
+    const char *labels = cmd_labels_of(c, hk->name, id);
+    const char *dur[] = {"2h"}, *vals[CMD_MATCHERS_MAX];
+    char lines[CMD_MATCHERS_MAX][600];
+    size_t n = 0;
+    json_t *o = labels ? json_loads(labels, 0, NULL) : NULL, *v;
+    const char *key;
+
+    json_object_foreach(o, key, v)
+    {
+        if (n < CMD_MATCHERS_MAX && json_is_string(v)) {
+            snprintf(lines[n], sizeof(lines[n]), "%s=%s", key,
+                     json_string_value(v));
+            vals[n] = lines[n];
+            n++;
+        }
+    }
+    if (!r || !(cmd = adhoc_command(r, req, "executing")) ||
+        !(acts = xml_node_add_child(cmd, "actions", NULL)) ||
+        xml_node_set_attr(acts, "execute", "complete") != 0 ||
+        !xml_node_add_child(acts, "complete", NULL) ||
+        !(x = xml_node_add_child(cmd, "x", NS_DATA)) ||
+        xml_node_set_attr(x, "type", "form") != 0 ||
+        !(t = xml_node_add_child(x, "title", NULL)) ||
+        xml_node_add_text(t, "Silence alerts", (size_t)-1) != 0 ||
+        adhoc_field(x, "duration", "text-single", "Duration (30m, 2h, 1d)", dur,
+                    1) != 0 ||
+        adhoc_field(x, "matchers", "text-multi",
+                    "Matchers, one per line (name=value, name=~regex)", vals,
+                    n) != 0) {
+        xml_node_free(r);
+        r = NULL;
+    }
+    json_decref(o);
+    adhoc_send(c, r);
+}
+
+/* The values of field var of a submitted form, one string each. */
+static size_t
+adhoc_values(const struct xml_node *x, const char *var, char **out, size_t max)
+{
+    size_t n = 0;
+
+    for (const struct xml_node *f = xml_node_first_child(x); f;
+         f = xml_node_next(f)) {
+        const char *fv = xml_node_attr(f, "var");
+
+        if (strcmp(xml_node_name(f), "field") != 0 || !fv ||
+            strcmp(fv, var) != 0)
+            continue;
+        for (const struct xml_node *v = xml_node_first_child(f); v && n < max;
+             v = xml_node_next(v))
+            if (strcmp(xml_node_name(v), "value") == 0 &&
+                (out[n] = xml_node_text(v)))
+                n++;
+    }
+    return n;
+}
+
+static void adhoc_silence_submit(struct comp *c,
+                                 const struct conf_hook *hk,
+                                 const struct xml_node *iq,
+                                 const struct xml_node *x,
+                                 const char *bare)
+{
+    char *dur[1] = {NULL}, *m[CMD_MATCHERS_MAX];
+    size_t nm = adhoc_values(x, "matchers", m, CMD_MATCHERS_MAX);
+    size_t nd = adhoc_values(x, "duration", dur, 1);
+    json_t *matchers = json_array();
+    struct cmd_call *k = calloc(1, sizeof(*k));
+    long secs = nd ? cmd_duration(dur[0]) : CMD_DEFAULT_S;
+    const char *bad = NULL;
+
+    if (!k || !matchers || !(k->iq = xml_node_copy(iq))) {
+        adhoc_error(c, iq, "wait", "resource-constraint");
+        cmd_call_free(k);
+        k = NULL;
+        goto out;
+    }
+    k->c = c;
+    for (size_t i = 0; i < nm && !bad; i++)
+        if (m[i][0] && cmd_matcher(matchers, m[i]) != 0)
+            bad = "Not a matcher (expected name=value, name!=value, "
+                  "name=~regex or name!~regex).";
+    if (!secs)
+        bad = "Bad duration: expected 1m to 90d, such as 30m, 2h or 1d.";
+    else if (!bad && json_array_size(matchers) == 0)
+        bad = "Give at least one matcher.";
+    if (bad) {
+        cmd_say(k, bad);
+        cmd_call_free(k);
+    } else if (cmd_silence(c, hk, k, secs, matchers, bare, "silence") != 0) {
+        cmd_say(k, "Could not run the command now. Please try again later.");
+        cmd_call_free(k);
+    }
+out:
+    for (size_t i = 0; i < nm; i++)
+        free(m[i]);
+    free(dur[0]);
+    json_decref(matchers);
+}
+
+int comp_adhoc_on_iq(struct comp *c, const struct xml_node *iq)
+{
+    const char *type = xml_node_attr(iq, "type");
+    const struct xml_node *q = xml_node_first_child(iq);
+    const struct conf_hook *hk = adhoc_hook(c, xml_node_attr(iq, "to"));
+    const char *qns = q ? xml_node_ns(q) : NULL, *node, *action;
+    const struct xml_node *x;
+    struct jid *j = NULL;
+    char bare[COMP_JID_MAX];
+    struct cmd_call *k;
+
+    if (!hk || !q || !qns || !type)
+        return 0;
+    if (strcmp(type, "get") == 0 && strcmp(xml_node_name(q), "query") == 0 &&
+        strcmp(qns, NS_DISCO_ITEMS) == 0 && xml_node_attr(q, "node") &&
+        strcmp(xml_node_attr(q, "node"), NS_COMMANDS) == 0)
+        return adhoc_items(c, iq);
+    if (strcmp(type, "set") != 0 || strcmp(xml_node_name(q), "command") != 0 ||
+        strcmp(qns, NS_COMMANDS) != 0)
+        return 0;
+    node = xml_node_attr(q, "node");
+    action = xml_node_attr(q, "action");
+    if (!(j = malloc(sizeof(*j))) ||
+        jid_parse(xml_node_attr(iq, "from"), j, NULL) != 0 || !j->local[0] ||
+        jid_bare(j, bare, sizeof(bare)) != 0) {
+        free(j);
+        adhoc_error(c, iq, "modify", "bad-request");
+        return 1;
+    }
+    free(j);
+    if (!cmd_authorized(hk, bare)) {
+        xlog_warn("cmd", "%s: %s may not run commands (commanders)", hk->name,
+                  bare);
+        adhoc_error(c, iq, "auth", "forbidden");
+        return 1;
+    }
+    if (!node ||
+        (strcmp(node, "alerts") != 0 && strcmp(node, "silence") != 0)) {
+        adhoc_error(c, iq, "cancel", "item-not-found");
+        return 1;
+    }
+    if (action && strcmp(action, "cancel") == 0) {
+        struct xml_node *r = adhoc_reply(iq, "result");
+
+        if (r && !adhoc_command(r, q, "canceled")) {
+            xml_node_free(r);
+            r = NULL;
+        }
+        adhoc_send(c, r);
+        return 1;
+    }
+    if (strcmp(node, "silence") == 0) {
+        x = xml_node_child(q, "x", NS_DATA);
+        if (x && xml_node_attr(x, "type") &&
+            strcmp(xml_node_attr(x, "type"), "submit") == 0)
+            adhoc_silence_submit(c, hk, iq, x, bare);
+        else
+            adhoc_silence_form(c, hk, iq, bare);
+        return 1;
+    }
+    if (!(k = calloc(1, sizeof(*k))) || !(k->iq = xml_node_copy(iq)) ||
+        (k->c = c, k->kind = CMD_ALERTS,
+         cmd_call(c, hk, k, "GET",
+                  "/api/v2/alerts?active=true&silenced=false&inhibited=false",
+                  NULL) != 0)) {
+        adhoc_error(c, iq, "wait", "resource-constraint");
+        cmd_call_free(k);
+    }
     return 1;
 }

@@ -403,6 +403,14 @@ void comp_answer_free(struct comp_answer *a); /* NULL-safe */
 int comp_replies_on_message(struct comp *c, const struct xml_node *m);
 /* Cancels every transfer (comp_free). */
 void comp_replies_free(struct comp *c);
+/* The id of the newest alert of hook delivered to jid (a bare user or
+ * room JID), or NULL. */
+const char *
+comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
+/* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
+ * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
+ * Alertmanager answers), 0 when not ours. */
+int comp_adhoc_on_iq(struct comp *c, const struct xml_node *iq);
 /* 1 when in is an Alertmanager command of its hook (run, answered). */
 int comp_commands_try(struct comp *c, const struct comp_inbound *in);
 /* Remembers the labels of a submitted alert message (m->labels) by its

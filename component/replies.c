@@ -274,8 +274,8 @@ replies_hook(const struct comp *c, const char *local, size_t len)
 
 /* The id of the newest alert of hook delivered to jid (a bare user or
  * room JID), from the ring of acknowledged deliveries, or NULL. */
-static const char *
-replies_last_alert(const struct comp *c, const char *hook, const char *jid)
+const char *
+comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid)
 {
     for (size_t k = 1; k <= COMP_RECENT_MAX; k++) {
         const struct comp_recent *r =
@@ -424,7 +424,7 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
     in.in_reply_to =
         rep && xml_node_attr(rep, "id")
             ? xml_node_attr(rep, "id")
-            : replies_last_alert(c, in.hk->name, r ? r->jid : in.sender);
+            : comp_replies_last_alert(c, in.hk->name, r ? r->jid : in.sender);
     taken = 1;
     if (comp_commands_try(c, &in))
         goto out;

@@ -274,6 +274,8 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
                    to ? to : "-");
         return 0;
     }
+    if (comp_adhoc_on_iq(c, iq))
+        return 0; /* XEP-0050 commands of Alertmanager bots (commands.c) */
     if (comp_bots_on_iq(c, iq))
         return 0; /* disco, ping, version, vCard, errors (bots.c) */
     if (q && comp_is(q, "ping", COMP_NS_PING)) {

@@ -651,6 +651,135 @@ static void test_alertmanager_commands(void **state)
     env_close(&e);
 }
 
+static const struct xml_node *wait_iq(struct env *e, const char *id)
+{
+    uint64_t end = now_ms() + 3000;
+    const struct xml_node *r;
+
+    while (!(r = fake_find(e->fs, "iq", "id", id, 0)) && now_ms() < end)
+        run_until(e->base, NULL, NULL, 10);
+    if (!r)
+        fail_msg("no answer to iq %s", id);
+    return r;
+}
+
+/* The text of the first descendant named name (depth-first), malloc'd. */
+static char *find_text(const struct xml_node *n, const char *name)
+{
+    for (const struct xml_node *k = xml_node_first_child(n); k;
+         k = xml_node_next(k)) {
+        char *t;
+
+        if (strcmp(xml_node_name(k), name) == 0)
+            return xml_node_text(k);
+        if ((t = find_text(k, name)))
+            return t;
+    }
+    return NULL;
+}
+
+/* XEP-0050: the command list, "alerts", the silence form prefilled with
+ * the newest alert's labels and its submission, a stranger refused. */
+static void test_adhoc_commands(void **state)
+{
+    struct env e;
+    const struct xml_node *r, *cmd, *q;
+    char *t;
+    json_t *j, *mt;
+
+    env_open(&e, 0, 0);
+    start_ready(&e);
+    fake_send(e.fs, "<iq type='get' id='di' from='" USER_FULL "' to='" BOT_BARE
+                    "'><query xmlns='http://jabber.org/protocol/disco#info'/>"
+                    "</iq>");
+    r = wait_iq(&e, "di");
+    {
+        int found = 0;
+
+        q = xml_node_first_child(r);
+        for (const struct xml_node *f = xml_node_first_child(q); f;
+             f = xml_node_next(f))
+            if (xml_node_attr(f, "var") &&
+                strcmp(xml_node_attr(f, "var"),
+                       "http://jabber.org/protocol/commands") == 0)
+                found = 1;
+        assert_true(found);
+    }
+    fake_send(e.fs, "<iq type='get' id='li' from='" USER_FULL "' to='" BOT_BARE
+                    "'><query xmlns='http://jabber.org/protocol/disco#items' "
+                    "node='http://jabber.org/protocol/commands'/></iq>");
+    r = wait_iq(&e, "li");
+    assert_string_equal(xml_node_attr(r, "type"), "result");
+    q = xml_node_first_child(r);
+    assert_string_equal(xml_node_attr(xml_node_first_child(q), "node"),
+                        "alerts");
+    assert_string_equal(
+        xml_node_attr(xml_node_next(xml_node_first_child(q)), "node"),
+        "silence");
+
+    fake_send(e.fs, "<iq type='set' id='al' from='" USER_FULL "' to='" BOT_BARE
+                    "'><command xmlns='http://jabber.org/protocol/commands' "
+                    "node='alerts' action='execute'/></iq>");
+    r = wait_iq(&e, "al");
+    cmd = xml_node_child(r, "command", "http://jabber.org/protocol/commands");
+    assert_non_null(cmd);
+    assert_string_equal(xml_node_attr(cmd, "status"), "completed");
+    t = find_text(cmd, "note");
+    assert_string_equal(t, "2 alerts firing:\n• DiskFull on db1: disk 97%\n"
+                           "• Load");
+    free(t);
+
+    send_alert(&e, "bbbbbbbb-2222-3333-4444-555555555555",
+               "{\"alertname\":\"DiskFull\",\"instance\":\"db1\"}");
+    fake_send(e.fs, "<iq type='set' id='s1' from='" USER_FULL "' to='" BOT_BARE
+                    "'><command xmlns='http://jabber.org/protocol/commands' "
+                    "node='silence' action='execute'/></iq>");
+    r = wait_iq(&e, "s1");
+    cmd = xml_node_child(r, "command", "http://jabber.org/protocol/commands");
+    assert_string_equal(xml_node_attr(cmd, "status"), "executing");
+    t = xml_node_serialize(r, NULL);
+    assert_non_null(strstr(t, "<value>alertname=DiskFull</value>"
+                              "<value>instance=db1</value>"));
+    free(t);
+    assert_int_equal(e.rx.silences, 0);
+
+    fake_send(e.fs,
+              "<iq type='set' id='s2' from='" USER_FULL "' to='" BOT_BARE
+              "'><command xmlns='http://jabber.org/protocol/commands' "
+              "node='silence' sessionid='x1'><x xmlns='jabber:x:data' "
+              "type='submit'><field var='duration'><value>1h</value></field>"
+              "<field var='matchers'><value>alertname=DiskFull</value>"
+              "<value>instance=~db.*</value></field></x></command></iq>");
+    r = wait_iq(&e, "s2");
+    cmd = xml_node_child(r, "command", "http://jabber.org/protocol/commands");
+    assert_string_equal(xml_node_attr(cmd, "status"), "completed");
+    assert_string_equal(xml_node_attr(cmd, "sessionid"), "x1");
+    t = find_text(cmd, "note");
+    assert_string_equal(t, "Silenced for 1h (silence sil-42): "
+                           "alertname=DiskFull, instance=~db.*");
+    free(t);
+    assert_int_equal(e.rx.silences, 1);
+    j = json_loads(e.rx.silence, 0, NULL);
+    mt = json_object_get(j, "matchers");
+    assert_int_equal(json_array_size(mt), 2);
+    assert_true(
+        json_is_true(json_object_get(json_array_get(mt, 1), "isRegex")));
+    assert_string_equal(jstr(j, "createdBy"), USER);
+    json_decref(j);
+
+    fake_send(e.fs, "<iq type='set' id='s3' from='mallory@evil.example/x' "
+                    "to='" BOT_BARE "'><command "
+                    "xmlns='http://jabber.org/protocol/commands' "
+                    "node='alerts'/></iq>");
+    r = wait_iq(&e, "s3");
+    assert_string_equal(xml_node_attr(r, "type"), "error");
+    assert_non_null(xml_node_child(xml_node_child(r, "error", NULL),
+                                   "forbidden",
+                                   "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    assert_int_equal(e.rx.alert_gets, 1);
+    env_close(&e);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -658,6 +787,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_room_mention),
         cmocka_unit_test(test_alertmanager_commands),
+        cmocka_unit_test(test_adhoc_commands),
     };
 
     xlog_set_level(XLOG_WARN);

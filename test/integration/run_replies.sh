@@ -11,7 +11,8 @@
 #     "Could not deliver your message (...)";
 #   - an Alertmanager notification POSTed to the webhook, then "ack" in
 #     reply to it (XEP-0461): the fake Alertmanager records a silence for
-#     the alert's labels; "alerts" lists what fires;
+#     the alert's labels; "alerts" lists what fires; the same as XEP-0050
+#     ad-hoc commands;
 #   - attachments through Prosody's mod_http_file_share: the text, then a
 #     message whose body (and XEP-0066 URL) is the upload URL, whose GET
 #     gives exactly the bytes; over the server's limit, over attach_max, a
@@ -287,6 +288,21 @@ wait_lines "$DIR/am.jsonl" 4 20
 check_eq "other text still goes to reply_url" "pong: hi" "$(field "$DIR/am.jsonl" 3 body)"
 check "... with in_reply_to: the newest alert to alice" \
     rx_has "\"body\":\"hi\",\"text\":\"hi\",\"id\":\"hi-1\",\"in_reply_to\":\"$ALERT_ID\""
+
+# XEP-0050: the same actions as ad-hoc commands (a client's command menu).
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --stanzas "$DIR/adhoc.xml" --expect 0 --duration 3 \
+    --timeout 20 \
+    --raw "<iq type='get' to='ambot@$D' id='ah-1'><query xmlns='http://jabber.org/protocol/disco#items' node='http://jabber.org/protocol/commands'/></iq>" \
+    --raw "<iq type='set' to='ambot@$D' id='ah-2'><command xmlns='http://jabber.org/protocol/commands' node='alerts' action='execute'/></iq>" \
+    --raw "<iq type='set' to='ambot@$D' id='ah-3'><command xmlns='http://jabber.org/protocol/commands' node='silence' action='execute'/></iq>" \
+    >/dev/null 2>>"$DIR/clients.stderr"
+check "ad-hoc: the bot lists its commands" \
+    grep -qE "id=.ah-1.*node=.alerts.*node=.silence" "$DIR/adhoc.xml"
+check "ad-hoc: alerts completes with the list" \
+    grep -qE "id=.ah-2.*status=.completed.*2 alerts firing:" "$DIR/adhoc.xml"
+check "ad-hoc: silence offers a form prefilled with the alert's labels" \
+    grep -qE "id=.ah-3.*status=.executing.*<value>alertname=DiskFull</value><value>env=prod</value><value>severity=critical</value>" "$DIR/adhoc.xml"
 
 # --- attachments (XEP-0363 on Prosody's mod_http_file_share) ------------------
 "$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
