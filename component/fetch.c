@@ -324,7 +324,9 @@ static void fetch_ended(struct comp_fetch *f, struct fetch_req *q, CURLcode res)
         unsigned ms =
             comp_backoff(q->backoff_ms, FETCH_BACKOFF_MAX_MS, q->attempts - 1);
 
-        xlog_info("fetch", "%s: %s; retry %u in %u ms", q->url,
+        /* scheme://host[:port] only: a path or query may hold a token */
+        xlog_info("fetch", "%.*s: %s; retry %u in %u ms",
+                  (int)(strcspn(q->url + 8, "/?#") + 8), q->url,
                   res == CURLE_OK ? "server busy"
                   : q->errbuf[0]  ? q->errbuf
                                   : curl_easy_strerror(res),
