@@ -86,6 +86,13 @@ struct comp_fetch_stats {
     unsigned long uploads_failed; /* attachments sent as links instead */
 };
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
+/* Counters since start, for /metrics. */
+struct comp_counters {
+    unsigned long delivered;    /* deliveries written to the stream */
+    unsigned long acknowledged; /* deliveries the server acknowledged */
+    unsigned long ready;        /* times the stream became READY */
+};
+void comp_counters(const struct comp *c, struct comp_counters *out);
 
 enum comp_state comp_state(const struct comp *c);
 size_t comp_queued(const struct comp *c);

@@ -232,6 +232,7 @@ struct comp {
     size_t cmd_labels_next;
     struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
     unsigned long uploads, uploads_failed;
+    struct comp_counters counters; /* for /metrics (issue 6) */
 };
 
 /* ---- component.c -------------------------------------------------------- */
