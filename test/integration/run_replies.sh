@@ -120,8 +120,9 @@ ok "private Prosody runs"
 it_track $!
 wait_for_line "$DIR/rx.stdout" ready 10 $! || bail "the receiver listens"
 
-T=$("$XMTA" token)
-TF=$("$XMTA" token)
+tok() { "$XMTA" token | sed -n "s/^token = //p"; }
+T=$(tok)
+TF=$(tok)
 cat >"$DIR/xmta.ini" <<EOF
 [component]
 domain = $D
@@ -136,7 +137,7 @@ path = none
 listen = 127.0.0.1:$HTTP_PORT
 
 [hook two]
-token = $("$XMTA" token)
+token = $(tok)
 from = twoway
 nick = Two
 to = alice@localhost
@@ -146,14 +147,14 @@ reply_url = $RX/reply
 reply_timeout = 3
 
 [hook failing]
-token = $("$XMTA" token)
+token = $(tok)
 from = failbot
 to = alice@localhost
 secret = $SIGKEY
 reply_url = $RX/fail
 
 [hook slow]
-token = $("$XMTA" token)
+token = $(tok)
 from = slowbot
 to = alice@localhost
 secret = $SIGKEY
@@ -161,7 +162,7 @@ reply_url = $RX/slow
 reply_timeout = 1
 
 [hook down]
-token = $("$XMTA" token)
+token = $(tok)
 from = downbot
 to = alice@localhost
 secret = $SIGKEY
