@@ -184,6 +184,7 @@ int comp_submit_async(struct comp *c,
     if (c->n_bytes + c->batch_bytes + bytes > c->cfg->spool_max_bytes)
         goto fail;
     p->item->m = m;
+    comp_commands_remember(c, m); /* labels, for "ack" in reply */
     p->item->pending = n;
     p->n = n;
     p->bytes = bytes;
@@ -194,6 +195,7 @@ int comp_submit_async(struct comp *c,
     c->batch_n += n;
     c->batch_bytes += bytes;
     event_active(c->commit, EV_TIMEOUT, 1);
+    comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {
