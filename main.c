@@ -223,14 +223,60 @@ static void backend_status(void *ud, struct http_status *st)
 static void backend_metrics(void *ud, struct metrics *m)
 {
     struct app *app = ud;
+    struct comp_fetch_stats fs;
     const char *cond;
-    unsigned long n;
+    unsigned long n, folded, digests;
 
     metrics_family(m, "xmta_bounces_total", METRICS_COUNTER,
                    "Message errors from the server, by error condition.");
     for (size_t i = 0; comp_bounce_stat(app->comp, i, &cond, &n); i++)
         metrics_sample(m, "xmta_bounces_total", (double)n, "condition", cond,
                        NULL);
+
+    comp_storm_stats(app->comp, &folded, &digests);
+    metrics_counter(m, "xmta_storm_folded_total",
+                    "Messages folded into storm digests.", (double)folded);
+    metrics_counter(m, "xmta_storm_digests_total",
+                    "Storm digest messages sent.", (double)digests);
+
+    comp_fetch_stats(app->comp, &fs);
+    metrics_family(m, "xmta_fetch_requests_total", METRICS_COUNTER,
+                   "Outgoing HTTP requests (reply webhooks, Alertmanager, "
+                   "uploads), by outcome.");
+    metrics_sample(m, "xmta_fetch_requests_total", (double)fs.ok, "outcome",
+                   "ok", NULL);
+    metrics_sample(m, "xmta_fetch_requests_total", (double)fs.http_errors,
+                   "outcome", "http_error", NULL);
+    metrics_sample(m, "xmta_fetch_requests_total",
+                   (double)(fs.failures - fs.timeouts), "outcome", "failed",
+                   NULL);
+    metrics_sample(m, "xmta_fetch_requests_total", (double)fs.timeouts,
+                   "outcome", "timeout", NULL);
+    metrics_sample(m, "xmta_fetch_requests_total", (double)fs.rejected,
+                   "outcome", "rejected", NULL);
+    metrics_counter(m, "xmta_fetch_retries_total",
+                    "Outgoing HTTP attempts after the first.",
+                    (double)fs.retries);
+    metrics_gauge(m, "xmta_fetch_running", "Outgoing HTTP transfers under way.",
+                  (double)fs.running);
+    metrics_gauge(m, "xmta_fetch_waiting",
+                  "Outgoing HTTP requests waiting for a slot or a retry.",
+                  (double)fs.waiting);
+    metrics_family(m, "xmta_replies_total", METRICS_COUNTER,
+                   "User messages to bots POSTed to reply_url, by outcome.");
+    metrics_sample(m, "xmta_replies_total",
+                   (double)(fs.replies - fs.replies_failed), "outcome",
+                   "delivered", NULL);
+    metrics_sample(m, "xmta_replies_total", (double)fs.replies_failed,
+                   "outcome", "failed", NULL);
+    metrics_counter(m, "xmta_replies_answered_total",
+                    "Reply texts sent back to XMPP.", (double)fs.replies_sent);
+    metrics_family(m, "xmta_uploads_total", METRICS_COUNTER,
+                   "Attachments, by how they were sent.");
+    metrics_sample(m, "xmta_uploads_total", (double)fs.uploads, "outcome",
+                   "file", NULL);
+    metrics_sample(m, "xmta_uploads_total", (double)fs.uploads_failed,
+                   "outcome", "link", NULL);
 }
 
 static void on_shutdown_done(void *arg)

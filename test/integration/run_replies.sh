@@ -377,4 +377,9 @@ check "... and nothing asked the receiver for it" \
     bash -c "! grep -qF '/file/10.png' '$DIR/rx.jsonl'"
 
 check "the signing key is not in the log" bash -c "! grep -qF '$SIGKEY' '$DIR/xmta.log'"
+# /metrics counts the outgoing HTTP of this (second) run: the upload slot
+# refused and the host not allowed both fell back to links.
+mval() { curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+check_eq "metrics: attachments sent as links" 2 "$(mval 'xmta_uploads_total{outcome="link"}')"
+check_eq "metrics: no attachment sent as a file" 0 "$(mval 'xmta_uploads_total{outcome="file"}')"
 it_summary

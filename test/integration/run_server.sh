@@ -545,6 +545,10 @@ check_eq "metrics: both rooms joined" 2 "$(metric 'xmta_rooms{state="joined"}')"
 check "metrics: the bounce counted by condition" \
     sh -c "curl -s --max-time 5 '$BASE/metrics' |
         grep -qE '^xmta_bounces_total\\{condition=\"[a-z-]+\"\\} [1-9]'"
+# No storm limit and no reply_url here: the families exist and stay 0.
+check_eq "metrics: nothing storm-folded" 0 "$(metric xmta_storm_folded_total)"
+check_eq "metrics: no outgoing HTTP" 0 \
+    "$(metric 'xmta_fetch_requests_total{outcome="ok"}')"
 
 # --- xmta restart: subscribers see it leave and come back (citizen.sh) -------
 citizen_xmta_restart
