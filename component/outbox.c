@@ -571,7 +571,10 @@ void comp_outbox_drain(struct comp *c)
         n_sent++;
     }
     comp_delivery_list_drop(c, &gone, n_gone);
-    if (n_sent)
+    /* One ack in flight at a time: its reply sends the next one (for what
+     * was written meanwhile), so a busy link sends one ping and one delete
+     * per round trip, not per drain. */
+    if (n_sent && c->ack_done == c->ack_seq)
         comp_ack_send(c);
 }
 
@@ -624,6 +627,10 @@ void comp_outbox_on_ack(struct comp *c, const char *id)
         if (c->t.ping_timeout_ms)
             comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
     }
+    /* what was written while that ack was in flight */
+    if (c->ack_done == c->ack_seq && (d = TAILQ_LAST(&c->sent, comp_outbox)) &&
+        !d->ack)
+        comp_ack_send(c);
     if (c->stopping)
         comp_wake_drain(c); /* lets a graceful shutdown see the progress */
 }
