@@ -193,7 +193,14 @@ int comp_submit_async(struct comp *c,
     c->batch_items++;
     c->batch_n += n;
     c->batch_bytes += bytes;
-    event_active(c->commit, EV_TIMEOUT, 1);
+    /* The commit runs in the next loop iteration, after the requests
+     * that are ready by then (the I/O of an iteration runs before its
+     * timers): with many senders, one fsync covers more of them. */
+    if (!evtimer_pending(c->commit, NULL)) {
+        static const struct timeval now = {0, 0};
+
+        evtimer_add(c->commit, &now);
+    }
     return 0;
 fail:
     if (p) {
