@@ -2,7 +2,8 @@
 /* bench_client.c -- a fast counting XMPP client for the end-to-end bench:
  * logs in over plaintext c2s (SASL PLAIN, bind, presence), prints "ready",
  * then counts the messages whose body carries "xmtabench:NANOS;" (the
- * sender's CLOCK_REALTIME) and measures each one's latency. It stops after
+ * sender's CLOCK_REALTIME) and measures each one's latency ("xmtabench:0;"
+ * counts without a latency: bulk load beside a timestamped probe). It stops after
  * EXPECT messages, or IDLE seconds without one once the first came, or
  * MAX seconds in all (or SIGTERM), and prints one line:
  *   received=N seconds=S per_s=R p50_ms=A p99_ms=B max_ms=C
@@ -220,14 +221,16 @@ int main(int argc, char **argv)
                 break;
             }
             sent = (double)strtoull(s + MARK_LEN, &end, 10) / 1e9;
-            /* older marks: offline messages of an earlier run */
-            if (end == semi && sent >= t_ready - 1.0) {
-                if (n_lat == cap_lat) {
+            /* older marks: offline messages of an earlier run; a zero
+             * mark counts without a latency (bulk load, not a probe) */
+            if (end == semi && (sent == 0 || sent >= t_ready - 1.0)) {
+                if (sent != 0 && n_lat == cap_lat) {
                     cap_lat *= 2;
                     if (!(lat = realloc(lat, cap_lat * sizeof(*lat))))
                         die("out of memory");
                 }
-                lat[n_lat++] = (wall - sent) * 1e3;
+                if (sent != 0)
+                    lat[n_lat++] = (wall - sent) * 1e3;
                 if (!received)
                     t_first = t;
                 t_last = t;
