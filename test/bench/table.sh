@@ -58,7 +58,7 @@ bench_table() {
             print ""
         }
         if (nc) {
-            print "Instructions per webhook, decode + build + serialize (callgrind):\n"
+            print "Instructions per webhook, decode + build + serialize (callgrind; daemon-text: all of xmta in user space, per text webhook):\n"
             print "| format | instructions |"
             print "|---|---:|"
             for (i = 1; i <= nc; i++) {
