@@ -661,6 +661,7 @@ void comp_on_ping_reply(struct comp *c)
 void comp_on_ready(struct comp *c)
 {
     comp_set_state(c, COMP_READY);
+    c->counters.ready++;
     xlog_info("comp", "authenticated as %s", c->cfg->domain);
     c->ready_at_ms = comp_now_ms();
     if (c->t.read_timeout_ms) {
