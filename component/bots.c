@@ -625,6 +625,15 @@ static int bots_feature(struct xml_node *q, const char *var)
     return f && xml_node_set_attr(f, "var", var) == 0 ? 0 : XMTA_E_NOMEM;
 }
 
+/* 1 when one of the bot's hooks takes XEP-0050 commands (commands.c). */
+static int bots_has_commands(const struct comp_bot *bot)
+{
+    for (size_t i = 0; i < bot->n_hooks; i++)
+        if (bot->hooks[i]->alertmanager_url)
+            return 1;
+    return 0;
+}
+
 static struct xml_node *bots_disco_info(const struct xml_node *iq,
                                         const struct comp_bot *bot)
 {
@@ -642,7 +651,9 @@ static struct xml_node *bots_disco_info(const struct xml_node *iq,
         (!bot && bots_feature(q, NS_DISCO_ITEMS) != 0) ||
         bots_feature(q, COMP_NS_PING) != 0 ||
         bots_feature(q, NS_VERSION) != 0 || bots_feature(q, NS_TIME) != 0 ||
-        (bot && bots_feature(q, NS_VCARD) != 0))
+        (bot && bots_feature(q, NS_VCARD) != 0) ||
+        (bot && bots_has_commands(bot) &&
+         bots_feature(q, "http://jabber.org/protocol/commands") != 0))
         goto out;
     rc = 0;
 out:

@@ -973,6 +973,7 @@ void comp_free(struct comp *c)
             c->dns->orphaned = 1; /* the last callback frees it */
         }
     }
+    comp_replies_free(c);
     comp_outbox_free(c);
     comp_rooms_free(c);
     if (c->deadline)

@@ -223,6 +223,15 @@ struct comp {
     size_t recent_next;
     struct comp_bounce_count bounces[COMP_BOUNCE_KINDS];
     unsigned long bounced;
+
+    /* two-way bots (replies.c, commands.c, fetch.c) */
+    struct comp_fetch *fetch; /* created at the first request */
+    unsigned long replies, replies_failed, replies_sent, replies_seq;
+    struct comp_cmd_labels *cmd_labels; /* commands.c: labels of recent
+                                         * alerts, a ring (lazily made) */
+    size_t cmd_labels_next;
+    struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
+    unsigned long uploads, uploads_failed;
     struct comp_counters counters; /* for /metrics (issue 6) */
 };
 
@@ -357,5 +366,67 @@ void comp_bots_leave_all(struct comp *c);
 size_t comp_bots_subscribers(const struct comp *c);
 /* The XEP-0153 hash of bot local's avatar, or NULL (none). */
 const char *comp_bots_photo(const struct comp *c, const char *local);
+
+/* ---- replies.c, commands.c (two-way bots) ------------------------------ */
+
+struct conf_hook;
+struct msg;
+
+/* A message to a bot that a hook takes (borrowed for one call). */
+struct comp_inbound {
+    const struct conf_hook *hk; /* the bot's hook with reply_url or
+                                 * alertmanager_url */
+    const char *bot_jid;        /* bot@domain */
+    const char *self;           /* our JID that answers (room: full) */
+    const char *from;           /* sender: user full JID or occupant JID */
+    const char *sender;         /* user bare JID; NULL in a room */
+    const char *room;           /* room bare JID, or NULL (1:1) */
+    const char *nick;           /* occupant nick in a room, or NULL */
+    const char *type;           /* "chat", "normal" or "groupchat" */
+    const char *body;           /* the whole body */
+    const char *text;           /* body without a leading "nick:" */
+    const char *id;             /* the stanza id, or NULL */
+    const char *in_reply_to;    /* XEP-0461 reply id, or our newest alert
+                                 * to this user or room, or NULL */
+};
+
+/* Where an answer to an inbound message goes (copied: it outlives the
+ * stanza and the configuration). */
+struct comp_answer;
+struct comp_answer *comp_answer_new(struct comp *c,
+                                    const struct comp_inbound *in);
+/* Sends text as the bot's answer (cleaned, cut at max_message). */
+int comp_answer_send(struct comp_answer *a, const char *text, size_t len);
+void comp_answer_free(struct comp_answer *a); /* NULL-safe */
+
+/* An incoming message: 1 when a hook with reply_url or commands took it
+ * (no help text then), 0 otherwise. */
+int comp_replies_on_message(struct comp *c, const struct xml_node *m);
+/* Cancels every transfer (comp_free). */
+void comp_replies_free(struct comp *c);
+/* The id of the newest alert of hook delivered to jid (a bare user or
+ * room JID), or NULL. */
+const char *
+comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
+/* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
+ * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
+ * Alertmanager answers), 0 when not ours. */
+int comp_adhoc_on_iq(struct comp *c, const struct xml_node *iq);
+/* 1 when in is an Alertmanager command of its hook (run, answered). */
+int comp_commands_try(struct comp *c, const struct comp_inbound *in);
+/* Remembers the labels of a submitted alert message (m->labels) by its
+ * id, for "ack" in reply to it; frees them all (comp_free). */
+void comp_commands_remember(struct comp *c, const struct msg *m);
+void comp_commands_free(struct comp *c);
+
+/* ---- upload.c (attachments) --------------------------------------------- */
+
+/* A message with m->attach was accepted: fetch, upload and send the file
+ * to its recipients (or the link and why) after it. */
+void comp_upload_submit(struct comp *c, const struct msg *m);
+/* An iq result or error with an "up-" id: 1 when it was ours. */
+int comp_upload_on_iq(struct comp *c, const struct xml_node *iq);
+/* Frees every job (after the fetcher: comp_replies_free). */
+void comp_upload_free(struct comp *c);
 
 #endif

@@ -184,6 +184,7 @@ int comp_submit_async(struct comp *c,
     if (c->n_bytes + c->batch_bytes + bytes > c->cfg->spool_max_bytes)
         goto fail;
     p->item->m = m;
+    comp_commands_remember(c, m); /* labels, for "ack" in reply */
     p->item->pending = n;
     p->n = n;
     p->bytes = bytes;
@@ -201,6 +202,7 @@ int comp_submit_async(struct comp *c,
 
         evtimer_add(c->commit, &now);
     }
+    comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {

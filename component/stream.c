@@ -261,6 +261,8 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
             comp_outbox_on_ack(c, id); /* all sent before it was taken */
         else if (id && strncmp(id, "sp-", 3) == 0)
             comp_rooms_on_iq_reply(c, iq); /* a room self-ping (rooms.c) */
+        else if (id && strncmp(id, "up-", 3) == 0)
+            comp_upload_on_iq(c, iq); /* XEP-0363 (upload.c) */
         return 0;
     }
     if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
@@ -272,6 +274,8 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
                    to ? to : "-");
         return 0;
     }
+    if (comp_adhoc_on_iq(c, iq))
+        return 0; /* XEP-0050 commands of Alertmanager bots (commands.c) */
     if (comp_bots_on_iq(c, iq))
         return 0; /* disco, ping, version, vCard, errors (bots.c) */
     if (q && comp_is(q, "ping", COMP_NS_PING)) {
@@ -333,7 +337,8 @@ static int comp_on_message(struct comp *c, const struct xml_node *m)
         comp_outbox_on_bounce(c, id, from, cond);
     }
     comp_rooms_on_message(c, m);
-    comp_bots_on_message(c, m);
+    if (!comp_replies_on_message(c, m))
+        comp_bots_on_message(c, m);
     return 0;
 }
 

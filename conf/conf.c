@@ -405,6 +405,20 @@ static int conf_key_queue(struct conf_parse *p, const char *v)
     return 0;
 }
 
+/* A bare domain, as domain =. */
+static int conf_key_upload_service(struct conf_parse *p, const char *v)
+{
+    struct jid j;
+    const char *why = NULL;
+
+    if (jid_parse(v, &j, &why) < 0 || j.local[0] || j.resource[0])
+        return conf_fail(p, p->lineno,
+                         "bad upload_service '%s': expected the domain of "
+                         "an XEP-0363 service, such as upload.example.org",
+                         v);
+    return conf_set_str(p, &p->c->upload_service, j.domain);
+}
+
 /* ---- [http] ---- */
 
 /* "HOST:PORT" or "[V6]:PORT" into host (no brackets) and port. */
@@ -1159,6 +1173,110 @@ static int conf_key_sig_header(struct conf_parse *p, const char *v)
     return conf_set_str(p, &conf_cur_hook(p)->sig_header, v);
 }
 
+/* An outgoing URL: https://HOST..., or http:// to a loopback host only
+ * (the request carries the user's text); no spaces or control
+ * characters. */
+static int
+conf_url(struct conf_parse *p, const char *key, const char *v, char **dst)
+{
+    static const char *const loop[] = {"127.0.0.1", "localhost", "[::1]"};
+    const char *host = NULL;
+    int ok = 0;
+
+    if (strncmp(v, "https://", 8) == 0)
+        host = v + 8;
+    else if (strncmp(v, "http://", 7) == 0)
+        host = v + 7;
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            host = NULL;
+    if (host && strlen(v) <= 2000 && *host && *host != '/' && *host != ':') {
+        ok = host == v + 8;
+        for (size_t i = 0; !ok && i < sizeof(loop) / sizeof(loop[0]); i++) {
+            size_t n = strlen(loop[i]);
+
+            ok = strncmp(host, loop[i], n) == 0 &&
+                 (host[n] == '\0' || host[n] == ':' || host[n] == '/');
+        }
+    }
+    if (!ok)
+        return conf_fail(p, p->lineno,
+                         "bad %s '%s': expected https://HOST/PATH (http:// "
+                         "only to 127.0.0.1, localhost or [::1])",
+                         key, v);
+    return conf_set_str(p, dst, v);
+}
+
+static int conf_key_reply_url(struct conf_parse *p, const char *v)
+{
+    return conf_url(p, "reply_url", v, &conf_cur_hook(p)->reply_url);
+}
+
+static int conf_key_reply_timeout(struct conf_parse *p, const char *v)
+{
+    unsigned long n;
+
+    if (conf_parse_ulong(v, 1, 120, &n) < 0)
+        return conf_fail(p, p->lineno,
+                         "bad reply_timeout '%s': expected seconds from 1 to "
+                         "120",
+                         v);
+    conf_cur_hook(p)->reply_timeout = (unsigned)n;
+    return 0;
+}
+
+static int conf_key_alertmanager_url(struct conf_parse *p, const char *v)
+{
+    return conf_url(p, "alertmanager_url", v,
+                    &conf_cur_hook(p)->alertmanager_url);
+}
+
+/* Globs over bare JIDs, as allow_to. */
+static int conf_key_commanders(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) > 1024)
+        return conf_fail(p, p->lineno, "bad commanders: pattern too long");
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return conf_fail(p, p->lineno,
+                             "bad commanders '%s': spaces and control "
+                             "characters are not allowed",
+                             v);
+    return conf_hook_list_add(p, "commanders", &h->commanders, &h->n_commanders,
+                              v);
+}
+
+/* Host globs (no scheme, port or path). */
+static int conf_key_attach_hosts(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) > 255 || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-*?[]:") != strlen(v))
+        return conf_fail(p, p->lineno,
+                         "bad attach_hosts '%s': expected a host name or "
+                         "glob such as *.example.org",
+                         v);
+    return conf_hook_list_add(p, "attach_hosts", &h->attach_hosts,
+                              &h->n_attach_hosts, v);
+}
+
+static int conf_key_attach_max(struct conf_parse *p, const char *v)
+{
+    size_t n;
+
+    if (conf_parse_size(v, &n) < 0 || n < 1024 || n > 100 * 1024 * 1024)
+        return conf_fail(p, p->lineno,
+                         "bad attach_max '%s': expected a size from 1k to "
+                         "100M",
+                         v);
+    conf_cur_hook(p)->attach_max = n;
+    return 0;
+}
+
 /* ---- the key tables ---- */
 
 static const struct conf_key conf_keys_component[] = {
@@ -1171,6 +1289,7 @@ static const struct conf_key conf_keys_component[] = {
     {"ping_timeout", 0, conf_key_ping_timeout},
     {"keepalive", 0, conf_key_keepalive},
     {"queue", 0, conf_key_queue},
+    {"upload_service", 0, conf_key_upload_service},
     {NULL, 0, NULL},
 };
 
@@ -1203,6 +1322,12 @@ static const struct conf_key conf_keys_hook[] = {
     {"max_message", 0, conf_key_max_message},
     {"secret", 0, conf_key_sig_secret},
     {"signature_header", 0, conf_key_sig_header},
+    {"reply_url", 0, conf_key_reply_url},
+    {"reply_timeout", 0, conf_key_reply_timeout},
+    {"alertmanager_url", 0, conf_key_alertmanager_url},
+    {"commanders", 1, conf_key_commanders},
+    {"attach_hosts", 1, conf_key_attach_hosts},
+    {"attach_max", 0, conf_key_attach_max},
     {"token_sha256", 0, conf_key_token_sha256},
     {"rate", 0, conf_key_rate},
     {"burst", 0, conf_key_burst},
@@ -1445,6 +1570,8 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
     h->line = p->lineno;
     h->type = MSG_CHAT;
     h->max_message = 4000; /* FMT_MAX_MESSAGE_DEFAULT */
+    h->reply_timeout = 10;
+    h->attach_max = 10 * 1024 * 1024;
     snprintf(p->sec_label, sizeof p->sec_label, "[hook %s]", h->name);
     return 0;
 }
@@ -1592,6 +1719,11 @@ static int conf_finish_hook(struct conf_parse *p, struct conf_hook *h)
         return conf_fail(p, h->line,
                          "[hook %s] has no to, room or allow_to: it could "
                          "not send anything",
+                         h->name);
+    if (h->reply_url && !h->sig_secret)
+        return conf_fail(p, h->line,
+                         "[hook %s] has reply_url but no secret: replies "
+                         "are signed with it",
                          h->name);
     if (!h->from) {
         if (conf_prep_local(h->name, buf, &why) < 0)
@@ -1850,6 +1982,7 @@ void conf_free(struct conf *c)
     free(c->domain);
     free(c->server);
     free(c->spool_path);
+    free(c->upload_service);
     conf_secret_free(c->secret);
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].host);
@@ -1874,6 +2007,10 @@ void conf_free(struct conf *c)
         free(h->tmpl_lines);
         conf_secret_free(h->sig_secret);
         free(h->sig_header);
+        free(h->reply_url);
+        free(h->alertmanager_url);
+        conf_strv_free(h->commanders, h->n_commanders);
+        conf_strv_free(h->attach_hosts, h->n_attach_hosts);
     }
     free(c->hooks);
     free(c);

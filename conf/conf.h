@@ -47,6 +47,17 @@ struct conf_hook {
     size_t max_message; /* characters; default 4000 */
     char *sig_secret;   /* secret = (signature key: never log), or NULL */
     char *sig_header;   /* signature_header =, or NULL: X-Xmta-Signature */
+    /* two-way bots (issue 7) */
+    char *reply_url;        /* reply_url =: messages to the bot are POSTed
+                             * here (signed with sig_secret), or NULL */
+    unsigned reply_timeout; /* seconds per attempt; default 10 */
+    char *alertmanager_url; /* alertmanager_url = (API base), or NULL */
+    char **commanders;      /* globs of the JIDs that may run commands */
+    size_t n_commanders;
+    char **attach_hosts; /* host globs an attach URL may name (none:
+                          * attach URLs are sent as links) */
+    size_t n_attach_hosts;
+    size_t attach_max; /* bytes of a fetched attachment; default 10M */
     /* production (issue 6) */
     int has_token_sha256;           /* token_sha256 = instead of token = */
     unsigned char token_sha256[32]; /* SHA-256 of the token (not secret) */
@@ -85,6 +96,8 @@ struct conf {
     unsigned ping_timeout;  /* seconds to wait for a ping reply; default 30 */
     unsigned keepalive;     /* write-idle seconds before ' '; default 60 */
     size_t queue_max;       /* outbox bound in messages; default 10000 */
+    char *upload_service;   /* XEP-0363 service JID, or NULL: disco on the
+                             * parent domain (issue 7) */
 
     /* [http] */
     struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */

@@ -26,6 +26,7 @@
 #include "http/format.h"
 #include "http/http.h"
 #include "http/internal.h"
+#include "http/labels.h"
 #include "http/metrics.h"
 #include "xml/err.h"
 #include "xml/log.h"
@@ -515,6 +516,11 @@ static void handle_hook(struct call *c, const char *path)
         code = decode_status(rc);
         goto fail;
     }
+    if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
+        m->labels = http_am_labels(data, len);
+    if (hook->n_attach_hosts) /* a file to upload after the text */
+        m->attach = http_attach_url(
+            data, len, evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)));
     if (uuid_v4(m->id) != 0) {
         msg_free(m);
         code = 500;

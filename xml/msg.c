@@ -58,6 +58,8 @@ void msg_free(struct msg *m)
     strv_free(m->to, m->n_to);
     strv_free(m->rooms, m->n_rooms);
     free(m->subject);
+    free(m->labels);
+    free(m->attach);
     free(m->body);
     free(m);
 }
@@ -153,6 +155,14 @@ msg_stanza(const struct msg *m, const char *from, const char *to, int groupchat)
     body = xml_node_add_child(st, "body", NULL);
     if (!body || xml_node_add_text(body, text, (size_t)-1) != 0)
         goto fail;
+    /* XEP-0066: clients show the file inline when body == url. */
+    if (m->oob) {
+        struct xml_node *x = xml_node_add_child(st, "x", "jabber:x:oob");
+        struct xml_node *u = x ? xml_node_add_child(x, "url", NULL) : NULL;
+
+        if (!u || xml_node_add_text(u, m->body, (size_t)-1) != 0)
+            goto fail;
+    }
     /* XEP-0359: the same id again, so bounces can be matched even when a
      * server rewrites the stanza id. Without an id there is nothing to say. */
     if (m->id[0]) {

@@ -35,6 +35,14 @@ struct msg {
     size_t n_rooms;
     char *subject;           /* title; may be NULL */
     char *body;              /* sanitized UTF-8 text, never NULL */
+    char *labels; /* Alertmanager hooks: the alert's labels as a JSON
+                   * object text (for "ack" replies), or NULL; not
+                   * spooled */
+    char *attach; /* a file to fetch and upload (XEP-0363) for the
+                   * recipients after the text, or NULL; not spooled */
+    int oob;      /* the body is exactly an uploaded file's URL: the
+                   * stanza carries it in XEP-0066 <x jabber:x:oob> too
+                   * (not spooled: after a restart it is a plain link) */
 };
 
 /* A zeroed message (NULL on allocation failure). */

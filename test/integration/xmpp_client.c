@@ -7,7 +7,7 @@
  *   xmta_test_client --jid alice@localhost --password pw
  *                    [--host 127.0.0.1] [--port 15222]
  *                    [--join room@conference.localhost/nick]...
- *                    [--send TO --body TEXT]
+ *                    [--send TO --body TEXT [--reply-id ID]]
  *                    [--expect N] [--timeout S] [--duration S]
  *                    [--out FILE] [--verbose]
  *                    [--raw XML]... [--stanzas FILE] [--control FILE]
@@ -59,6 +59,7 @@ struct client_opts {
     size_t n_joins;
     const char *send_to;
     const char *send_body;
+    const char *reply_id; /* XEP-0461 <reply id=.../> on the --send message */
     long expect;
     long timeout;  /* seconds, overall */
     long duration; /* seconds after ready; 0: none */
@@ -158,10 +159,21 @@ static void client_send_chat(struct client *cl)
     char *id = xmpp_uuid_gen(cl->ctx);
 
     m = xmpp_message_new(cl->ctx, "chat", cl->o->send_to, id);
-    if (m && xmpp_message_set_body(m, cl->o->send_body) == XMPP_EOK)
+    if (m && xmpp_message_set_body(m, cl->o->send_body) == XMPP_EOK) {
+        if (cl->o->reply_id) {
+            xmpp_stanza_t *r = xmpp_stanza_new(cl->ctx);
+
+            xmpp_stanza_set_name(r, "reply");
+            xmpp_stanza_set_ns(r, "urn:xmpp:reply:0");
+            xmpp_stanza_set_attribute(r, "to", cl->o->send_to);
+            xmpp_stanza_set_attribute(r, "id", cl->o->reply_id);
+            xmpp_stanza_add_child(m, r);
+            xmpp_stanza_release(r);
+        }
         xmpp_send(cl->conn, m);
-    else
+    } else {
         cl->failed = 1;
+    }
     if (m)
         xmpp_stanza_release(m);
     xmpp_free(cl->ctx, id);
@@ -288,6 +300,17 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         json_boolean(xmpp_stanza_get_child_by_name(st, "subject") != NULL));
     json_set_string(obj, "origin_id",
                     origin ? xmpp_stanza_get_attribute(origin, "id") : NULL);
+    {
+        /* XEP-0066: the URL of an attached file, or null */
+        xmpp_stanza_t *x =
+            xmpp_stanza_get_child_by_name_and_ns(st, "x", "jabber:x:oob");
+        xmpp_stanza_t *u = x ? xmpp_stanza_get_child_by_name(x, "url") : NULL;
+        char *url = u ? xmpp_stanza_get_text(u) : NULL;
+
+        json_set_string(obj, "oob", url);
+        if (url)
+            xmpp_free(cl->ctx, url);
+    }
     json_object_set_new(obj, "delay",
                         json_boolean(xmpp_stanza_get_child_by_name_and_ns(
                                          st, "delay", NS_DELAY) != NULL));
@@ -551,6 +574,8 @@ int main(int argc, char **argv)
             o.send_to = v;
         } else if (strcmp(a, "--body") == 0) {
             o.send_body = v;
+        } else if (strcmp(a, "--reply-id") == 0) {
+            o.reply_id = v;
         } else if (strcmp(a, "--expect") == 0 &&
                    parse_long(v, 0, 1000000, &n) == 0) {
             o.expect = n;

@@ -224,6 +224,24 @@ static const struct bad_case bad_cases[] = {
     {COMP HOOK_A "from = a b\n", 8, "bad from 'a b'"},
     {COMP HOOK_A "from = a@b\n", 8, "bad from 'a@b'"},
     {COMP HOOK_A "nick = a\x01\n", 8, "bad nick"},
+    /* two-way bots (issue 7) */
+    {COMP HOOK_A "reply_url = http://example.org/r\n", 8, "bad reply_url"},
+    {COMP HOOK_A "reply_url = ftp://example.org/r\n", 8, "bad reply_url"},
+    {COMP HOOK_A "reply_url = https://\n", 8, "bad reply_url"},
+    {COMP HOOK_A "reply_url = http://127.0.0.1.evil/r\n", 8, "bad reply_url"},
+    {COMP HOOK_A "reply_url = https://example.org/r\n", 5,
+     "has reply_url but no secret"},
+    {COMP HOOK_A "reply_timeout = 0\n", 8, "bad reply_timeout '0'"},
+    {COMP HOOK_A "reply_timeout = 121\n", 8, "bad reply_timeout"},
+    {COMP HOOK_A "alertmanager_url = am:9093\n", 8, "bad alertmanager_url"},
+    {COMP HOOK_A "commanders = a b@x\n", 8, "bad commanders"},
+    {COMP HOOK_A "commanders = *@x\ncommanders = *@x\n", 9,
+     "duplicate commanders"},
+    {COMP HOOK_A "attach_hosts = http://x\n", 8, "bad attach_hosts"},
+    {COMP HOOK_A "attach_max = 10\n", 8, "bad attach_max '10'"},
+    {COMP HOOK_A "attach_max = 1G\n", 8, "bad attach_max"},
+    {COMP "upload_service = a@upload.example.org\n", 5,
+     "bad upload_service"},
     /* [component] */
     {"[component]\ndomain = alice@notify.example.org\n", 2, "bare domain"},
     {"[component]\ndomain = notify.example.org/x\n", 2, "bare domain"},
@@ -481,6 +499,60 @@ static void test_conf_bad(void **state)
     }
 }
 
+static void test_conf_reply(void **state)
+{
+    static const char text[] = COMP HOOK_A
+        "secret = sign-key-123\n"
+        "reply_url = https://bots.example.org/reply?x=1\n"
+        "reply_timeout = 3\n"
+        "alertmanager_url = http://127.0.0.1:9093\n"
+        "commanders = *@example.org\n"
+        "commanders = ops@corp.example\n"
+        "attach_hosts = *.example.org\n"
+        "attach_hosts = 127.0.0.1\n"
+        "attach_max = 2M\n"
+        "[hook b]\n"
+        "token = " TOKEN_B "\n"
+        "to = bob@example.org\n"
+        "reply_url = http://[::1]:8000/r\n"
+        "secret = another-key\n";
+    struct conf_diag diag;
+    struct conf *c = conf_load_string(text, "reply.conf", &diag);
+
+    (void)state;
+    if (!c)
+        fail_msg("%d: %s", diag.line, diag.msg);
+    assert_string_equal(c->hooks[0].reply_url,
+                        "https://bots.example.org/reply?x=1");
+    assert_int_equal(c->hooks[0].reply_timeout, 3);
+    assert_string_equal(c->hooks[0].alertmanager_url,
+                        "http://127.0.0.1:9093");
+    assert_int_equal(c->hooks[0].n_commanders, 2);
+    assert_string_equal(c->hooks[0].commanders[1], "ops@corp.example");
+    assert_string_equal(c->hooks[1].reply_url, "http://[::1]:8000/r");
+    assert_int_equal(c->hooks[1].reply_timeout, 10); /* the default */
+    assert_null(c->hooks[1].alertmanager_url);
+    assert_int_equal(c->hooks[0].n_attach_hosts, 2);
+    assert_string_equal(c->hooks[0].attach_hosts[0], "*.example.org");
+    assert_int_equal(c->hooks[0].attach_max, 2 * 1024 * 1024);
+    assert_int_equal(c->hooks[1].attach_max, 10 * 1024 * 1024);
+    assert_null(c->upload_service);
+    assert_int_equal(c->hooks[1].n_commanders, 0);
+    conf_free(c);
+}
+
+static void test_conf_upload_service(void **state)
+{
+    struct conf *c =
+        conf_load_string(COMP "upload_service = Upload.Example.ORG\n" HOOK_A,
+                         "up.conf", NULL);
+
+    (void)state;
+    assert_non_null(c);
+    assert_string_equal(c->upload_service, "upload.example.org");
+    conf_free(c);
+}
+
 static void test_conf_by_token(void **state)
 {
     struct conf *c = conf_load_string(good_conf, "good.conf", NULL);
@@ -698,6 +770,8 @@ int main(void)
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_bad),
         cmocka_unit_test(test_conf_spool),
+        cmocka_unit_test(test_conf_reply),
+        cmocka_unit_test(test_conf_upload_service),
         cmocka_unit_test(test_conf_production),
         cmocka_unit_test(test_conf_by_token),
         cmocka_unit_test(test_conf_parse_size),

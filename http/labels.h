@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* labels.h -- what a webhook carries besides its text (issue 7): the labels
+ * of an Alertmanager notification, kept with the message so that "ack" in
+ * reply to it can silence exactly those alerts, and the URL of a file to
+ * attach. No logging. */
+#ifndef XMTA_HTTP_LABELS_H
+#define XMTA_HTTP_LABELS_H
+
+#include <stddef.h>
+
+/* For an Alertmanager webhook payload data[0..len): the labels of its
+ * only alert when it carries one, else its commonLabels, else its
+ * groupLabels, as a compact JSON object text (malloc'd). NULL when the
+ * payload is not Alertmanager's, has no labels, or on allocation
+ * failure. */
+char *http_am_labels(const char *data, size_t len);
+
+/* The URL of a file to attach (issue 7): the query parameter attach, else
+ * the JSON fields "attach", "imageURL" (Grafana), "image_url" or
+ * attachments[0].image_url (Slack), if it is an http(s) URL without
+ * spaces; malloc'd, or NULL. query may be NULL. */
+char *http_attach_url(const char *data, size_t len, const char *query);
+
+#endif
