@@ -194,7 +194,14 @@ int comp_submit_async(struct comp *c,
     c->batch_items++;
     c->batch_n += n;
     c->batch_bytes += bytes;
-    event_active(c->commit, EV_TIMEOUT, 1);
+    /* The commit runs in the next loop iteration, after the requests
+     * that are ready by then (the I/O of an iteration runs before its
+     * timers): with many senders, one fsync covers more of them. */
+    if (!evtimer_pending(c->commit, NULL)) {
+        static const struct timeval now = {0, 0};
+
+        evtimer_add(c->commit, &now);
+    }
     comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
@@ -592,7 +599,10 @@ void comp_outbox_drain(struct comp *c)
     }
     comp_delivery_list_drop(c, &gone, n_gone);
     c->counters.delivered += n_sent;
-    if (n_sent)
+    /* One ack in flight at a time: its reply sends the next one (for what
+     * was written meanwhile), so a busy link sends one ping and one delete
+     * per round trip, not per drain. */
+    if (n_sent && c->ack_done == c->ack_seq)
         comp_ack_send(c);
 }
 
@@ -646,6 +656,10 @@ void comp_outbox_on_ack(struct comp *c, const char *id)
         if (c->t.ping_timeout_ms)
             comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
     }
+    /* what was written while that ack was in flight */
+    if (c->ack_done == c->ack_seq && (d = TAILQ_LAST(&c->sent, comp_outbox)) &&
+        !d->ack)
+        comp_ack_send(c);
     if (c->stopping)
         comp_wake_drain(c); /* lets a graceful shutdown see the progress */
 }

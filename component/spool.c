@@ -325,19 +325,28 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
 
     if (n == 0)
         return 0;
+    /* A delete need not wait for the disk: if power fails before the next
+     * fsync (the next insert's commit syncs the WAL and with it this
+     * transaction) the rows are sent again, which at-least-once allows.
+     * In WAL mode synchronous=NORMAL skips only the fsync at commit. */
+    spool_exec(s->db, "PRAGMA synchronous=NORMAL");
     if ((rc = spool_begin(s)) != 0)
-        return rc;
+        goto out;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(s->del);
         sqlite3_bind_int64(s->del, 1, seqs[i]);
         if ((rc = sqlite3_step(s->del)) != SQLITE_DONE) {
             sqlite3_reset(s->del);
             spool_rollback(s);
-            return spool_fail(s, rc, "DELETE");
+            rc = spool_fail(s, rc, "DELETE");
+            goto out;
         }
     }
     sqlite3_reset(s->del);
-    return spool_commit(s);
+    rc = spool_commit(s);
+out:
+    spool_exec(s->db, "PRAGMA synchronous=FULL");
+    return rc;
 }
 
 int spool_checkpoint(struct spool *s)

@@ -1005,6 +1005,48 @@ static void test_ack_and_resend(void **state)
     spool_dir_free(dir);
 }
 
+/* One ack ping in flight at a time (issue 8): what is written while it
+ * waits gets no ping of its own, and stays in the spool until a later
+ * ack covers it (here, after the reconnect). */
+static void test_one_ack_in_flight(void **state)
+{
+    enum { N = 3 };
+    struct env_opts eo = {0};
+    char *dir = spool_dir_new();
+    struct env e;
+    char id[16];
+
+    eo.spool = dir;
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    eo.fo.mode_conns = 1;
+    env_open(&e, &eo);
+    start_ready(&e);
+    submit(&e, "f-0", "x", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_non_null(fake_find(e.fs, "iq", "id", "ack-1", 0));
+    for (int i = 1; i <= N; i++) {
+        snprintf(id, sizeof(id), "f-%d", i);
+        submit(&e, id, "x", USER, NULL);
+        assert_true(run_until(e.base, NULL, NULL, 50));
+    }
+    g_want = N + 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_int_equal(fake_pings(e.fs), 1); /* ack-1 only */
+    assert_null(fake_find(e.fs, "iq", "id", "ack-2", 0));
+    assert_int_equal(spool_depth(&e), N + 1);
+
+    fake_kick(e.fs); /* answers pings from now on */
+    g_want = 2 * (N + 1);
+    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_int_equal(spool_rows(dir), 0);
+    env_close(&e);
+    spool_dir_free(dir);
+}
+
 /* Spooled messages outlive the process: a new comp on the same spool
  * sends them, in order, and the ack empties the spool. */
 static void test_spool_restart(void **state)
@@ -1654,6 +1696,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_free_while_connecting),
         cmocka_unit_test(test_ack_and_resend),
+        cmocka_unit_test(test_one_ack_in_flight),
         cmocka_unit_test(test_spool_restart),
         cmocka_unit_test(test_ack_timeout),
         cmocka_unit_test(test_bounce),
