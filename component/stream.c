@@ -155,8 +155,10 @@ static const struct comp_err_hint {
     const char *after;
 } comp_err_hints[] = {
     {"conflict", 0,
-     "another component is connected for this domain; with Prosody set "
-     "component_conflict_resolve = \"kick_old\"",
+     "another connection holds this domain: a second xmta (this one "
+     "stands by and takes over when it ends), or our own previous "
+     "connection that the server still keeps (Prosody's "
+     "component_conflict_resolve = \"kick_old\" lets a restart replace it)",
      NULL},
     {"not-authorized", 1,
      "the server rejected the secret: check secret and the server's "
@@ -209,6 +211,8 @@ static int comp_on_stream_error(struct comp *c, const struct xml_node *err)
     }
     if (!cond)
         cond = "undefined-condition";
+    if (strcmp(cond, "conflict") == 0)
+        c->conflict = text && strstr(text, "Replaced") ? 2 : 1;
     for (size_t i = 0; i < sizeof(comp_err_hints) / sizeof(comp_err_hints[0]);
          i++)
         if (strcmp(cond, comp_err_hints[i].cond) == 0)
@@ -301,7 +305,7 @@ int comp_ping_send(struct comp *c)
     char id[sizeof(c->ping_id)];
     int rc = XMTA_E_NOMEM;
 
-    snprintf(id, sizeof(id), "ka-%lu", ++c->ping_seq);
+    snprintf(id, sizeof(id), "ka-%s-%lu", c->tag, ++c->ping_seq);
     if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
         xml_node_set_attr(iq, "id", id) == 0 &&
         xml_node_set_attr(iq, "from", c->cfg->domain) == 0 &&
@@ -309,8 +313,10 @@ int comp_ping_send(struct comp *c)
         xml_node_add_child(iq, "ping", COMP_NS_PING))
         rc = comp_send_node(c, iq);
     xml_node_free(iq);
-    if (rc == 0 && c->t.ping_timeout_ms)
+    if (rc == 0 && c->t.ping_timeout_ms) {
         memcpy(c->ping_id, id, sizeof(id));
+        c->ping_sent_ms = comp_now_ms();
+    }
     return rc;
 }
 
