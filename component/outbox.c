@@ -52,6 +52,44 @@ static int comp_msg_valid(const struct msg *m)
     return 1;
 }
 
+/* Only JIDs under our domain are ever used as from (anything else makes
+ * the server close the stream: invalid-from), and only valid addresses
+ * reach the server: the bot localpart must pass nodeprep (it is replaced
+ * by its normalised form: "Grafana" -> "grafana"), every recipient must be
+ * a valid JID (rooms bare, with a localpart). 1 when m is fine. */
+static int comp_msg_addresses_ok(const struct comp *c, struct msg *m)
+{
+    char buf[2 * JID_PART_MAX + 4];
+    struct jid *j = malloc(sizeof(*j));
+    int ok = 0;
+
+    if (!j)
+        return 0;
+    snprintf(buf, sizeof(buf), "%s@%s", m->from, c->cfg->domain);
+    if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
+        strcasecmp(j->domain, c->cfg->domain) != 0)
+        goto out;
+    if (strcmp(j->local, m->from) != 0) {
+        char *norm = strdup(j->local);
+
+        if (!norm)
+            goto out;
+        free(m->from);
+        m->from = norm;
+    }
+    for (size_t i = 0; i < m->n_to; i++)
+        if (jid_parse(m->to[i], j, NULL) != 0)
+            goto out;
+    for (size_t i = 0; i < m->n_rooms; i++)
+        if (jid_parse(m->rooms[i], j, NULL) != 0 || !j->local[0] ||
+            j->resource[0])
+            goto out;
+    ok = 1;
+out:
+    free(j);
+    return ok;
+}
+
 static void comp_delivery_rec(const struct comp_delivery *d,
                               struct spool_rec *r)
 {
@@ -144,7 +182,7 @@ int comp_submit_async(struct comp *c,
     size_t n, bytes = 0;
     int rc = XMTA_E_INVAL;
 
-    if (!c || !m || !comp_msg_valid(m))
+    if (!c || !m || !comp_msg_valid(m) || !comp_msg_addresses_ok(c, m))
         goto fail;
     /* Full, stopping and out of memory all mean "try again later". */
     rc = XMTA_E_FULL;

@@ -1860,6 +1860,42 @@ static void test_ack_elsewhere(void **state)
     spool_dir_free((char *)eo.spool);
 }
 
+/* Only valid addresses under our domain reach the server: the bot
+ * localpart is nodeprepped ("BOT" is sent as bot@domain), an invalid one
+ * or an invalid recipient is refused with XMTA_E_INVAL. */
+static void test_addresses(void **state)
+{
+    struct env_opts eo = {0};
+    struct msg *m;
+    struct env e;
+
+    env_open(&e, &eo);
+    m = make_msg("ad-1", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("BOT");
+    assert_int_equal(comp_submit(e.c, m), 0);
+    m = make_msg("ad-2", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("b ot"); /* nodeprep forbids spaces */
+    assert_int_equal(comp_submit(e.c, m), XMTA_E_INVAL);
+    m = make_msg("ad-3", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("b<t");
+    assert_int_equal(comp_submit(e.c, m), XMTA_E_INVAL);
+    assert_int_equal(
+        comp_submit(e.c, make_msg("ad-4", "x", "a b@localhost", NULL)),
+        XMTA_E_INVAL);
+    assert_int_equal(comp_submit(e.c, make_msg("ad-5", "x", NULL,
+                                               "room@conf.localhost/nick")),
+                     XMTA_E_INVAL);
+    assert_int_equal(comp_queued(e.c), 1);
+    start_ready(&e);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_attr(fake_find(e.fs, "message", "id", "ad-1", 0), "from", BOT_BARE);
+    env_close(&e);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1899,6 +1935,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_reload_rooms),
         cmocka_unit_test(test_ack_elsewhere),
+        cmocka_unit_test(test_addresses),
     };
 
     if (argc > 1)

@@ -495,7 +495,7 @@ static void test_400(void **state)
     assert_accepted(fx, &r);
     POST(fx, "/hook/" TOK_CI "?to=%40example.org", "text/plain", NULL, "x", &r);
     assert_int_equal(r.code, 400);
-    assert_non_null(strstr(r.body, "\"invalid JID: "));
+    assert_non_null(strstr(r.body, "\"invalid JID in 'to': "));
     POST(fx, "/hook/" TOK_CI, "application/json", NULL, "[\"x\"]", &r);
     assert_error(&r, 400, "JSON body must be an object");
     POST(fx, "/hook/" TOK_CI, "application/json", NULL, "{\"body\": x}", &r);
