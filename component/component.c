@@ -670,31 +670,45 @@ static void comp_on_keepalive(evutil_socket_t fd, short what, void *arg)
     comp_timer_arm(c->keepalive, c->t.keepalive_ms - (unsigned)idle);
 }
 
-/* Every ping_interval_ms a ping; its reply must come within
- * ping_timeout_ms or the link is dead. */
+/* Every ping_interval_ms a ping; a reply, or anything else from the
+ * server, must come within ping_timeout_ms or the link is dead. While
+ * none came the ping is asked again COMP_PING_RETRIES times: with
+ * ejabberd, which spreads the stanzas for a domain over every connection
+ * holding it, the reply may have gone to another instance (PROTOCOL.md
+ * 1.5). */
 static void comp_on_ping_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct comp *c = arg;
+    unsigned step = c->t.ping_timeout_ms / COMP_PING_RETRIES
+                        ? c->t.ping_timeout_ms / COMP_PING_RETRIES
+                        : 1;
+    uint64_t now = comp_now_ms(), first = c->ping_sent_ms;
 
     if (c->state != COMP_READY)
         return;
     if (c->ping_id[0] && c->last_read_ms > c->ping_sent_ms) {
-        /* No reply, but the server sent other things since: alive. With
-         * ejabberd, a second connection for the domain may have been
-         * handed the reply (PROTOCOL.md 1.5). */
+        /* No reply, but the server sent other things since: alive. */
         xlog_debug("comp", "ping %s unanswered, but the link is alive",
                    c->ping_id);
         comp_on_ping_reply(c);
         return;
     }
-    if (c->ping_id[0]) {
+    if (c->ping_id[0] && now - first >= c->t.ping_timeout_ms) {
         xlog_warn("comp", "no reply to ping %s within %u ms", c->ping_id,
                   c->t.ping_timeout_ms);
         comp_link_fail(c, "ping timeout");
         return;
     }
+    if (c->ping_id[0]) { /* ask again; the deadline stays the first's */
+        unsigned left = c->t.ping_timeout_ms - (unsigned)(now - first);
+
+        if (comp_ping_send(c) == 0)
+            c->ping_sent_ms = first;
+        comp_timer_arm(c->ping, left < step ? left : step);
+        return;
+    }
     if (comp_ping_send(c) == 0 && c->ping_id[0])
-        comp_timer_arm(c->ping, c->t.ping_timeout_ms);
+        comp_timer_arm(c->ping, step);
     else
         comp_timer_arm(c->ping, c->t.ping_interval_ms);
 }

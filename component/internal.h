@@ -35,6 +35,12 @@ struct spool;
 #define COMP_OUT_HIGH (64 * 1024)
 #define COMP_OUT_LOW (16 * 1024)
 
+/* An unanswered ping (keepalive or ack) is asked again every
+ * ping_timeout / COMP_PING_RETRIES: with ejabberd each reply may go to
+ * another connection for the domain (at random), and the link is only
+ * declared dead when nothing at all came back. */
+#define COMP_PING_RETRIES 16
+
 /* Incoming stanza limit: Prosody's own default component limit. */
 #define COMP_IN_STANZA_MAX (512 * 1024)
 

@@ -578,14 +578,14 @@ static void comp_delivery_expire(struct comp *c,
     TAILQ_INSERT_TAIL(gone, d, link);
 }
 
-/* How often an unanswered ack ping is asked again: a quarter of the ping
+/* How often an unanswered ack ping is asked again: 1/16 of the ping
  * timeout. Acks are cumulative, so the answer to a later one covers the
  * earlier ones: with ejabberd, which spreads the stanzas for a domain
  * over every connection holding it, a reply may reach another instance
  * (PROTOCOL.md 1.5), and the next one usually reaches us. */
 static unsigned comp_ack_step(const struct comp *c)
 {
-    unsigned step = c->t.ping_timeout_ms / 4;
+    unsigned step = c->t.ping_timeout_ms / COMP_PING_RETRIES;
 
     return step ? step : 1;
 }

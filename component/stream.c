@@ -246,6 +246,16 @@ static struct xml_node *comp_iq_reply(const struct xml_node *iq,
     return r;
 }
 
+/* 1 when id is one of this connection's keepalive pings (ka-TAG-N): any
+ * of them answers, as each may have been asked again. */
+static int comp_ping_is_ours(const struct comp *c, const char *id)
+{
+    size_t n = strlen(c->tag);
+
+    return strncmp(id, "ka-", 3) == 0 && strncmp(id + 3, c->tag, n) == 0 &&
+           id[3 + n] == '-';
+}
+
 static int comp_on_iq(struct comp *c, const struct xml_node *iq)
 {
     const char *type = xml_node_attr(iq, "type");
@@ -259,7 +269,7 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
         return 0;
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         /* Any reply to our ping proves the link; never answer either. */
-        if (id && c->ping_id[0] && strcmp(id, c->ping_id) == 0)
+        if (id && c->ping_id[0] && comp_ping_is_ours(c, id))
             comp_on_ping_reply(c);
         else if (id && strncmp(id, "ack-", 4) == 0)
             comp_outbox_on_ack(c, id); /* all sent before it was taken */

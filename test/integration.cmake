@@ -64,3 +64,11 @@ add_test(NAME integration_ha
 set_tests_properties(integration_ha PROPERTIES
                      LABELS integration TIMEOUT 400 RUN_SERIAL TRUE
                      SKIP_RETURN_CODE 77)
+# ejabberd load-balances duplicate component connections: both instances
+# active, nothing lost, no reconnects (replies taken by the other ignored).
+add_test(NAME integration_ha_ejabberd
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/ha_ejabberd.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+set_tests_properties(integration_ha_ejabberd PROPERTIES
+                     LABELS integration TIMEOUT 400 RUN_SERIAL TRUE)

@@ -143,6 +143,14 @@ citizen_live() {
     else
         not_ok "/health counts the bounce ($(health))"
     fi
+    if health | grep -qE '"bounced_by" *: *\{[^}]*"service-unavailable" *: *[1-9]'; then
+        ok "/health counts the bounce per condition (service-unavailable)"
+    else
+        not_ok "/health counts the bounce per condition ($(health))"
+    fi
+    check "the bounce's log line names hook, recipient and condition" \
+        line_has "$DIR/xmta.log" "bounced id=$(answer_id bounce) hook=alerts" \
+        "to=nobody@localhost condition=service-unavailable"
 
     # --- kicked: the bot rejoins and the next message arrives
     carol_send "<iq type='set' id='kick1' to='$ROOM'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='$BOTNICK' role='none'><reason>test kick</reason></item></query></iq>"
