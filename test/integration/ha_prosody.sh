@@ -145,8 +145,9 @@ config A $PORT_A
 config B $PORT_B
 "$XMTA" setup prosody -c "$DIR/A.ini" >"$DIR/setup.block" 2>"$DIR/setup.err" ||
     bail "xmta setup prosody ($(cat "$DIR/setup.err"))"
-sed -i 's/"kick_old"/"kick_new"/' "$DIR/setup.block"
-check "the HA block says kick_new" grep -q 'kick_new' "$DIR/setup.block"
+sed -i 's/= "kick_old"/= "kick_new"/' "$DIR/setup.block"
+check "the HA block says kick_new" \
+    grep -q 'component_conflict_resolve = "kick_new"' "$DIR/setup.block"
 prosody_setup "$DIR" "$DIR/setup.block" || bail "Prosody setup"
 prosody_start "$DIR" || bail "private Prosody starts"
 ok "private Prosody listens"
