@@ -878,6 +878,7 @@ void comp_outbox_free(struct comp *c)
     comp_outbox_requeue(c);
     while ((d = TAILQ_FIRST(&c->outbox))) {
         comp_delivery_unqueue(c, d);
+        d->room = NULL; /* going away with it: no leaving now */
         comp_delivery_drop(c, d);
     }
     for (size_t i = 0; i < COMP_RECENT_MAX; i++) {

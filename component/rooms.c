@@ -202,7 +202,7 @@ void comp_room_unref(struct comp_room *r)
         return;
     if (--r->n_pending == 0 && r->removed) {
         xlog_info("comp",
-                  "room %s (%s): the last queued message was delivered; "
+                  "room %s (%s): nothing is queued for it any more; "
                   "leaving",
                   r->jid, r->bot);
         comp_room_leave(r);
@@ -284,7 +284,13 @@ static struct comp_room *comp_room_add(struct comp *c,
         comp_room_free(r);
         return NULL;
     }
-    snprintf(r->self, len, "%s@%s/%s", bot, c->cfg->domain, COMP_RESOURCE);
+    /* A hook's name may serve as the bot's localpart: nodeprep folds its
+     * case (hook names are ASCII), so "Grafana" joins as grafana@domain,
+     * the same address its 1:1 messages come from. */
+    for (char *p = r->bot; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    snprintf(r->self, len, "%s@%s/%s", r->bot, c->cfg->domain, COMP_RESOURCE);
     c->rooms[c->n_rooms++] = r;
     return r;
 }

@@ -481,6 +481,8 @@ fi
 
 # --- bots, bounce, kick, members-only room (citizen.sh) ----------------------
 citizen_live
+# --- SIGHUP: a room removed is left, added again is joined (citizen.sh) -------
+citizen_reload_rooms
 
 # --- (e) server restart: the outbox holds messages until the stream is back
 srv_stop
