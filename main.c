@@ -12,6 +12,7 @@
 #include "component/component.h"
 #include "conf/conf.h"
 #include "http/http.h"
+#include "http/metrics.h"
 #include "xml/err.h"
 #include "xml/log.h"
 #include "xml/msg.h"
@@ -21,6 +22,7 @@ static void usage(FILE *f)
     fputs("usage: xmta [-v] -c FILE        run in the foreground\n"
           "       xmta check -c FILE       validate the configuration\n"
           "       xmta token               print a new random webhook token\n"
+          "                                (token = and token_sha256 = lines)\n"
           "       xmta setup prosody|ejabberd -c FILE\n"
           "                                print the server's component block\n"
           "       xmta --version\n",
@@ -51,7 +53,14 @@ static int cmd_token(void)
         out[o++] = abc[v & 63];
     }
     out[43] = '\0'; /* 256 bits = 43 base64 characters */
-    puts(out);
+    {
+        char hex[65];
+
+        http_token_sha256(out, hex);
+        /* Either line goes into a [hook]: the first is what callers
+         * send, the second lets the file hold only its hash. */
+        printf("token = %s\ntoken_sha256 = %s\n", out, hex);
+    }
     return 0;
 }
 
@@ -91,6 +100,12 @@ static struct conf *load(const char *path)
         conf_free(cfg);
         cfg = NULL;
     }
+    /* Tokens and secrets inside: only its owner should read it. */
+    if (cfg && (cfg->file_mode & 077))
+        xlog_warn("conf",
+                  "%s is readable by group or others (mode %04o): it holds "
+                  "secrets; chmod 600 it (or 640 for a service group)",
+                  path, cfg->file_mode);
     if (!cfg) {
         if (diag.line > 0)
             fprintf(stderr, "%s:%d: %s\n", diag.file, diag.line, diag.msg);
@@ -167,6 +182,14 @@ static void backend_status(void *ud, struct http_status *st)
         if (!comp_bounce_stat(app->comp, st->n_bounce, &b->cond, &b->n))
             break;
     }
+    {
+        struct comp_counters cn;
+
+        comp_counters(app->comp, &cn);
+        st->delivered = cn.delivered;
+        st->acknowledged = cn.acknowledged;
+        st->reconnects = cn.ready > 1 ? cn.ready - 1 : 0;
+    }
 }
 
 /* The reason for a 503 (disk full, standby, ...). */
@@ -175,6 +198,20 @@ static const char *backend_refusal(void *ud)
     struct app *app = ud;
 
     return app->stopping ? "shutting down" : comp_refusal(app->comp);
+}
+
+/* The component's own families for GET /metrics (http/metrics.h). */
+static void backend_metrics(void *ud, struct metrics *m)
+{
+    struct app *app = ud;
+    const char *cond;
+    unsigned long n;
+
+    metrics_family(m, "xmta_bounces_total", METRICS_COUNTER,
+                   "Message errors from the server, by error condition.");
+    for (size_t i = 0; comp_bounce_stat(app->comp, i, &cond, &n); i++)
+        metrics_sample(m, "xmta_bounces_total", (double)n, "condition", cond,
+                       NULL);
 }
 
 static void on_shutdown_done(void *arg)
@@ -249,7 +286,8 @@ static int run(const char *path)
     struct app app = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
     struct http_backend backend = {backend_submit, backend_status, &app,
-                                   backend_submit_async, backend_refusal};
+                                   backend_submit_async, backend_metrics,
+                                   backend_refusal};
     int rc = 1;
 
     if (!(app.cfg = load(path)))
@@ -263,7 +301,7 @@ static int run(const char *path)
     app.comp = comp_new(app.base, app.cfg);
     app.http = app.comp ? http_new(app.base, app.cfg, &backend) : NULL;
     if (!app.http) {
-        xlog_error("main", "out of memory");
+        xlog_error("main", "cannot set up (out of memory, or see above)");
         goto out;
     }
     sigs[0] = evsignal_new(app.base, SIGTERM, on_signal, &app);

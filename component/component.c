@@ -725,6 +725,7 @@ void comp_on_ping_reply(struct comp *c)
 void comp_on_ready(struct comp *c)
 {
     comp_set_state(c, COMP_READY);
+    c->counters.ready++;
     xlog_info("comp", "authenticated as %s", c->cfg->domain);
     if (c->standby)
         xlog_warn("comp", "standby over: this instance holds %s now",

@@ -67,6 +67,14 @@ int comp_bounce_stat(const struct comp *c,
                      const char **cond,
                      unsigned long *n);
 
+/* Counters since start, for /metrics. */
+struct comp_counters {
+    unsigned long delivered;    /* deliveries written to the stream */
+    unsigned long acknowledged; /* deliveries the server acknowledged */
+    unsigned long ready;        /* times the stream became READY */
+};
+void comp_counters(const struct comp *c, struct comp_counters *out);
+
 enum comp_state comp_state(const struct comp *c);
 /* 1 while another connection holds our domain (the server answered
  * conflict): this instance is a standby, refuses webhooks (503) and keeps

@@ -243,6 +243,7 @@ struct comp {
     size_t recent_next;
     struct comp_bounce_count bounces[COMP_BOUNCE_KINDS];
     unsigned long bounced;
+    struct comp_counters counters; /* for /metrics (issue 6) */
 };
 
 /* ---- component.c -------------------------------------------------------- */

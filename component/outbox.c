@@ -657,6 +657,7 @@ void comp_outbox_drain(struct comp *c)
         n_sent++;
     }
     comp_delivery_list_drop(c, &gone, n_gone);
+    c->counters.delivered += n_sent;
     if (n_sent)
         comp_ack_send(c);
 }
@@ -711,6 +712,7 @@ void comp_outbox_on_ack(struct comp *c, const char *id)
         k++;
     }
     xlog_debug("comp", "ack %s: %zu delivery(ies) taken by the server", id, k);
+    c->counters.acknowledged += k;
     comp_delivery_list_drop(c, &done, k);
     evtimer_del(c->ack_timer);
     if (c->ack_done < c->ack_seq) {
@@ -894,6 +896,11 @@ void comp_outbox_free(struct comp *c)
 }
 
 /* ---- status ------------------------------------------------------------- */
+
+void comp_counters(const struct comp *c, struct comp_counters *out)
+{
+    *out = c->counters;
+}
 
 void comp_spool_status(const struct comp *c, struct comp_spool_status *st)
 {

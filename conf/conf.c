@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -42,6 +43,13 @@
 #define CONF_DEFAULT_SPOOL_BYTES ((size_t)256 * 1024 * 1024)
 #define CONF_DEFAULT_SPOOL_AGE 86400
 #define CONF_SPOOL_AGE_MAX (365UL * 86400) /* one year */
+#define CONF_DEFAULT_MAX_HEADERS ((size_t)16 * 1024)
+#define CONF_DEFAULT_HEADER_TIMEOUT 10
+#define CONF_DEFAULT_BODY_TIMEOUT 30
+#define CONF_DEFAULT_IDLE_TIMEOUT 60
+#define CONF_DEFAULT_MAX_CONNECTIONS 1024
+#define CONF_CONNECTIONS_MAX 100000
+#define CONF_RATE_MAX 1000000
 
 enum conf_sec {
     CONF_SEC_NONE,
@@ -484,15 +492,34 @@ static int conf_add_listen(struct conf_parse *p,
     return 0;
 }
 
+/* HOST:PORT, optionally followed by "tls" (HTTPS on that address). */
 static int conf_key_listen(struct conf_parse *p, const char *v)
 {
-    char host[256];
+    char host[256], addr[300];
     unsigned short port = 0;
-    const char *why = NULL;
+    const char *why = NULL, *opt;
+    size_t alen = strcspn(v, " \t");
+    int tls = 0;
 
-    if (conf_parse_listen(v, host, sizeof host, &port, &why) < 0)
+    opt = v + alen + strspn(v + alen, " \t");
+    if (*opt) {
+        if (strcmp(opt, "tls") != 0)
+            return conf_fail(p, p->lineno,
+                             "bad listen '%s': expected HOST:PORT, optionally "
+                             "followed by tls",
+                             v);
+        tls = 1;
+    }
+    if (alen >= sizeof addr)
+        return conf_fail(p, p->lineno, "bad listen '%s': host too long", v);
+    memcpy(addr, v, alen);
+    addr[alen] = '\0';
+    if (conf_parse_listen(addr, host, sizeof host, &port, &why) < 0)
         return conf_fail(p, p->lineno, "bad listen '%s': %s", v, why);
-    return conf_add_listen(p, host, port, p->lineno);
+    if (conf_add_listen(p, host, port, p->lineno) < 0)
+        return -1;
+    p->c->listen[p->c->n_listen - 1].tls = tls;
+    return 0;
 }
 
 static int conf_key_max_body(struct conf_parse *p, const char *v)
@@ -505,6 +532,140 @@ static int conf_key_max_body(struct conf_parse *p, const char *v)
                          "such as 1M, 512k or 65536",
                          v);
     p->c->max_body = n;
+    return 0;
+}
+
+/* ---- [http]: production (issue 6) ---- */
+
+/* A file name, relative to the configuration's folder unless absolute. */
+static int conf_set_path(struct conf_parse *p, char **dst, const char *v)
+{
+    size_t len;
+
+    free(*dst);
+    *dst = NULL;
+    if (v[0] == '/' || !p->dir)
+        return conf_set_str(p, dst, v);
+    len = strlen(p->dir) + strlen(v) + 2;
+    if (!(*dst = malloc(len)))
+        return conf_nomem(p);
+    snprintf(*dst, len, "%s/%s", p->dir, v);
+    return 0;
+}
+
+static int conf_key_tls_cert(struct conf_parse *p, const char *v)
+{
+    return conf_set_path(p, &p->c->tls_cert, v);
+}
+
+static int conf_key_tls_key(struct conf_parse *p, const char *v)
+{
+    return conf_set_path(p, &p->c->tls_key, v);
+}
+
+static int conf_key_max_headers(struct conf_parse *p, const char *v)
+{
+    size_t n;
+
+    if (conf_parse_size(v, &n) < 0 || n < 1024 || n > 1024 * 1024)
+        return conf_fail(p, p->lineno,
+                         "bad max_headers '%s': expected a size from 1k to "
+                         "1M, such as 16k",
+                         v);
+    p->c->max_headers = n;
+    return 0;
+}
+
+static int conf_key_header_timeout(struct conf_parse *p, const char *v)
+{
+    return conf_seconds(p, "header_timeout", v, 1, &p->c->header_timeout);
+}
+
+static int conf_key_body_timeout(struct conf_parse *p, const char *v)
+{
+    return conf_seconds(p, "body_timeout", v, 1, &p->c->body_timeout);
+}
+
+static int conf_key_idle_timeout(struct conf_parse *p, const char *v)
+{
+    return conf_seconds(p, "idle_timeout", v, 1, &p->c->idle_timeout);
+}
+
+static int conf_key_max_connections(struct conf_parse *p, const char *v)
+{
+    unsigned long n;
+
+    if (conf_parse_ulong(v, 1, CONF_CONNECTIONS_MAX, &n) < 0)
+        return conf_fail(p, p->lineno,
+                         "bad max_connections '%s': expected a number from 1 "
+                         "to %d",
+                         v, CONF_CONNECTIONS_MAX);
+    p->c->max_connections = (unsigned)n;
+    return 0;
+}
+
+/* One ADDRESS or ADDRESS/BITS into n. */
+static int conf_parse_net(const char *s, struct conf_net *n)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *slash = strchr(s, '/');
+    size_t len = slash ? (size_t)(slash - s) : strlen(s);
+    unsigned long bits;
+
+    if (len == 0 || len >= sizeof addr)
+        return XMTA_E_INVAL;
+    memcpy(addr, s, len);
+    addr[len] = '\0';
+    memset(n, 0, sizeof *n);
+    if (inet_pton(AF_INET, addr, n->addr) == 1)
+        n->family = 4;
+    else if (inet_pton(AF_INET6, addr, n->addr) == 1)
+        n->family = 6;
+    else
+        return XMTA_E_INVAL;
+    n->prefix = n->family == 4 ? 32 : 128;
+    if (slash) {
+        if (conf_parse_ulong(slash + 1, 0, n->prefix, &bits) < 0)
+            return XMTA_E_INVAL;
+        n->prefix = (unsigned)bits;
+    }
+    return 0;
+}
+
+/* Repeatable, each a comma-separated list of addresses or networks. */
+static int conf_key_status_allow(struct conf_parse *p, const char *v)
+{
+    struct conf *c = p->c;
+    const char *s = v;
+
+    while (*s) {
+        char item[64];
+        size_t len;
+
+        s += strspn(s, " \t,");
+        len = strcspn(s, " \t,");
+        if (len == 0)
+            break;
+        if (len >= sizeof item)
+            return conf_fail(p, p->lineno, "bad status_allow entry '%.*s'",
+                             (int)(len > 60 ? 60 : len), s);
+        memcpy(item, s, len);
+        item[len] = '\0';
+        s += len;
+        if (c->n_status_allow >= CONF_LIST_MAX)
+            return conf_fail(p, p->lineno,
+                             "too many status_allow entries (at most %d)",
+                             CONF_LIST_MAX);
+        if (conf_grow((void **)&c->status_allow, c->n_status_allow,
+                      sizeof *c->status_allow) < 0)
+            return conf_nomem(p);
+        if (conf_parse_net(item, &c->status_allow[c->n_status_allow]) < 0)
+            return conf_fail(p, p->lineno,
+                             "bad status_allow entry '%s': expected an IP "
+                             "address or a network such as 10.0.0.0/8",
+                             item);
+        c->n_status_allow++;
+    }
     return 0;
 }
 
@@ -545,6 +706,82 @@ static int conf_key_token(struct conf_parse *p, const char *v)
                              p->sec_label, o->name, o->line);
     }
     return conf_set_str(p, &h->token, v);
+}
+
+/* 64 hex digits: the SHA-256 of the token (`xmta token` prints it). */
+static int conf_key_token_sha256(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
+        return conf_fail(p, p->lineno,
+                         "token_sha256 of %s must be 64 hex digits (`xmta "
+                         "token` prints one)",
+                         p->sec_label);
+    for (size_t i = 0; i < 32; i++) {
+        char byte[3] = {v[2 * i], v[2 * i + 1], '\0'};
+
+        h->token_sha256[i] = (unsigned char)strtoul(byte, NULL, 16);
+    }
+    for (size_t i = 0; i + 1 < p->c->n_hooks; i++) {
+        const struct conf_hook *o = &p->c->hooks[i];
+
+        if (o->has_token_sha256 &&
+            memcmp(o->token_sha256, h->token_sha256, 32) == 0)
+            return conf_fail(p, p->lineno,
+                             "token_sha256 of %s is already used by [hook %s] "
+                             "(line %d): each hook needs its own token",
+                             p->sec_label, o->name, o->line);
+    }
+    h->has_token_sha256 = 1;
+    return 0;
+}
+
+/* N/PERIOD: 30/min, 5/s, 100/hour, 1000/day. */
+static int conf_key_rate(struct conf_parse *p, const char *v)
+{
+    static const struct {
+        const char *name;
+        unsigned seconds;
+    } periods[] = {{"s", 1},     {"sec", 1},     {"second", 1}, {"m", 60},
+                   {"min", 60},  {"minute", 60}, {"h", 3600},   {"hour", 3600},
+                   {"d", 86400}, {"day", 86400}};
+    const char *slash = strchr(v, '/');
+    char num[16];
+    unsigned long n;
+    size_t len = slash ? (size_t)(slash - v) : 0;
+
+    if (!slash || len == 0 || len >= sizeof num)
+        goto bad;
+    memcpy(num, v, len);
+    num[len] = '\0';
+    if (conf_parse_ulong(num, 1, CONF_RATE_MAX, &n) < 0)
+        goto bad;
+    for (size_t i = 0; i < sizeof periods / sizeof periods[0]; i++) {
+        if (strcmp(slash + 1, periods[i].name) == 0) {
+            conf_cur_hook(p)->rate_n = (unsigned)n;
+            conf_cur_hook(p)->rate_period = periods[i].seconds;
+            return 0;
+        }
+    }
+bad:
+    return conf_fail(p, p->lineno,
+                     "bad rate '%s': expected N/PERIOD such as 30/min, 5/s, "
+                     "100/hour or 1000/day",
+                     v);
+}
+
+static int conf_key_burst(struct conf_parse *p, const char *v)
+{
+    unsigned long n;
+
+    if (conf_parse_ulong(v, 1, CONF_RATE_MAX, &n) < 0)
+        return conf_fail(p, p->lineno,
+                         "bad burst '%s': expected a number of requests from "
+                         "1 to %d",
+                         v, CONF_RATE_MAX);
+    conf_cur_hook(p)->burst = (unsigned)n;
+    return 0;
 }
 
 /* A bot localpart: nodeprep-valid, normalised, into out. */
@@ -940,6 +1177,14 @@ static const struct conf_key conf_keys_component[] = {
 static const struct conf_key conf_keys_http[] = {
     {"listen", 1, conf_key_listen},
     {"max_body", 0, conf_key_max_body},
+    {"tls_cert", 0, conf_key_tls_cert},
+    {"tls_key", 0, conf_key_tls_key},
+    {"max_headers", 0, conf_key_max_headers},
+    {"header_timeout", 0, conf_key_header_timeout},
+    {"body_timeout", 0, conf_key_body_timeout},
+    {"idle_timeout", 0, conf_key_idle_timeout},
+    {"max_connections", 0, conf_key_max_connections},
+    {"status_allow", 1, conf_key_status_allow},
     {NULL, 0, NULL},
 };
 
@@ -958,6 +1203,9 @@ static const struct conf_key conf_keys_hook[] = {
     {"max_message", 0, conf_key_max_message},
     {"secret", 0, conf_key_sig_secret},
     {"signature_header", 0, conf_key_sig_header},
+    {"token_sha256", 0, conf_key_token_sha256},
+    {"rate", 0, conf_key_rate},
+    {"burst", 0, conf_key_burst},
     {NULL, 0, NULL},
 };
 
@@ -1325,10 +1573,21 @@ static int conf_finish_hook(struct conf_parse *p, struct conf_hook *h)
     char buf[JID_PART_MAX + 1];
     const char *why = NULL;
 
-    if (!h->token)
+    if (!h->token && !h->has_token_sha256)
         return conf_fail(p, h->line,
-                         "[hook %s] has no token (`xmta token` prints one)",
+                         "[hook %s] has no token or token_sha256 (`xmta "
+                         "token` prints both)",
                          h->name);
+    if (h->token && h->has_token_sha256)
+        return conf_fail(p, h->line,
+                         "[hook %s] has both token and token_sha256: keep "
+                         "one",
+                         h->name);
+    if (h->burst && !h->rate_n)
+        return conf_fail(p, h->line, "[hook %s] has burst but no rate",
+                         h->name);
+    if (h->rate_n && !h->burst)
+        h->burst = h->rate_n;
     if (h->n_to == 0 && h->n_rooms == 0 && h->n_allow_to == 0)
         return conf_fail(p, h->line,
                          "[hook %s] has no to, room or allow_to: it could "
@@ -1353,6 +1612,26 @@ static int conf_finish_hook(struct conf_parse *p, struct conf_hook *h)
     return 0;
 }
 
+/* listen = ... tls needs tls_cert and tls_key, and they need it. */
+static int conf_finish_tls(struct conf_parse *p)
+{
+    const struct conf *c = p->c;
+    int tls_line = 0;
+
+    for (size_t i = 0; i < c->n_listen && !tls_line; i++)
+        if (c->listen[i].tls)
+            tls_line = c->listen[i].line;
+    if (tls_line && (!c->tls_cert || !c->tls_key))
+        return conf_fail(p, tls_line,
+                         "listen ... tls needs tls_cert and tls_key in "
+                         "[http]");
+    if (!tls_line && (c->tls_cert || c->tls_key))
+        return conf_fail(p, p->http_line,
+                         "tls_cert/tls_key are set but no listen = "
+                         "HOST:PORT tls uses them");
+    return 0;
+}
+
 static int conf_finish(struct conf_parse *p)
 {
     struct conf *c = p->c;
@@ -1372,6 +1651,8 @@ static int conf_finish(struct conf_parse *p)
                          "[component] has no secret or secret_file");
     if (c->n_listen == 0 && conf_add_listen(p, CONF_DEFAULT_LISTEN_HOST,
                                             CONF_DEFAULT_LISTEN_PORT, 0) < 0)
+        return -1;
+    if (conf_finish_tls(p) < 0)
         return -1;
     for (size_t i = 0; i < c->n_hooks; i++) {
         if (conf_finish_hook(p, &c->hooks[i]) < 0)
@@ -1406,6 +1687,11 @@ static struct conf *conf_parse_text(const char *text,
     c->keepalive = CONF_DEFAULT_KEEPALIVE;
     c->queue_max = CONF_DEFAULT_QUEUE;
     c->max_body = CONF_DEFAULT_MAX_BODY;
+    c->max_headers = CONF_DEFAULT_MAX_HEADERS;
+    c->header_timeout = CONF_DEFAULT_HEADER_TIMEOUT;
+    c->body_timeout = CONF_DEFAULT_BODY_TIMEOUT;
+    c->idle_timeout = CONF_DEFAULT_IDLE_TIMEOUT;
+    c->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
     c->spool_max_messages = CONF_DEFAULT_SPOOL_MESSAGES;
     c->spool_max_bytes = CONF_DEFAULT_SPOOL_BYTES;
     c->spool_max_age = CONF_DEFAULT_SPOOL_AGE;
@@ -1460,18 +1746,22 @@ conf_load_string(const char *text, const char *name, struct conf_diag *diag)
 }
 
 /* Reads all of path (at most CONF_FILE_MAX bytes) into a string. */
-static char *
-conf_read_file(const char *path, size_t *len, struct conf_diag *diag)
+static char *conf_read_file(const char *path,
+                            size_t *len,
+                            unsigned *mode,
+                            struct conf_diag *diag)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
     size_t n = 0;
     const char *nul;
+    struct stat st;
 
     if (!f) {
         snprintf(diag->msg, sizeof diag->msg, "%s", strerror(errno));
         return NULL;
     }
+    *mode = fstat(fileno(f), &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0;
     if (!(buf = malloc(CONF_FILE_MAX + 2))) {
         snprintf(diag->msg, sizeof diag->msg, "out of memory");
         goto fail;
@@ -1509,6 +1799,7 @@ struct conf *conf_load(const char *path, struct conf_diag *diag)
     struct conf *c = NULL;
     char *text = NULL, *dir = NULL, *slash;
     size_t len = 0;
+    unsigned mode = 0;
 
     if (!diag)
         diag = &dummy;
@@ -1517,7 +1808,7 @@ struct conf *conf_load(const char *path, struct conf_diag *diag)
         snprintf(diag->msg, sizeof diag->msg, "no configuration file");
         return NULL;
     }
-    if (!(text = conf_read_file(path, &len, diag)))
+    if (!(text = conf_read_file(path, &len, &mode, diag)))
         return NULL;
     /* A relative secret_file is relative to the configuration's folder. */
     if ((slash = strrchr(path, '/'))) {
@@ -1528,6 +1819,8 @@ struct conf *conf_load(const char *path, struct conf_diag *diag)
         }
     }
     c = conf_parse_text(text, len, path, dir, diag);
+    if (c)
+        c->file_mode = mode;
 out:
     free(dir);
     free(text);
@@ -1561,6 +1854,9 @@ void conf_free(struct conf *c)
     for (size_t i = 0; i < c->n_listen; i++)
         free(c->listen[i].host);
     free(c->listen);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->status_allow);
     for (size_t i = 0; i < c->n_hooks; i++) {
         struct conf_hook *h = &c->hooks[i];
 

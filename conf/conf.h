@@ -47,6 +47,12 @@ struct conf_hook {
     size_t max_message; /* characters; default 4000 */
     char *sig_secret;   /* secret = (signature key: never log), or NULL */
     char *sig_header;   /* signature_header =, or NULL: X-Xmta-Signature */
+    /* production (issue 6) */
+    int has_token_sha256;           /* token_sha256 = instead of token = */
+    unsigned char token_sha256[32]; /* SHA-256 of the token (not secret) */
+    unsigned rate_n;                /* rate = N/PERIOD; 0: unlimited */
+    unsigned rate_period;           /* seconds of PERIOD */
+    unsigned burst;                 /* bucket size; default rate_n */
 };
 
 /* Largest avatar file taken (bytes): the vCard carrying it in base64 must
@@ -57,6 +63,14 @@ struct conf_listen {
     char *host; /* "127.0.0.1", "::1", "0.0.0.0" -- without brackets */
     unsigned short port;
     int line;
+    int tls; /* "listen = HOST:PORT tls": HTTPS with tls_cert/tls_key */
+};
+
+/* An address or network of status_allow = (10.0.0.0/8, ::1). */
+struct conf_net {
+    int family;             /* 4 or 6 */
+    unsigned char addr[16]; /* network byte order; 4 bytes for IPv4 */
+    unsigned prefix;        /* bits: 32 or 128 for one address */
 };
 
 struct conf {
@@ -76,6 +90,16 @@ struct conf {
     struct conf_listen *listen; /* at least one; default 127.0.0.1:8080 */
     size_t n_listen;
     size_t max_body; /* bytes; "1M", "512k", "1048576"; default 1M */
+    /* production (issue 6) */
+    char *tls_cert;           /* PEM chain for the tls listeners, or NULL */
+    char *tls_key;            /* PEM private key, or NULL (never log it) */
+    size_t max_headers;       /* bytes of request line + headers; 16k */
+    unsigned header_timeout;  /* seconds to receive the headers; 10 */
+    unsigned body_timeout;    /* seconds to receive the body after; 30 */
+    unsigned idle_timeout;    /* seconds a kept-alive connection idles; 60 */
+    unsigned max_connections; /* open HTTP connections; 1024 */
+    struct conf_net *status_allow; /* who may GET /health, /metrics; */
+    size_t n_status_allow;         /* none: everyone */
 
     /* [spool] */
     char *spool_path;          /* directory; NULL: in memory (path = none);
@@ -87,6 +111,8 @@ struct conf {
     /* [hook NAME] ... */
     struct conf_hook *hooks;
     size_t n_hooks;
+
+    unsigned file_mode; /* permission bits of the loaded file; 0: a string */
 };
 
 /* Loads and validates path. Returns a new conf, or NULL with *diag filled
@@ -104,7 +130,9 @@ void conf_free(struct conf *c); /* NULL-safe */
 
 /* The hook whose token equals token, or NULL. Every configured token is
  * compared, each in constant time, so the time taken does not reveal how
- * much of a token matched or which hook it belongs to. */
+ * much of a token matched or which hook it belongs to. Plaintext token =
+ * only: the HTTP frontend matches token_sha256 = hooks too, through
+ * SHA-256 digests (http/auth.c). */
 const struct conf_hook *conf_hook_by_token(const struct conf *c,
                                            const char *token);
 

@@ -2,7 +2,6 @@
 /* fmt_github.c -- GitHub and Gitea/Forgejo/Gogs events (the same JSON
  * shapes), chosen by their event header: push, issues, pull_request,
  * release, workflow_run, ping; other events by name. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,41 +33,6 @@ static const char *who(const json_t *root)
     return s ? s : "someone";
 }
 
-static void header(struct rbuf *b, const char *emoji, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* A bold line of trusted words and untrusted %s values (escaped). */
-static void header(struct rbuf *b, const char *emoji, const char *fmt, ...)
-{
-    struct rbuf line = {0};
-    va_list ap;
-
-    rbuf_puts(&line, emoji);
-    rbuf_puts(&line, " ");
-    va_start(ap, fmt);
-    for (const char *p = fmt; *p; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            rbuf_esc_line(&line, va_arg(ap, const char *));
-            p++;
-        } else {
-            rbuf_put(&line, p, 1);
-        }
-    }
-    va_end(ap);
-    rbuf_newline(b);
-    if (line.s)
-        rbuf_bold(b, line.s);
-    rbuf_free(&line);
-}
-
-static void line_url(struct rbuf *b, const char *url)
-{
-    if (!url)
-        return;
-    rbuf_newline(b);
-    rbuf_esc_line(b, url);
-}
-
 static void first_line(struct rbuf *b, const char *s)
 {
     size_t n = s ? strcspn(s, "\r\n") : 0;
@@ -92,8 +56,8 @@ static void push(struct rbuf *b, const json_t *root, const char *repo)
     char count[32];
 
     snprintf(count, sizeof(count), "%zu commit%s", n, n == 1 ? "" : "s");
-    header(b, "📦", "%s pushed %s to %s:%s", who(root), count, repo,
-           branch(fmt_jstr(root, "ref")));
+    rbuf_headline(b, "📦", "%s pushed %s to %s:%s", who(root), count, repo,
+                  branch(fmt_jstr(root, "ref")));
     json_array_foreach(commits, i, c)
     {
         const char *id = fmt_jstr(c, "id");
@@ -115,8 +79,8 @@ static void push(struct rbuf *b, const json_t *root, const char *repo)
         rbuf_newline(b);
         rbuf_printf(b, "… (%zu more commits)", n - COMMITS_MAX);
     }
-    line_url(b, fmt_jstr(root, "compare") ? fmt_jstr(root, "compare")
-                                          : fmt_jstr(root, "compare_url"));
+    rbuf_line(b, fmt_jstr(root, "compare") ? fmt_jstr(root, "compare")
+                                           : fmt_jstr(root, "compare_url"));
 }
 
 static void numbered(struct rbuf *b,
@@ -135,13 +99,13 @@ static void numbered(struct rbuf *b,
     if (action && strcmp(action, "closed") == 0 &&
         json_is_true(json_object_get(obj, "merged")))
         action = "merged";
-    header(b, emoji, "%s %s %s #%s in %s", who(root), action ? action : "",
-           what, n ? n : "?", repo);
+    rbuf_headline(b, emoji, "%s %s %s #%s in %s", who(root),
+                  action ? action : "", what, n ? n : "?", repo);
     if (fmt_jstr(obj, "title")) {
         rbuf_newline(b);
         rbuf_esc_line(b, fmt_jstr(obj, "title"));
     }
-    line_url(b, fmt_jstr(obj, "html_url"));
+    rbuf_line(b, fmt_jstr(obj, "html_url"));
 }
 
 /* Shared by GitHub and Gitea. */
@@ -153,7 +117,7 @@ static int forge_render(const char *event, const json_t *root, struct rbuf *b)
     if (!repo)
         repo = "?";
     if (strcmp(event, "ping") == 0) {
-        header(b, "🔔", "webhook for %s is set up", repo);
+        rbuf_headline(b, "🔔", "webhook for %s is set up", repo);
         if (fmt_jstr(root, "zen")) {
             rbuf_newline(b);
             rbuf_esc_line(b, fmt_jstr(root, "zen"));
@@ -167,14 +131,14 @@ static int forge_render(const char *event, const json_t *root, struct rbuf *b)
     } else if (strcmp(event, "release") == 0) {
         const json_t *rel = json_object_get(root, "release");
 
-        header(
+        rbuf_headline(
             b, "🚀", "%s %s release %s in %s", who(root), action ? action : "",
             fmt_jstr(rel, "tag_name") ? fmt_jstr(rel, "tag_name") : "?", repo);
         if (fmt_jstr(rel, "name")) {
             rbuf_newline(b);
             rbuf_esc_line(b, fmt_jstr(rel, "name"));
         }
-        line_url(b, fmt_jstr(rel, "html_url"));
+        rbuf_line(b, fmt_jstr(rel, "html_url"));
     } else if (strcmp(event, "workflow_run") == 0) {
         const json_t *run = json_object_get(root, "workflow_run");
         const char *concl = fmt_jstr(run, "conclusion");
@@ -182,17 +146,17 @@ static int forge_render(const char *event, const json_t *root, struct rbuf *b)
                             : strcmp(concl, "success") == 0 ? "✅"
                                                             : "❌";
 
-        header(
+        rbuf_headline(
             b, emoji, "workflow %s %s on %s in %s",
             fmt_jstr(run, "name") ? fmt_jstr(run, "name") : "?",
             concl ? concl
                   : (fmt_jstr(run, "status") ? fmt_jstr(run, "status") : "?"),
             fmt_jstr(run, "head_branch") ? fmt_jstr(run, "head_branch") : "?",
             repo);
-        line_url(b, fmt_jstr(run, "html_url"));
+        rbuf_line(b, fmt_jstr(run, "html_url"));
     } else {
-        header(b, "🔔", "%s %s in %s", event, action ? action : "", repo);
-        line_url(b, fmt_jpath(root, "repository", "html_url", NULL));
+        rbuf_headline(b, "🔔", "%s %s in %s", event, action ? action : "", repo);
+        rbuf_line(b, fmt_jpath(root, "repository", "html_url", NULL));
     }
     return 0;
 }

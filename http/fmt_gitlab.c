@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* fmt_gitlab.c -- GitLab events by X-Gitlab-Event: push and tag push,
  * issues, merge requests, pipelines, releases; others by name. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,40 +9,6 @@
 #include "http/format.h"
 
 #define COMMITS_MAX 10
-
-/* A bold line of trusted words and untrusted %s values (escaped). */
-static void header(struct rbuf *b, const char *emoji, const char *fmt, ...)
-{
-    struct rbuf line = {0};
-    va_list ap;
-
-    rbuf_puts(&line, emoji);
-    rbuf_puts(&line, " ");
-    va_start(ap, fmt);
-    for (const char *p = fmt; *p; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            const char *v = va_arg(ap, const char *);
-
-            rbuf_esc_line(&line, v ? v : "?");
-            p++;
-        } else {
-            rbuf_put(&line, p, 1);
-        }
-    }
-    va_end(ap);
-    rbuf_newline(b);
-    if (line.s)
-        rbuf_bold(b, line.s);
-    rbuf_free(&line);
-}
-
-static void line_esc(struct rbuf *b, const char *s)
-{
-    if (!s)
-        return;
-    rbuf_newline(b);
-    rbuf_esc_line(b, s);
-}
 
 static const char *ref_name(const char *ref)
 {
@@ -74,13 +39,13 @@ static void push(struct rbuf *b, const json_t *root, const char *proj, int tag)
     char count[48];
 
     if (tag) {
-        header(b, "🏷️", "%s pushed tag %s to %s", user(root),
-               ref_name(fmt_jstr(root, "ref")), proj);
+        rbuf_headline(b, "🏷️", "%s pushed tag %s to %s", user(root),
+                      ref_name(fmt_jstr(root, "ref")), proj);
         return;
     }
     snprintf(count, sizeof(count), "%zu commit%s", n, n == 1 ? "" : "s");
-    header(b, "📦", "%s pushed %s to %s:%s", user(root), count, proj,
-           ref_name(fmt_jstr(root, "ref")));
+    rbuf_headline(b, "📦", "%s pushed %s to %s:%s", user(root), count, proj,
+                  ref_name(fmt_jstr(root, "ref")));
     json_array_foreach(commits, i, c)
     {
         const char *id = fmt_jstr(c, "id"), *msg = fmt_jstr(c, "message");
@@ -135,24 +100,24 @@ static int gitlab_render(const json_t *root,
         proj = "?";
     if (strcmp(ev, "Push Hook") == 0 || strcmp(ev, "Tag Push Hook") == 0) {
         push(b, root, proj, strcmp(ev, "Tag Push Hook") == 0);
-        line_esc(b, fmt_jpath(root, "project", "web_url", NULL));
+        rbuf_line(b, fmt_jpath(root, "project", "web_url", NULL));
     } else if (strcmp(ev, "Issue Hook") == 0 ||
                strcmp(ev, "Confidential Issue Hook") == 0) {
-        header(b, "🐛", "%s %s issue #%s in %s", user(root),
-               action ? action : "updated", iid, proj);
-        line_esc(b, fmt_jstr(oa, "title"));
-        line_esc(b, fmt_jstr(oa, "url"));
+        rbuf_headline(b, "🐛", "%s %s issue #%s in %s", user(root),
+                      action ? action : "updated", iid, proj);
+        rbuf_line(b, fmt_jstr(oa, "title"));
+        rbuf_line(b, fmt_jstr(oa, "url"));
     } else if (strcmp(ev, "Merge Request Hook") == 0) {
-        header(b, "🔀", "%s %s merge request !%s in %s", user(root),
-               action ? action : "updated", iid, proj);
-        line_esc(b, fmt_jstr(oa, "title"));
+        rbuf_headline(b, "🔀", "%s %s merge request !%s in %s", user(root),
+                      action ? action : "updated", iid, proj);
+        rbuf_line(b, fmt_jstr(oa, "title"));
         if (fmt_jstr(oa, "source_branch") && fmt_jstr(oa, "target_branch")) {
             rbuf_newline(b);
             rbuf_esc_line(b, fmt_jstr(oa, "source_branch"));
             rbuf_puts(b, " → ");
             rbuf_esc_line(b, fmt_jstr(oa, "target_branch"));
         }
-        line_esc(b, fmt_jstr(oa, "url"));
+        rbuf_line(b, fmt_jstr(oa, "url"));
     } else if (strcmp(ev, "Pipeline Hook") == 0) {
         const char *st = fmt_jstr(oa, "status");
         const char *emoji = !st                           ? "⏳"
@@ -163,18 +128,19 @@ static int gitlab_render(const json_t *root,
         const char *id =
             fmt_jscalar(json_object_get(oa, "id"), num, sizeof(num));
 
-        header(b, emoji, "pipeline #%s %s on %s in %s", id, st,
-               fmt_jstr(oa, "ref"), proj);
-        line_esc(b, fmt_jstr(oa, "url"));
+        rbuf_headline(b, emoji, "pipeline #%s %s on %s in %s", id, st,
+                      fmt_jstr(oa, "ref"), proj);
+        rbuf_line(b, fmt_jstr(oa, "url"));
     } else if (strcmp(ev, "Release Hook") == 0) {
-        header(b, "🚀", "release %s %s in %s", fmt_jstr(root, "tag"),
-               fmt_jstr(root, "action") ? fmt_jstr(root, "action") : "updated",
-               proj);
-        line_esc(b, fmt_jstr(root, "name"));
-        line_esc(b, fmt_jstr(root, "url"));
+        rbuf_headline(b, "🚀", "release %s %s in %s", fmt_jstr(root, "tag"),
+                      fmt_jstr(root, "action") ? fmt_jstr(root, "action")
+                                               : "updated",
+                      proj);
+        rbuf_line(b, fmt_jstr(root, "name"));
+        rbuf_line(b, fmt_jstr(root, "url"));
     } else {
-        header(b, "🔔", "%s in %s", ev, proj);
-        line_esc(b, fmt_jstr(oa, "url"));
+        rbuf_headline(b, "🔔", "%s in %s", ev, proj);
+        rbuf_line(b, fmt_jstr(oa, "url"));
     }
     return 0;
 }

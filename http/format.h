@@ -82,6 +82,12 @@ void rbuf_esc_line(struct rbuf *b, const char *s);
 void rbuf_bold(struct rbuf *b, const char *line);
 /* Ends the current line if it is not empty. */
 void rbuf_newline(struct rbuf *b);
+/* A new bold line "EMOJI words": fmt holds trusted words and %s for
+ * untrusted values, which are escaped (NULL shows as "?"). Only %s. */
+void rbuf_headline(struct rbuf *b, const char *emoji, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A new line holding s escaped; nothing when s is NULL. */
+void rbuf_line(struct rbuf *b, const char *s);
 /* Starts an item line (counted and dropped by max_message). */
 void rbuf_item(struct rbuf *b);
 void rbuf_free(struct rbuf *b);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* http.c -- the webhook frontend: evhttp routing, token auth, /health. */
+/* http.c -- the webhook frontend: evhttp routing, token auth, /health,
+ * /metrics. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -17,19 +18,22 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "conf/conf.h"
 #include "http/body.h"
 #include "http/format.h"
 #include "http/http.h"
+#include "http/internal.h"
+#include "http/metrics.h"
 #include "xml/err.h"
 #include "xml/log.h"
 #include "xml/msg.h"
 #include "xml/xml.h"
 
-#define HTTP_MAX_HEADERS 16384 /* bytes of request line and headers */
-#define HTTP_TIMEOUT 30        /* seconds to read a request / write a reply */
+#define HTTP_TIMEOUT 30        /* seconds to write a reply (at least) */
+#define HTTP_COUNTS_MAX 4096   /* (hook, status) pairs counted */
 #define HTTP_RETRY_AFTER "30"  /* seconds, when the outbox is full */
 #define HTTP_BACKLOG 128
 
@@ -40,15 +44,31 @@
      EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |               \
      EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
+/* Requests answered, by hook ("" before one is known) and status. */
+struct http_count {
+    char hook[72];
+    int code;
+    unsigned long n;
+};
+
 struct http {
     struct event_base *base;
     const struct conf *cfg;
     const struct http_backend *backend;
-    struct evhttp *eh;
+    struct evhttp *eh;                  /* plain listeners */
+    struct evhttp *eh_tls;              /* listen = ... tls, or NULL */
     struct evhttp_bound_socket **bound; /* one per [http] listen */
+    struct evhttp **bound_eh;           /* the server of each */
     size_t n_bound;
     unsigned short port; /* of the first listener */
     struct tmpl **tmpls; /* compiled template = of each hook, or NULL */
+    /* issue 6 */
+    struct http_conns *conns;    /* connection limits, deadlines, TLS */
+    unsigned char *digests;      /* SHA-256 of each hook's token */
+    struct http_bucket *buckets; /* rate = of each hook */
+    struct http_count *counts;   /* for /metrics */
+    size_t n_counts;
+    struct metrics_histogram latency;
 };
 
 /* One request being answered: what the log line needs. */
@@ -57,7 +77,40 @@ struct call {
     struct evhttp_request *req;
     char peer[INET6_ADDRSTRLEN + 10];
     const char *hook; /* the hook's name once the token matched */
+    uint64_t start_us;
 };
+
+/* Counts one answer for /metrics: its hook and status, and its time. */
+static void
+http_count(struct http *h, const char *hook, int code, uint64_t start_us)
+{
+    uint64_t now = http_now_us();
+    struct http_count *c = NULL;
+
+    if (!h)
+        return;
+    if (!hook)
+        hook = "";
+    metrics_histogram_observe(
+        &h->latency, now > start_us ? (double)(now - start_us) / 1e6 : 0);
+    for (size_t i = 0; i < h->n_counts && !c; i++)
+        if (h->counts[i].code == code && strcmp(h->counts[i].hook, hook) == 0)
+            c = &h->counts[i];
+    if (!c && h->n_counts < HTTP_COUNTS_MAX) {
+        struct http_count *v =
+            realloc(h->counts, (h->n_counts + 1) * sizeof(*v));
+
+        if (!v)
+            return;
+        h->counts = v;
+        c = &v[h->n_counts++];
+        snprintf(c->hook, sizeof(c->hook), "%s", hook);
+        c->code = code;
+        c->n = 0;
+    }
+    if (c)
+        c->n++;
+}
 
 /* ---- replies ----------------------------------------------------------- */
 
@@ -99,6 +152,7 @@ static void reply_error(struct evhttp_request *req, int code, const char *error)
 
 static void call_log(const struct call *c, int code, const char *reason)
 {
+    http_count(c->h, c->hook, code, c->start_us);
     if (c->hook)
         xlog_info("http", "hook=%s status=%d reason=%s peer=%s", c->hook, code,
                   reason, c->peer);
@@ -292,9 +346,17 @@ out:
     return code;
 }
 
+/* The status reply_accepted() answers with. */
+static int reply_code(int reply)
+{
+    return reply == FMT_REPLY_OK ? 200 : reply == FMT_REPLY_NONE ? 204 : 202;
+}
+
 /* A request whose answer waits for the spool's group commit: what the
  * reply and its log line need, copied (a reload may free the hook). */
 struct http_wait {
+    struct http *h;
+    uint64_t start_us;
     struct evhttp_request *req;
     const struct http_backend *be; /* for the refusal's reason */
     char id[MSG_ID_LEN + 1];
@@ -311,6 +373,8 @@ http_wait_new(const struct call *c, const char *hook, const char *id)
 
     if (!w)
         return NULL;
+    w->h = c->h;
+    w->start_us = c->start_us;
     w->req = c->req;
     w->be = c->h->backend;
     memcpy(w->id, id, sizeof(w->id));
@@ -323,11 +387,13 @@ http_wait_new(const struct call *c, const char *hook, const char *id)
 static void http_wait_done(void *arg, int rc)
 {
     struct http_wait *w = arg;
-    struct call c = {.req = w->req, .hook = w->hook};
+    struct call c = {
+        .h = w->h, .req = w->req, .hook = w->hook, .start_us = w->start_us};
 
     memcpy(c.peer, w->peer, sizeof(c.peer));
     if (rc == 0) {
         reply_accepted(w->req, w->reply, w->id);
+        http_count(w->h, w->hook, reply_code(w->reply), w->start_us);
         xlog_info("http", "hook=%s status=%d id=%s peer=%s", w->hook,
                   w->reply == FMT_REPLY_OK     ? 200
                   : w->reply == FMT_REPLY_NONE ? 204
@@ -343,6 +409,31 @@ static void http_wait_done(void *arg, int rc)
                   NULL);
     }
     free(w);
+}
+
+/* rate = / burst =: over the hook's bucket, 429 with Retry-After. */
+static int hook_rate_limited(struct call *c, const struct conf_hook *hook)
+{
+    struct http *h = c->h;
+    unsigned long wait;
+    char secs[24], error[128];
+
+    if (!h->buckets || !hook->rate_n)
+        return 0;
+    wait = http_bucket_take(&h->buckets[hook - h->cfg->hooks], hook,
+                            http_now_us());
+    if (wait == 0)
+        return 0;
+    snprintf(secs, sizeof(secs), "%lu", wait);
+    snprintf(error, sizeof(error), "rate limit exceeded: %u/%us, burst %u",
+             hook->rate_n, hook->rate_period, hook->burst);
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After",
+                      secs);
+    reply_json(c->req, 429,
+               json_pack("{s:b,s:s,s:I}", "ok", 0, "error", error,
+                         "retry_after", (json_int_t)wait));
+    call_log(c, 429, "rate limited");
+    return 1;
 }
 
 static void handle_hook(struct call *c, const char *path)
@@ -368,7 +459,7 @@ static void handle_hook(struct call *c, const char *path)
         goto fail;
     }
     token = token_get(req, path);
-    hook = token ? conf_hook_by_token(cfg, token) : NULL;
+    hook = token ? http_auth_find(cfg, c->h->digests, token) : NULL;
     if (!hook) {
         evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"xmta\"");
         code = 401;
@@ -379,6 +470,8 @@ static void handle_hook(struct call *c, const char *path)
     free(token);
     token = NULL;
     c->hook = hook->name;
+    if (hook_rate_limited(c, hook))
+        return;
 
     len = evbuffer_get_length(in);
     data = len ? (const char *)evbuffer_pullup(in, -1) : "";
@@ -450,6 +543,7 @@ static void handle_hook(struct call *c, const char *path)
         goto fail;
     }
     reply_accepted(req, reply, id);
+    http_count(c->h, hook->name, reply_code(reply), c->start_us);
     xlog_info("http", "hook=%s status=%d id=%s peer=%s", hook->name,
               reply == FMT_REPLY_OK     ? 200
               : reply == FMT_REPLY_NONE ? 204
@@ -465,23 +559,185 @@ fail:
     call_fail(c, code, error, log_reason);
 }
 
-/* ---- /health ----------------------------------------------------------- */
+/* ---- /health, /metrics ------------------------------------------------- */
 
-static void handle_health(struct call *c)
+/* GET or HEAD from an address of status_allow; else answered here (405,
+ * 403) and 0. */
+static int status_check(struct call *c)
 {
-    const struct http_backend *be = c->h->backend;
     enum evhttp_cmd_type method = evhttp_request_get_command(c->req);
-    struct http_status st = {0};
-    const char *state;
-    json_t *list, *bounced;
-    int code;
+    struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+    char *addr = NULL;
+    ev_uint16_t port = 0;
 
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(c->req), "Allow",
                           "GET, HEAD");
         call_fail(c, 405, "method not allowed", NULL);
-        return;
+        return 0;
     }
+    if (conn)
+        evhttp_connection_get_peer(conn, &addr, &port);
+    if (!http_status_allowed(c->h->cfg, addr)) {
+        call_fail(c, 403, "forbidden", "not in status_allow");
+        return 0;
+    }
+    return 1;
+}
+
+/* The families built from the backend's status. */
+static void metrics_status(struct metrics *m, const struct http_status *st)
+{
+    static const char *const room_states[] = {"joined", "joining", "wait",
+                                              "failed", "idle"};
+
+    metrics_gauge(m, "xmta_stream_up",
+                  "1 when the component stream is authenticated.", st->online);
+    metrics_family(m, "xmta_stream_state", METRICS_GAUGE,
+                   "The component stream's state (1 for the current one).");
+    metrics_sample(m, "xmta_stream_state", 1, "state",
+                   st->online  ? "online"
+                   : st->state ? st->state
+                               : "offline",
+                   NULL);
+    metrics_counter(m, "xmta_stream_reconnects_total",
+                    "Times the stream was authenticated again after the "
+                    "first.",
+                    (double)st->reconnects);
+    metrics_counter(m, "xmta_messages_delivered_total",
+                    "Deliveries (one per recipient) written to the stream.",
+                    (double)st->delivered);
+    metrics_counter(m, "xmta_messages_acknowledged_total",
+                    "Deliveries the server acknowledged.",
+                    (double)st->acknowledged);
+    metrics_counter(m, "xmta_messages_bounced_total",
+                    "Message errors from the server matched to a "
+                    "delivery.",
+                    (double)st->bounced);
+    metrics_counter(m, "xmta_messages_expired_total",
+                    "Deliveries dropped after [spool] max_age.",
+                    (double)st->spool_expired);
+    metrics_gauge(m, "xmta_outbox_messages", "Messages waiting in the outbox.",
+                  (double)st->queued);
+    metrics_gauge(m, "xmta_spool_enabled", "1 when the spool is on disk.",
+                  st->spool_enabled);
+    metrics_gauge(m, "xmta_spool_ok", "0 when the spool cannot be written.",
+                  st->spool_ok);
+    metrics_gauge(m, "xmta_spool_depth",
+                  "Deliveries not yet acknowledged by the server.",
+                  (double)st->spool_depth);
+    metrics_gauge(m, "xmta_spool_oldest_age_seconds",
+                  "Age of the oldest unacknowledged delivery.",
+                  (double)st->spool_oldest_age);
+    metrics_family(m, "xmta_rooms", METRICS_GAUGE, "Rooms by state.");
+    for (size_t s = 0; s < sizeof(room_states) / sizeof(room_states[0]); s++) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < st->n_room && i < HTTP_ROOMS_MAX; i++)
+            n += st->room[i].state &&
+                 strcmp(st->room[i].state, room_states[s]) == 0;
+        metrics_sample(m, "xmta_rooms", (double)n, "state", room_states[s],
+                       NULL);
+    }
+    metrics_family(m, "xmta_room_state", METRICS_GAUGE,
+                   "Each room's state (1 for the current one).");
+    for (size_t i = 0; i < st->n_room && i < HTTP_ROOMS_MAX; i++)
+        metrics_sample(m, "xmta_room_state", 1, "room",
+                       st->room[i].jid ? st->room[i].jid : "", "bot",
+                       st->room[i].bot ? st->room[i].bot : "", "state",
+                       st->room[i].state ? st->room[i].state : "", NULL);
+}
+
+/* The families counted here: answers by hook and status, accepted and
+ * rate-limited by hook, latency. */
+static void metrics_http(struct metrics *m, const struct http *h)
+{
+    char code[8];
+
+    metrics_family(m, "xmta_http_requests_total", METRICS_COUNTER,
+                   "HTTP requests answered, by hook (\"\" before a token "
+                   "matched) and status code.");
+    for (size_t i = 0; i < h->n_counts; i++) {
+        snprintf(code, sizeof(code), "%d", h->counts[i].code);
+        metrics_sample(m, "xmta_http_requests_total", (double)h->counts[i].n,
+                       "hook", h->counts[i].hook, "code", code, NULL);
+    }
+    metrics_family(m, "xmta_messages_accepted_total", METRICS_COUNTER,
+                   "Webhook messages accepted (answered 2xx), by hook.");
+    metrics_family(m, "xmta_http_rate_limited_total", METRICS_COUNTER,
+                   "Webhook requests refused with 429 by rate =, by hook.");
+    /* Every configured hook has both, 0 until it counts. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < h->cfg->n_hooks; k++) {
+            const char *name = h->cfg->hooks[k].name;
+            unsigned long n = 0;
+
+            for (size_t i = 0; i < h->n_counts; i++) {
+                int cd = h->counts[i].code;
+
+                if (strcmp(h->counts[i].hook, name) == 0 &&
+                    (pass ? cd == 429 : cd >= 200 && cd < 300))
+                    n += h->counts[i].n;
+            }
+            metrics_sample(m,
+                           pass ? "xmta_http_rate_limited_total"
+                                : "xmta_messages_accepted_total",
+                           (double)n, "hook", name, NULL);
+        }
+    }
+    metrics_histogram_write(m, "xmta_http_request_duration_seconds",
+                            "Time from a complete request to its answer.",
+                            &h->latency);
+}
+
+static void handle_metrics(struct call *c)
+{
+    const struct http_backend *be = c->h->backend;
+    struct evkeyvalq *hdr = evhttp_request_get_output_headers(c->req);
+    struct http_status st = {0};
+    struct evbuffer *buf;
+    struct metrics *m = NULL;
+
+    if (!status_check(c))
+        return;
+    /* Counted before writing, so that it shows itself. */
+    http_count(c->h, NULL, 200, c->start_us);
+    if (!(buf = evbuffer_new()) || !(m = metrics_new(buf))) {
+        evhttp_send_error(c->req, HTTP_INTERNAL, NULL);
+        goto out;
+    }
+    if (be->status)
+        be->status(be->ud, &st);
+    metrics_http(m, c->h);
+    http_conns_metrics(c->h->conns, m);
+    metrics_status(m, &st);
+    if (be->metrics)
+        be->metrics(be->ud, m);
+    if (metrics_error(m) != 0) {
+        evhttp_send_error(c->req, HTTP_INTERNAL, NULL);
+        goto out;
+    }
+    evhttp_add_header(hdr, "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    evhttp_send_reply(c->req, 200, "OK", buf);
+    xlog_debug("http", "metrics peer=%s", c->peer);
+out:
+    metrics_free(m);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+static void handle_health(struct call *c)
+{
+    const struct http_backend *be = c->h->backend;
+    struct http_status st = {0};
+    const char *state;
+    json_t *list, *bounced;
+    int code;
+
+    if (!status_check(c))
+        return;
     if (be->status)
         be->status(be->ud, &st);
     state = st.online ? "online" : st.state ? st.state : "offline";
@@ -515,6 +771,7 @@ static void handle_health(struct call *c)
             (json_int_t)st.spool_expired, "bounced", (json_int_t)st.bounced,
             "bounced_by", bounced ? bounced : json_object()));
     /* Monitoring polls this: debug, not info. */
+    http_count(c->h, NULL, code, c->start_us);
     xlog_debug("http", "health status=%d component=%s peer=%s", code, state,
                c->peer);
 }
@@ -539,15 +796,18 @@ static void peer_format(struct evhttp_request *req, char *out, size_t size)
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
-    struct call c = {.h = arg, .req = req};
+    struct call c = {.h = arg, .req = req, .start_us = http_now_us()};
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 
+    http_conns_request(c.h->conns, req);
     peer_format(req, c.peer, sizeof(c.peer));
     if (!path)
         call_fail(&c, 400, "bad request", NULL);
     else if (strcmp(path, "/health") == 0)
         handle_health(&c);
+    else if (strcmp(path, "/metrics") == 0)
+        handle_metrics(&c);
     else if (strcmp(path, "/hook") == 0 || strncmp(path, "/hook/", 6) == 0)
         handle_hook(&c, path);
     else
@@ -556,35 +816,67 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- life cycle -------------------------------------------------------- */
 
+/* evhttp's own limits on both servers. */
+static void http_limits_set(struct http *h, const struct conf *cfg)
+{
+    struct evhttp *servers[2] = {h->eh, h->eh_tls};
+    size_t max_body = cfg->max_body;
+    unsigned t = HTTP_TIMEOUT;
+
+    if (max_body > (size_t)EV_SSIZE_MAX)
+        max_body = (size_t)EV_SSIZE_MAX;
+    /* evhttp's timeout is per read or write; our deadlines (conn.c) are
+     * the real ones for reading, this one bounds a slow reader of a
+     * reply. */
+    if (t < cfg->header_timeout + 1)
+        t = cfg->header_timeout + 1;
+    if (t < cfg->idle_timeout + 1)
+        t = cfg->idle_timeout + 1;
+    if (t < cfg->body_timeout + 1)
+        t = cfg->body_timeout + 1;
+    for (int i = 0; i < 2; i++) {
+        if (!servers[i])
+            continue;
+        /* Over max_body, evhttp answers 413 itself (an HTML page: libevent
+         * 2.1 offers no hook to see a request's headers before it reads
+         * the body, evhttp_set_newreqcb is 2.2). Lingering close makes it
+         * read and drop the rest of the body first, so that the client
+         * sees the 413 instead of a reset connection. */
+        evhttp_set_max_body_size(servers[i], (ev_ssize_t)max_body);
+        evhttp_set_max_headers_size(servers[i], (ev_ssize_t)cfg->max_headers);
+        evhttp_set_timeout(servers[i], (int)t);
+        evhttp_set_allowed_methods(servers[i], HTTP_ALL_METHODS);
+        evhttp_set_flags(servers[i], EVHTTP_SERVER_LINGERING_CLOSE);
+        evhttp_set_gencb(servers[i], on_request, h);
+    }
+}
+
 struct http *http_new(struct event_base *base,
                       const struct conf *cfg,
                       const struct http_backend *backend)
 {
     struct http *h = calloc(1, sizeof(*h));
-    size_t max_body = cfg->max_body;
+    int tls = 0;
 
     if (!h)
         return NULL;
     h->base = base;
     h->cfg = cfg;
     h->backend = backend;
-    if (!(h->eh = evhttp_new(base))) {
-        free(h);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        tls |= cfg->listen[i].tls;
+    if (!(h->eh = evhttp_new(base)) ||
+        (tls && !(h->eh_tls = evhttp_new(base))) ||
+        !(h->conns = http_conns_new(base, cfg)) ||
+        !(h->digests = http_auth_digests(cfg)) ||
+        !(h->buckets = http_buckets_new(cfg, NULL, NULL))) {
+        http_free(h);
         return NULL;
     }
-    if (max_body > (size_t)EV_SSIZE_MAX)
-        max_body = (size_t)EV_SSIZE_MAX;
-    /* Over max_body, evhttp answers 413 itself (an HTML page: libevent 2.1
-     * offers no hook to see a request's headers before it reads the body,
-     * evhttp_set_newreqcb is 2.2). Lingering close makes it read and drop
-     * the rest of the body first, so that the client sees the 413 instead
-     * of a reset connection. */
-    evhttp_set_max_body_size(h->eh, (ev_ssize_t)max_body);
-    evhttp_set_max_headers_size(h->eh, HTTP_MAX_HEADERS);
-    evhttp_set_timeout(h->eh, HTTP_TIMEOUT);
-    evhttp_set_allowed_methods(h->eh, HTTP_ALL_METHODS);
-    evhttp_set_flags(h->eh, EVHTTP_SERVER_LINGERING_CLOSE);
-    evhttp_set_gencb(h->eh, on_request, h);
+    http_conns_attach(h->conns, h->eh, 0);
+    if (h->eh_tls)
+        http_conns_attach(h->conns, h->eh_tls, 1);
+    http_limits_set(h, cfg);
     if (cfg->n_hooks && !(h->tmpls = calloc(cfg->n_hooks, sizeof(*h->tmpls)))) {
         http_free(h);
         return NULL;
@@ -608,10 +900,16 @@ struct http *http_new(struct event_base *base,
 int http_set_conf(struct http *h, const struct conf *cfg)
 {
     struct tmpl **tmpls = NULL;
-    size_t max_body = cfg->max_body;
+    unsigned char *digests = NULL;
+    struct http_bucket *buckets = NULL;
 
-    if (cfg->n_hooks && !(tmpls = calloc(cfg->n_hooks, sizeof(*tmpls))))
+    if (!(digests = http_auth_digests(cfg)) ||
+        !(buckets = http_buckets_new(cfg, h->cfg, h->buckets)) ||
+        (cfg->n_hooks && !(tmpls = calloc(cfg->n_hooks, sizeof(*tmpls))))) {
+        free(digests);
+        free(buckets);
         return XMTA_E_NOMEM;
+    }
     for (size_t i = 0; i < cfg->n_hooks; i++) {
         char err[256];
 
@@ -623,22 +921,78 @@ int http_set_conf(struct http *h, const struct conf *cfg)
             for (size_t j = 0; j < i; j++)
                 tmpl_free(tmpls[j]);
             free(tmpls);
+            free(digests);
+            free(buckets);
             return XMTA_E_INVAL;
         }
+    }
+    /* Last, as it cannot be undone: the certificate files read again. */
+    if (http_conns_set_conf(h->conns, cfg) != 0) {
+        for (size_t i = 0; i < cfg->n_hooks; i++)
+            tmpl_free(tmpls[i]);
+        free(tmpls);
+        free(digests);
+        free(buckets);
+        return XMTA_E_INVAL;
     }
     for (size_t i = 0; h->tmpls && i < h->cfg->n_hooks; i++)
         tmpl_free(h->tmpls[i]);
     free(h->tmpls);
     h->tmpls = tmpls;
+    OPENSSL_cleanse(h->digests, 32 * (h->cfg->n_hooks ? h->cfg->n_hooks : 1));
+    free(h->digests);
+    h->digests = digests;
+    free(h->buckets);
+    h->buckets = buckets;
     h->cfg = cfg;
-    if (max_body > (size_t)EV_SSIZE_MAX)
-        max_body = (size_t)EV_SSIZE_MAX;
-    evhttp_set_max_body_size(h->eh, (ev_ssize_t)max_body);
+    http_limits_set(h, cfg);
+    return 0;
+}
+
+void http_token_sha256(const char *token, char out[65])
+{
+    http_auth_sha256_hex(token, out);
+}
+
+/* A token = whose SHA-256 is another hook's token_sha256 =. */
+static int conf_check_digests(const struct conf *cfg, struct conf_diag *diag)
+{
+    unsigned char *d = http_auth_digests(cfg);
+
+    if (!d)
+        return XMTA_E_NOMEM;
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        for (size_t j = 0; j < cfg->n_hooks; j++) {
+            if (i == j || !cfg->hooks[i].token ||
+                memcmp(d + 32 * i, d + 32 * j, 32) != 0)
+                continue;
+            snprintf(diag->file, sizeof(diag->file), "%s",
+                     cfg->path ? cfg->path : "config");
+            diag->line = cfg->hooks[i].line;
+            snprintf(diag->msg, sizeof(diag->msg),
+                     "the token of [hook %s] is the token_sha256 of [hook "
+                     "%s]: each hook needs its own token",
+                     cfg->hooks[i].name, cfg->hooks[j].name);
+            free(d);
+            return XMTA_E_INVAL;
+        }
+    }
+    free(d);
     return 0;
 }
 
 int http_conf_check(const struct conf *cfg, struct conf_diag *diag)
 {
+    int rc = conf_check_digests(cfg, diag);
+
+    if (rc != 0)
+        return rc;
+    if (http_conns_tls_check(cfg, diag->msg, sizeof(diag->msg)) != 0) {
+        snprintf(diag->file, sizeof(diag->file), "%s",
+                 cfg->path ? cfg->path : "config");
+        diag->line = 0;
+        return XMTA_E_INVAL;
+    }
     for (size_t i = 0; i < cfg->n_hooks; i++) {
         const struct conf_hook *hk = &cfg->hooks[i];
         char err[256];
@@ -726,14 +1080,19 @@ static int listen_one(struct http *h, const struct conf_listen *l)
         xlog_error("http", "cannot listen on %s: %s", name, strerror(errno));
         return XMTA_E_IO;
     }
-    if (!(bound = evhttp_bind_listener(h->eh, lev))) {
+    if (!(bound = evhttp_bind_listener(l->tls ? h->eh_tls : h->eh, lev))) {
         evconnlistener_free(lev);
         xlog_error("http", "cannot listen on %s: out of memory", name);
         return XMTA_E_NOMEM;
     }
+    h->bound_eh[h->n_bound] = l->tls ? h->eh_tls : h->eh;
     h->bound[h->n_bound++] = bound;
+    if (http_conns_listener(h->conns, lev) != 0) {
+        xlog_error("http", "cannot listen on %s: out of memory", name);
+        return XMTA_E_NOMEM;
+    }
     listen_name(l->host, bound_port(bound), name, sizeof(name));
-    xlog_info("http", "listening on %s", name);
+    xlog_info("http", "listening on %s%s", name, l->tls ? " (https)" : "");
     return 0;
 }
 
@@ -745,8 +1104,13 @@ int http_start(struct http *h)
     if (h->bound)
         return XMTA_E_STATE;
     if (!(h->bound =
-              calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*h->bound))))
+              calloc(cfg->n_listen ? cfg->n_listen : 1, sizeof(*h->bound))) ||
+        !(h->bound_eh = calloc(cfg->n_listen ? cfg->n_listen : 1,
+                               sizeof(*h->bound_eh)))) {
+        free(h->bound);
+        h->bound = NULL;
         return XMTA_E_NOMEM;
+    }
     for (size_t i = 0; i < cfg->n_listen && rc == 0; i++)
         rc = listen_one(h, &cfg->listen[i]);
     if (rc != 0) {
@@ -766,8 +1130,9 @@ void http_stop(struct http *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n_bound; i++)
-        evhttp_del_accept_socket(h->eh, h->bound[i]); /* closes it */
+    http_conns_listeners_clear(h->conns);
+    for (size_t i = 0; i < h->n_bound; i++) /* closes it */
+        evhttp_del_accept_socket(h->bound_eh[i], h->bound[i]);
     if (h->n_bound)
         xlog_info("http", "stopped accepting requests");
     h->n_bound = 0;
@@ -777,10 +1142,23 @@ void http_free(struct http *h)
 {
     if (!h)
         return;
-    evhttp_free(h->eh); /* also the remaining sockets and connections */
+    http_conns_listeners_clear(h->conns); /* evhttp_free frees them */
+    /* also the remaining sockets and connections */
+    if (h->eh)
+        evhttp_free(h->eh);
+    if (h->eh_tls)
+        evhttp_free(h->eh_tls);
+    http_conns_free(h->conns);
     for (size_t i = 0; h->tmpls && i < h->cfg->n_hooks; i++)
         tmpl_free(h->tmpls[i]);
     free(h->tmpls);
+    if (h->digests)
+        OPENSSL_cleanse(h->digests,
+                        32 * (h->cfg->n_hooks ? h->cfg->n_hooks : 1));
+    free(h->digests);
+    free(h->buckets);
+    free(h->counts);
     free(h->bound);
+    free(h->bound_eh);
     free(h);
 }

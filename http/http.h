@@ -14,6 +14,7 @@ struct event_base;
 struct conf;
 struct msg;
 struct http;
+struct metrics; /* http/metrics.h */
 
 /* One MUC room in /health (strings borrowed for the status call). */
 struct http_room {
@@ -47,6 +48,10 @@ struct http_status {
         unsigned long n;
     } bounce[HTTP_BOUNCES_MAX];
     size_t n_bounce;
+    /* counters since start for GET /metrics (issue 6); 0: not counted */
+    unsigned long delivered;    /* deliveries written to the stream */
+    unsigned long acknowledged; /* deliveries the server acknowledged */
+    unsigned long reconnects;   /* times the stream became ready again */
 };
 
 struct http_backend {
@@ -65,6 +70,10 @@ struct http_backend {
                         struct msg *m,
                         void (*done)(void *req, int rc),
                         void *req);
+    /* Optional: appends the backend's own families to GET /metrics with
+     * the writer of http/metrics.h (e.g. bounces by condition), after
+     * http/'s and those built from status. */
+    void (*metrics)(void *ud, struct metrics *m);
     /* Optional: why the last submit was refused (or its done got an
      * error), a short static text for the 503 answer's "error" ("spool
      * write failed: disk full", "standby: ..."). */
@@ -74,7 +83,8 @@ struct http_backend {
 struct conf_diag;
 
 /* Checks what conf/ leaves to http/: each hook's format = names a known
- * format and its template = compiles. Returns 0, or XMTA_E_INVAL with
+ * format and its template = compiles, no token = is another hook's
+ * token_sha256 =, tls_cert and tls_key load. Returns 0, or XMTA_E_INVAL with
  * *diag filled (FILE:LINE: reason, as conf_load reports). */
 int http_conf_check(const struct conf *cfg, struct conf_diag *diag);
 
@@ -84,9 +94,11 @@ struct http *http_new(struct event_base *base,
                       const struct http_backend *backend);
 
 /* A reloaded configuration (SIGHUP), borrowed like the first; the old one
- * may be freed once this returns 0. Hooks, tokens, templates and max_body
- * change at once (requests waiting for the backend copied what they
- * need); listen addresses only change with a restart. 0, or
+ * may be freed once this returns 0. Hooks, tokens, templates, rate limits
+ * (buckets keep their level by hook name), limits, status_allow and
+ * max_body change at once, and tls_cert/tls_key are read again (requests
+ * waiting for the backend copied what they need); listen addresses only
+ * change with a restart. 0, or
  * XMTA_E_INVAL / XMTA_E_NOMEM with the old configuration kept. */
 int http_set_conf(struct http *h, const struct conf *cfg);
 
@@ -96,6 +108,10 @@ int http_start(struct http *h);
 
 /* The port actually bound for the first listener (tests bind port 0). */
 unsigned short http_port(const struct http *h);
+
+/* The SHA-256 of token in lowercase hex, as token_sha256 = takes it
+ * (`xmta token`). */
+void http_token_sha256(const char *token, char out[65]);
 
 /* Stops accepting new requests (in-flight ones are answered). */
 void http_stop(struct http *h);

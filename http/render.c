@@ -135,6 +135,39 @@ void rbuf_bold(struct rbuf *b, const char *line)
     rbuf_puts(b, "*");
 }
 
+void rbuf_headline(struct rbuf *b, const char *emoji, const char *fmt, ...)
+{
+    struct rbuf line = {0};
+    va_list ap;
+
+    rbuf_puts(&line, emoji);
+    rbuf_puts(&line, " ");
+    va_start(ap, fmt);
+    for (const char *p = fmt; *p; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            const char *v = va_arg(ap, const char *);
+
+            rbuf_esc_line(&line, v ? v : "?");
+            p++;
+        } else {
+            rbuf_put(&line, p, 1);
+        }
+    }
+    va_end(ap);
+    rbuf_newline(b);
+    if (line.s)
+        rbuf_bold(b, line.s);
+    rbuf_free(&line);
+}
+
+void rbuf_line(struct rbuf *b, const char *s)
+{
+    if (!s)
+        return;
+    rbuf_newline(b);
+    rbuf_esc_line(b, s);
+}
+
 void rbuf_newline(struct rbuf *b)
 {
     if (b->len && b->s[b->len - 1] != '\n')

@@ -30,3 +30,20 @@ endforeach()
 xmta_fuzz_target(fmt ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_fmt.c xmta_http)
 xmta_fuzz_target(fmt_tmpl ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_fmt_tmpl.c
                  xmta_http)
+
+# Production side (issue 6): rate limits, status_allow, token_sha256,
+# /metrics parsed exactly, slow clients and max_connections (label unit;
+# binds 127.0.0.1 port 0 only).
+add_executable(test_http_prod ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_http_prod.c)
+target_link_libraries(test_http_prod PRIVATE xmta_http xmta_conf xmta_xml
+                      PkgConfig::EVENT PkgConfig::JANSSON PkgConfig::CMOCKA m)
+add_test(NAME test_http_prod COMMAND test_http_prod)
+set_tests_properties(test_http_prod PROPERTIES LABELS unit TIMEOUT 60)
+
+# The daemon's HTTPS side with curl and a certificate made by openssl, no
+# XMPP server (issue 6): ports 15420-15422, a lock of its own.
+add_test(NAME http_https
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/https.sh
+                 --xmta $<TARGET_FILE:xmta>)
+set_tests_properties(http_https PROPERTIES LABELS integration TIMEOUT 120
+                     SKIP_RETURN_CODE 77)

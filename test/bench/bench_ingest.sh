@@ -29,7 +29,7 @@ done
 
 DIR=$(mktemp -d "$PARENT/xmta-bench.XXXXXX")
 SECRET=bench-secret
-TOKEN=$("$XMTA" token)
+TOKEN=$("$XMTA" token | sed -n "s/^token = //p")
 SINK_PID=""
 XMTA_PID=""
 cleanup() {

@@ -41,8 +41,8 @@ PROXY_PORT=15349
 BASE=http://127.0.0.1:$HTTP_PORT
 DIR=$(mktemp -d /tmp/xmta-fault.XXXXXX)
 chmod 755 "$DIR"
-TOKEN=$("$XMTA" token)
-TOKEN_GHOST=$("$XMTA" token)
+TOKEN=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_GHOST=$("$XMTA" token | sed -n "s/^token = //p")
 XMTA_PID=""
 PROXY_PID=""
 MOUNTED=""
@@ -309,8 +309,8 @@ got=$(bodies a8 | grep -c '^grace-' || true)
 check_eq "all 30 arrive (flushed within the grace period or kept)" 30 "$got"
 
 # --- 8: SIGHUP under load: a broken config, a new hook, a removed hook
-TOKEN_OLD=$("$XMTA" token)
-TOKEN_NEW=$("$XMTA" token)
+TOKEN_OLD=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_NEW=$("$XMTA" token | sed -n "s/^token = //p")
 config h "$DIR/spool-h" "$PROSODY_COMPONENT_PORT"
 printf '\n[hook old]\ntoken = %s\nto = alice@localhost\n' "$TOKEN_OLD" >>"$DIR/h.ini"
 cp "$DIR/h.ini" "$DIR/h.ini.orig"

@@ -80,9 +80,9 @@ prosody_setup "$DIR" || bail "Prosody setup"
 prosody_start "$DIR" || bail "private Prosody starts"
 ok "private Prosody runs"
 
-T_FMT=$("$XMTA" token)
-T_SIG=$("$XMTA" token)
-T_TPL=$("$XMTA" token)
+T_FMT=$("$XMTA" token | sed -n "s/^token = //p")
+T_SIG=$("$XMTA" token | sed -n "s/^token = //p")
+T_TPL=$("$XMTA" token | sed -n "s/^token = //p")
 SIGKEY=sig-key-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >"$DIR/xmta.ini" <<EOF
 [component]

@@ -228,9 +228,9 @@ collect() {
 port_open "$HTTP_PORT" && bail "port $HTTP_PORT is free for xmta"
 
 # --- xmta --------------------------------------------------------------------
-TOKEN_ALERTS=$("$XMTA" token)
-TOKEN_OPS=$("$XMTA" token)
-TOKEN_PRIV=$("$XMTA" token)
+TOKEN_ALERTS=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_OPS=$("$XMTA" token | sed -n "s/^token = //p")
+TOKEN_PRIV=$("$XMTA" token | sed -n "s/^token = //p")
 citizen_avatar "$DIR/alerts.png"
 if [[ $TOKEN_ALERTS =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$TOKEN_ALERTS" != "$TOKEN_OPS" ]; then
     ok "xmta token prints 43 url-safe characters, different each time"
@@ -532,6 +532,25 @@ else
     not_ok "/health reports both rooms joined again ($(health))"
 fi
 
+# --- GET /metrics against the real server (issue 6) --------------------------
+metric() { # metric SERIES: its value, empty if absent
+    curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'
+}
+metric_ge() { [ "$(metric "$1")" -ge "$2" ] 2>/dev/null; }
+check_eq "metrics: the stream is up" 1 "$(metric xmta_stream_up)"
+check "metrics: the server restart counted as a reconnect" \
+    metric_ge xmta_stream_reconnects_total 1
+check "metrics: deliveries written (at least the 5 of the restart)" \
+    metric_ge xmta_messages_delivered_total 5
+check "metrics: deliveries acknowledged by $SRV_NAME" \
+    wait_until 10 metric_ge xmta_messages_acknowledged_total 5
+check "metrics: accepted messages of hook alerts" \
+    metric_ge 'xmta_messages_accepted_total{hook="alerts"}' 5
+check_eq "metrics: both rooms joined" 2 "$(metric 'xmta_rooms{state="joined"}')"
+check "metrics: the bounce counted by condition" \
+    sh -c "curl -s --max-time 5 '$BASE/metrics' |
+        grep -qE '^xmta_bounces_total\\{condition=\"[a-z-]+\"\\} [1-9]'"
+
 # --- xmta restart: subscribers see it leave and come back (citizen.sh) -------
 citizen_xmta_restart
 
@@ -555,7 +574,7 @@ fi
 # The only stream error a server may send is ejabberd's system-shutdown
 # when it stops (the restart above).
 check_eq "$SRV_NAME never closed xmta's stream with an error" 0 \
-    "$(grep 'stream error' "$DIR/xmta.log" | grep -vc 'system-shutdown')"
+    "$(grep ' comp stream error ' "$DIR/xmta.log" | grep -vc 'system-shutdown')"
 if [ "$SERVER" = prosody ]; then
     check_eq "Prosody logged no component stream error" 0 \
         "$(grep -c 'Disconnecting component, <stream:error>' "$DIR/prosody.log")"

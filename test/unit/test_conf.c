@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -156,6 +157,9 @@ static void test_conf_defaults(void **state)
     "token = " TOKEN_A "\n"    /* 6 */                                         \
     "to = alice@example.org\n" /* 7 */
 
+/* SHA-256 of TOKEN_A */
+#define SHA_A "0c0beacef8877bbf2416eb00f2b5dc96354e26dd1df5517320459b1236860f8c"
+
 struct bad_case {
     const char *text;
     int line;
@@ -266,6 +270,39 @@ static const struct bad_case bad_cases[] = {
     {COMP "[http]\nmax_body = 0\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = -1\n", 6, "bad max_body"},
     {COMP "[http]\nmax_body = 2G\n", 6, "bad max_body"},
+    /* [http] production (issue 6) */
+    {COMP "[http]\nlisten = 127.0.0.1:1 tsl\n", 6,
+     "optionally followed by tls"},
+    {COMP "[http]\nlisten = 127.0.0.1:1 tls\n", 6,
+     "listen ... tls needs tls_cert and tls_key"},
+    {COMP "[http]\nlisten = 127.0.0.1:1 tls\ntls_cert = /c.pem\n", 6,
+     "needs tls_cert and tls_key"},
+    {COMP "[http]\nlisten = 127.0.0.1:1\ntls_cert = /c.pem\n"
+          "tls_key = /k.pem\n",
+     5, "no listen = HOST:PORT tls uses them"},
+    {COMP "[http]\nmax_headers = 100\n", 6, "bad max_headers '100'"},
+    {COMP "[http]\nheader_timeout = 0\n", 6, "bad header_timeout '0'"},
+    {COMP "[http]\nbody_timeout = 10s\n", 6, "bad body_timeout"},
+    {COMP "[http]\nidle_timeout = 100000\n", 6, "bad idle_timeout"},
+    {COMP "[http]\nmax_connections = 0\n", 6, "bad max_connections '0'"},
+    {COMP "[http]\nstatus_allow = 127.0.0.1, localhost\n", 6,
+     "bad status_allow entry 'localhost'"},
+    {COMP "[http]\nstatus_allow = 10.0.0.0/33\n", 6,
+     "bad status_allow entry '10.0.0.0/33'"},
+    {COMP "[http]\nstatus_allow = ::1/129\n", 6, "bad status_allow"},
+    {COMP HOOK_A "rate = 30\n", 8, "bad rate '30'"},
+    {COMP HOOK_A "rate = 0/min\n", 8, "bad rate '0/min'"},
+    {COMP HOOK_A "rate = 5/week\n", 8, "bad rate '5/week'"},
+    {COMP HOOK_A "rate = -5/s\n", 8, "bad rate"},
+    {COMP HOOK_A "burst = 0\n", 8, "bad burst '0'"},
+    {COMP HOOK_A "burst = 5\n", 5, "[hook a] has burst but no rate"},
+    {COMP "[hook a]\ntoken_sha256 = abc\nto = a@example.org\n", 6,
+     "token_sha256 of [hook a] must be 64 hex digits"},
+    {COMP HOOK_A "token_sha256 = " SHA_A "\n", 5,
+     "[hook a] has both token and token_sha256"},
+    {COMP "[hook a]\ntoken_sha256 = " SHA_A "\nto = a@example.org\n"
+          "[hook b]\ntoken_sha256 = " SHA_A "\nto = a@example.org\n",
+     9, "token_sha256 of [hook b] is already used by [hook a] (line 5)"},
     /* [spool] */
     {COMP "[spool]\npath = relative/dir\n", 6, "bad spool path"},
     {COMP "[spool]\nmax_messages = 0\n", 6, "bad max_messages '0'"},
@@ -288,6 +325,93 @@ static const struct bad_case bad_cases[] = {
           "@example.org\n",
      5, "line too long"},
 };
+
+/* [http] and [hook] keys of issue 6: HTTPS listeners, limits, status_allow,
+ * token_sha256, rate and burst; and their defaults. */
+static void test_conf_production(void **state)
+{
+    static const char text[] = COMP "[http]\n"
+                                    "listen = 127.0.0.1:8080\n"
+                                    "listen = [::1]:8443   tls\n"
+                                    "tls_cert = cert.pem\n"
+                                    "tls_key = /etc/xmta/key.pem\n"
+                                    "max_headers = 8k\n"
+                                    "header_timeout = 5\n"
+                                    "body_timeout = 20\n"
+                                    "idle_timeout = 15\n"
+                                    "max_connections = 64\n"
+                                    "status_allow = 127.0.0.1, ::1\n"
+                                    "status_allow = 10.0.0.0/8\n"
+                                    "[hook a]\n"
+                                    "token_sha256 = " SHA_A "\n"
+                                    "to = alice@example.org\n"
+                                    "rate = 30/min\n"
+                                    "burst = 10\n"
+                                    "[hook b]\n"
+                                    "token = " TOKEN_B "\n"
+                                    "to = bob@example.org\n"
+                                    "rate = 5/s\n";
+    struct conf_diag diag;
+    struct conf *c;
+    char path[] = "/tmp/xmta-conf-XXXXXX";
+    int fd;
+
+    (void)state;
+    if (!(c = conf_load_string(text, "p.conf", &diag)))
+        fail_msg("%d: %s", diag.line, diag.msg);
+    assert_int_equal(c->n_listen, 2);
+    assert_int_equal(c->listen[0].tls, 0);
+    assert_int_equal(c->listen[1].tls, 1);
+    assert_string_equal(c->listen[1].host, "::1");
+    assert_int_equal(c->listen[1].port, 8443);
+    assert_string_equal(c->tls_cert, "cert.pem"); /* a string: no folder */
+    assert_string_equal(c->tls_key, "/etc/xmta/key.pem");
+    assert_int_equal(c->max_headers, 8192);
+    assert_int_equal(c->header_timeout, 5);
+    assert_int_equal(c->body_timeout, 20);
+    assert_int_equal(c->idle_timeout, 15);
+    assert_int_equal(c->max_connections, 64);
+    assert_int_equal(c->n_status_allow, 3);
+    assert_int_equal(c->status_allow[0].family, 4);
+    assert_int_equal(c->status_allow[0].prefix, 32);
+    assert_memory_equal(c->status_allow[0].addr, "\x7f\0\0\x01", 4);
+    assert_int_equal(c->status_allow[1].family, 6);
+    assert_int_equal(c->status_allow[1].prefix, 128);
+    assert_int_equal(c->status_allow[1].addr[15], 1);
+    assert_int_equal(c->status_allow[2].prefix, 8);
+    assert_int_equal(c->status_allow[2].addr[0], 10);
+    assert_null(c->hooks[0].token);
+    assert_int_equal(c->hooks[0].has_token_sha256, 1);
+    assert_int_equal(c->hooks[0].token_sha256[0], 0x0c);
+    assert_int_equal(c->hooks[0].token_sha256[31], 0x8c);
+    assert_int_equal(c->hooks[0].rate_n, 30);
+    assert_int_equal(c->hooks[0].rate_period, 60);
+    assert_int_equal(c->hooks[0].burst, 10);
+    assert_int_equal(c->hooks[1].has_token_sha256, 0);
+    assert_int_equal(c->hooks[1].rate_n, 5);
+    assert_int_equal(c->hooks[1].rate_period, 1);
+    assert_int_equal(c->hooks[1].burst, 5); /* the rate's N by default */
+    assert_int_equal(c->file_mode, 0);
+    conf_free(c);
+
+    /* Defaults; a file's mode and relative paths against its folder. */
+    assert_true((fd = mkstemp(path)) >= 0);
+    assert_int_equal(write(fd, COMP, strlen(COMP)), (ssize_t)strlen(COMP));
+    assert_int_equal(fchmod(fd, 0640), 0);
+    close(fd);
+    if (!(c = conf_load(path, &diag)))
+        fail_msg("%d: %s", diag.line, diag.msg);
+    assert_int_equal(c->file_mode, 0640);
+    assert_int_equal(c->max_headers, 16384);
+    assert_int_equal(c->header_timeout, 10);
+    assert_int_equal(c->body_timeout, 30);
+    assert_int_equal(c->idle_timeout, 60);
+    assert_int_equal(c->max_connections, 1024);
+    assert_int_equal(c->n_status_allow, 0);
+    assert_null(c->tls_cert);
+    conf_free(c);
+    unlink(path);
+}
 
 static void test_conf_spool(void **state)
 {
@@ -574,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_bad),
         cmocka_unit_test(test_conf_spool),
+        cmocka_unit_test(test_conf_production),
         cmocka_unit_test(test_conf_by_token),
         cmocka_unit_test(test_conf_parse_size),
         cmocka_unit_test(test_conf_secret_file),
