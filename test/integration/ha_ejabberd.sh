@@ -35,7 +35,7 @@ PORT_A=15402
 PORT_B=15403
 DIR=$(mktemp -d /tmp/xmta-hae.XXXXXX)
 chmod 755 "$DIR"
-TOKEN=$("$XMTA" token)
+TOKEN=$("$XMTA" token | sed -n "s/^token = //p")
 PID_A=""
 PID_B=""
 

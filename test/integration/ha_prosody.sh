@@ -38,7 +38,7 @@ PORT_A=15400
 PORT_B=15401
 DIR=$(mktemp -d /tmp/xmta-ha.XXXXXX)
 chmod 755 "$DIR"
-TOKEN=$("$XMTA" token)
+TOKEN=$("$XMTA" token | sed -n "s/^token = //p")
 PID_A=""
 PID_B=""
 RUN=0
