@@ -191,7 +191,9 @@ static void backend_status(void *ud, struct http_status *st)
     struct comp_spool_status sp;
 
     st->online = s == COMP_READY;
-    st->state = st->online ? "online" : comp_state_name(s);
+    st->state = st->online                ? "online"
+                : comp_standby(app->comp) ? "standby"
+                                          : comp_state_name(s);
     st->queued = comp_queued(app->comp);
     comp_rooms(app->comp, &st->rooms_joined, &st->rooms_total);
     for (st->n_room = 0; st->n_room < HTTP_ROOMS_MAX; st->n_room++) {
@@ -209,6 +211,12 @@ static void backend_status(void *ud, struct http_status *st)
     st->spool_oldest_age = sp.oldest_age;
     st->spool_expired = sp.expired;
     st->bounced = sp.bounced;
+    for (st->n_bounce = 0; st->n_bounce < HTTP_BOUNCES_MAX; st->n_bounce++) {
+        struct http_bounce *b = &st->bounce[st->n_bounce];
+
+        if (!comp_bounce_stat(app->comp, st->n_bounce, &b->cond, &b->n))
+            break;
+    }
     {
         struct comp_counters cn;
 
@@ -217,6 +225,14 @@ static void backend_status(void *ud, struct http_status *st)
         st->acknowledged = cn.acknowledged;
         st->reconnects = cn.ready > 1 ? cn.ready - 1 : 0;
     }
+}
+
+/* The reason for a 503 (disk full, standby, ...). */
+static const char *backend_refusal(void *ud)
+{
+    struct app *app = ud;
+
+    return app->stopping ? "shutting down" : comp_refusal(app->comp);
 }
 
 /* The component's own families for GET /metrics (http/metrics.h). */
@@ -358,7 +374,8 @@ static int run(const char *path)
     struct app app = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
     struct http_backend backend = {backend_submit, backend_status, &app,
-                                   backend_submit_async, backend_metrics};
+                                   backend_submit_async, backend_metrics,
+                                   backend_refusal};
     int rc = 1;
 
     if (!(app.cfg = load(path)))

@@ -313,10 +313,38 @@ void comp_link_fail(struct comp *c, const char *why)
      * the backoff over. */
     if (c->ready_at_ms && now - c->ready_at_ms >= c->t.stable_ms)
         c->failures = 0;
-    c->idle_delay_ms =
-        comp_backoff(c->t.backoff_min_ms, c->t.backoff_max_ms, c->failures);
-    if (c->failures < 64)
-        c->failures++;
+    if (c->conflict == 1 && c->t.standby_ms) {
+        /* Another connection holds the domain (Prosody kick_new: a second
+         * instance, or our own dead connection it still keeps): stand by
+         * and ask again soon, to take over within seconds of its end. */
+        if (!c->standby)
+            xlog_warn("comp",
+                      "standby: another connection holds %s; webhooks are "
+                      "answered 503 until this instance takes over",
+                      c->cfg->domain);
+        c->standby = 1;
+        c->idle_delay_ms = comp_backoff(c->t.standby_ms, c->t.standby_ms, 0);
+    } else {
+        if (c->conflict == 2) {
+            /* Replaced (kick_old): asking again at once would replace
+             * the other one in turn; back off as usual. */
+            xlog_error("comp",
+                       "another instance took %s over (Prosody kick_old): "
+                       "two instances with kick_old take the stream from "
+                       "each other in turn; for a standby set "
+                       "component_conflict_resolve = \"kick_new\" (README, "
+                       "High availability)",
+                       c->cfg->domain);
+            c->standby = 1;
+        } else {
+            c->standby = 0;
+        }
+        c->idle_delay_ms =
+            comp_backoff(c->t.backoff_min_ms, c->t.backoff_max_ms, c->failures);
+        if (c->failures < 64)
+            c->failures++;
+    }
+    c->conflict = 0;
     xlog_warn("comp", "link down: %s; reconnecting in %u ms", why,
               c->idle_delay_ms);
     comp_link_close(c);
@@ -449,6 +477,18 @@ static void comp_on_connected(struct comp *c)
     c->addrs = c->addr_next = NULL;
     comp_tcp_tune(bufferevent_getfd(c->bev));
     xlog_info("comp", "connected to %s", c->peer);
+    {
+        static const char hex[] = "0123456789abcdef";
+        unsigned char rnd[(sizeof(c->tag) - 1) / 2];
+
+        evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
+        for (size_t i = 0; i < sizeof(rnd); i++) {
+            c->tag[2 * i] = hex[rnd[i] >> 4];
+            c->tag[2 * i + 1] = hex[rnd[i] & 15];
+        }
+        c->tag[2 * sizeof(rnd)] = '\0';
+    }
+    c->last_read_ms = comp_now_ms();
     if (!(c->xs = comp_stream_new(c))) {
         comp_link_fail(c, "out of memory");
         return;
@@ -518,6 +558,7 @@ static void comp_on_read(struct bufferevent *bev, void *arg)
     char buf[4096];
     int n, rc = 0;
 
+    c->last_read_ms = comp_now_ms(); /* the link is alive (see the pings) */
     while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
         if (!c->xs)
             continue; /* after the server's </stream:stream>: discard */
@@ -631,22 +672,45 @@ static void comp_on_keepalive(evutil_socket_t fd, short what, void *arg)
     comp_timer_arm(c->keepalive, c->t.keepalive_ms - (unsigned)idle);
 }
 
-/* Every ping_interval_ms a ping; its reply must come within
- * ping_timeout_ms or the link is dead. */
+/* Every ping_interval_ms a ping; a reply, or anything else from the
+ * server, must come within ping_timeout_ms or the link is dead. While
+ * none came the ping is asked again COMP_PING_RETRIES times: with
+ * ejabberd, which spreads the stanzas for a domain over every connection
+ * holding it, the reply may have gone to another instance (PROTOCOL.md
+ * 1.5). */
 static void comp_on_ping_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct comp *c = arg;
+    unsigned step = c->t.ping_timeout_ms / COMP_PING_RETRIES
+                        ? c->t.ping_timeout_ms / COMP_PING_RETRIES
+                        : 1;
+    uint64_t now = comp_now_ms(), first = c->ping_sent_ms;
 
     if (c->state != COMP_READY)
         return;
-    if (c->ping_id[0]) {
+    if (c->ping_id[0] && c->last_read_ms > c->ping_sent_ms) {
+        /* No reply, but the server sent other things since: alive. */
+        xlog_debug("comp", "ping %s unanswered, but the link is alive",
+                   c->ping_id);
+        comp_on_ping_reply(c);
+        return;
+    }
+    if (c->ping_id[0] && now - first >= c->t.ping_timeout_ms) {
         xlog_warn("comp", "no reply to ping %s within %u ms", c->ping_id,
                   c->t.ping_timeout_ms);
         comp_link_fail(c, "ping timeout");
         return;
     }
+    if (c->ping_id[0]) { /* ask again; the deadline stays the first's */
+        unsigned left = c->t.ping_timeout_ms - (unsigned)(now - first);
+
+        if (comp_ping_send(c) == 0)
+            c->ping_sent_ms = first;
+        comp_timer_arm(c->ping, left < step ? left : step);
+        return;
+    }
     if (comp_ping_send(c) == 0 && c->ping_id[0])
-        comp_timer_arm(c->ping, c->t.ping_timeout_ms);
+        comp_timer_arm(c->ping, step);
     else
         comp_timer_arm(c->ping, c->t.ping_interval_ms);
 }
@@ -665,6 +729,10 @@ void comp_on_ready(struct comp *c)
     comp_set_state(c, COMP_READY);
     c->counters.ready++;
     xlog_info("comp", "authenticated as %s", c->cfg->domain);
+    if (c->standby)
+        xlog_warn("comp", "standby over: this instance holds %s now",
+                  c->cfg->domain);
+    c->standby = 0;
     c->ready_at_ms = comp_now_ms();
     if (c->t.read_timeout_ms) {
         struct timeval tv = {(time_t)(c->t.read_timeout_ms / 1000),
@@ -764,6 +832,7 @@ static void comp_timing_default(const struct conf *cfg, struct comp_timing *t)
     t->join_backoff_min_ms = 2000;
     t->join_backoff_max_ms = 300000;
     t->grace_ms = 5000;
+    t->standby_ms = 3000;
 }
 
 struct comp *comp_new(struct event_base *base, const struct conf *cfg)
@@ -821,6 +890,16 @@ int comp_start(struct comp *c)
 enum comp_state comp_state(const struct comp *c)
 {
     return c ? c->state : COMP_IDLE;
+}
+
+int comp_standby(const struct comp *c)
+{
+    return c && c->standby && c->state != COMP_READY;
+}
+
+const char *comp_refusal(const struct comp *c)
+{
+    return c && c->refusal ? c->refusal : "try again later";
 }
 
 void comp_shutdown(struct comp *c, void (*done)(void *arg), void *arg)
@@ -922,25 +1001,8 @@ int comp_reload(struct comp *c, const struct conf *cfg)
     comp_bots_free(c);
     if (comp_bots_init(c) != 0)
         xlog_error("comp", "reload: out of memory building the bots");
-    /* Room passwords are borrowed from the conf: take the new ones. */
-    for (size_t i = 0; i < c->n_rooms; i++) {
-        struct comp_room *r = c->rooms[i];
-
-        r->password = NULL;
-        for (size_t h = 0; h < cfg->n_hooks && !r->password; h++)
-            for (size_t k = 0; k < cfg->hooks[h].n_rooms; k++)
-                if (strcmp(cfg->hooks[h].rooms[k], r->jid) == 0)
-                    r->password = cfg->hooks[h].room_password;
-    }
-    /* Rooms of new hooks: added, and joined by the next drain. */
-    for (size_t h = 0; h < cfg->n_hooks; h++) {
-        const struct conf_hook *hk = &cfg->hooks[h];
-
-        for (size_t i = 0; i < hk->n_rooms; i++)
-            if (!comp_room_get(c, hk->rooms[i], hk->from ? hk->from : hk->name,
-                               hk->nick))
-                xlog_warn("comp", "reload: cannot add room %s", hk->rooms[i]);
-    }
+    /* Rooms added, removed (left), passwords changed (rooms.c). */
+    comp_rooms_reload(c);
     if (relink && c->started && !c->stopping && c->state != COMP_IDLE) {
         xlog_warn("comp", "reload: [component] changed: reconnecting");
         c->failures = 0;

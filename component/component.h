@@ -102,6 +102,13 @@ struct comp_counters {
 void comp_counters(const struct comp *c, struct comp_counters *out);
 
 enum comp_state comp_state(const struct comp *c);
+/* 1 while another connection holds our domain (the server answered
+ * conflict): this instance is a standby, refuses webhooks (503) and keeps
+ * trying every standby_ms to take over. 0 once it holds the stream. */
+int comp_standby(const struct comp *c);
+/* Why the last submit was refused, or its done() got an error: a short
+ * static text for the 503 answer ("disk full", "standby", ...). */
+const char *comp_refusal(const struct comp *c);
 size_t comp_queued(const struct comp *c);
 void comp_rooms(const struct comp *c, size_t *joined, size_t *total);
 
@@ -154,7 +161,9 @@ struct comp_timing {
     unsigned join_backoff_max_ms; /* room rejoin delay cap: 300000 */
     unsigned selfping_ms;         /* room silence before an XEP-0410 self-
                                    * ping: 900000 (set by comp_new) */
-    unsigned grace_ms; /* shutdown: flush and acknowledge for up to: 5000 */
+    unsigned grace_ms;   /* shutdown: flush and acknowledge for up to: 5000 */
+    unsigned standby_ms; /* conflict (another connection holds the domain):
+                          * try again every: 3000 */
 };
 
 /* Reads or replaces the timings; changes apply to timers armed later, so

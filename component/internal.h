@@ -35,6 +35,12 @@ struct spool;
 #define COMP_OUT_HIGH (64 * 1024)
 #define COMP_OUT_LOW (16 * 1024)
 
+/* An unanswered ping (keepalive or ack) is asked again every
+ * ping_timeout / COMP_PING_RETRIES: with ejabberd each reply may go to
+ * another connection for the domain (at random), and the link is only
+ * declared dead when nothing at all came back. */
+#define COMP_PING_RETRIES 16
+
 /* Incoming stanza limit: Prosody's own default component limit. */
 #define COMP_IN_STANZA_MAX (512 * 1024)
 
@@ -79,6 +85,9 @@ struct comp_room {
     const char *password; /* room_password of its hook (borrowed), or NULL */
     char last_error[240]; /* why the last join failed or we were removed */
     char ping_id[32];     /* JOINED: our self-ping awaiting its reply */
+    int removed;          /* no longer in the config (SIGHUP): left once
+                           * its queued deliveries are acknowledged */
+    size_t n_pending;     /* deliveries to it in the outbox or sent */
 };
 
 /* ---- outbox ------------------------------------------------------------- */
@@ -167,9 +176,19 @@ struct comp {
     struct bufferevent *bev;
     struct xml_stream *xs;
     enum comp_verdict verdict;
-    const char *stop_why; /* static text for COMP_V_FAIL */
-    int peer_closed;      /* CLOSING: the server's </stream:stream> came */
-    char ping_id[32];     /* our ping awaiting its reply, "" if none */
+    const char *stop_why;  /* static text for COMP_V_FAIL */
+    int peer_closed;       /* CLOSING: the server's </stream:stream> came */
+    char ping_id[40];      /* our ping awaiting its reply, "" if none */
+    uint64_t ping_sent_ms; /* when it was sent */
+    uint64_t last_read_ms; /* when the server last sent us anything */
+    char tag[8];           /* random, per connection: in our ping ids, so a
+                            * reply that ejabberd routed to another
+                            * connection for the domain is never taken for
+                            * one of ours (and the reverse) */
+    int conflict;          /* the stream error was conflict: 1, or 2 when
+                            * a newer connection replaced us (kick_old) */
+    int standby;           /* another connection holds the domain */
+    const char *refusal;   /* why the last submit was refused */
     unsigned long ping_seq;
     uint64_t last_write_ms;
     uint64_t ready_at_ms; /* when READY began, 0 when not READY */
@@ -212,6 +231,7 @@ struct comp {
     unsigned long ack_seq;       /* last ack ping id number */
     unsigned long ack_done;      /* last answered ack ping */
     uint64_t ack_oldest_ms;      /* when the oldest unanswered was sent */
+    uint64_t ack_last_ms;        /* when the newest ack ping was sent */
     unsigned long expired;       /* deliveries dropped after max_age */
     unsigned long spool_errors;  /* failed commits */
     int64_t *undeleted;          /* acknowledged rows a delete missed */
@@ -342,6 +362,12 @@ void comp_tls_log_error(struct comp *c, struct bufferevent *bev);
 
 /* Builds the room table from every hook's rooms. 0 or XMTA_E_NOMEM. */
 int comp_rooms_init(struct comp *c);
+/* After c->cfg changed (SIGHUP): rooms new in the config are added (joined
+ * by the next drain), rooms no longer in it are left (after what is
+ * queued for them was delivered), passwords follow the new config. */
+void comp_rooms_reload(struct comp *c);
+/* A delivery to r was dropped (acknowledged or expired). */
+void comp_room_unref(struct comp_room *r);
 void comp_rooms_free(struct comp *c);
 /* The (room, bot) entry, added when missing (it joins from the next
  * drain). NULL on allocation failure or past COMP_ROOMS_MAX. */

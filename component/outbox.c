@@ -52,6 +52,44 @@ static int comp_msg_valid(const struct msg *m)
     return 1;
 }
 
+/* Only JIDs under our domain are ever used as from (anything else makes
+ * the server close the stream: invalid-from), and only valid addresses
+ * reach the server: the bot localpart must pass nodeprep (it is replaced
+ * by its normalised form: "Grafana" -> "grafana"), every recipient must be
+ * a valid JID (rooms bare, with a localpart). 1 when m is fine. */
+static int comp_msg_addresses_ok(const struct comp *c, struct msg *m)
+{
+    char buf[2 * JID_PART_MAX + 4];
+    struct jid *j = malloc(sizeof(*j));
+    int ok = 0;
+
+    if (!j)
+        return 0;
+    snprintf(buf, sizeof(buf), "%s@%s", m->from, c->cfg->domain);
+    if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
+        strcasecmp(j->domain, c->cfg->domain) != 0)
+        goto out;
+    if (strcmp(j->local, m->from) != 0) {
+        char *norm = strdup(j->local);
+
+        if (!norm)
+            goto out;
+        free(m->from);
+        m->from = norm;
+    }
+    for (size_t i = 0; i < m->n_to; i++)
+        if (jid_parse(m->to[i], j, NULL) != 0)
+            goto out;
+    for (size_t i = 0; i < m->n_rooms; i++)
+        if (jid_parse(m->rooms[i], j, NULL) != 0 || !j->local[0] ||
+            j->resource[0])
+            goto out;
+    ok = 1;
+out:
+    free(j);
+    return ok;
+}
+
 static void comp_delivery_rec(const struct comp_delivery *d,
                               struct spool_rec *r)
 {
@@ -87,9 +125,12 @@ static void comp_delivery_free(struct comp *c, struct comp_delivery *d)
 /* d leaves for good (acknowledged or expired): uncount and free it. */
 static void comp_delivery_drop(struct comp *c, struct comp_delivery *d)
 {
+    struct comp_room *room = d->room;
+
     c->n_deliveries--;
     c->n_bytes -= d->size;
     comp_delivery_free(c, d);
+    comp_room_unref(room); /* a room removed by a reload may leave now */
 }
 
 /* Tries to open the configured spool (again). */
@@ -141,20 +182,35 @@ int comp_submit_async(struct comp *c,
     size_t n, bytes = 0;
     int rc = XMTA_E_INVAL;
 
-    if (!c || !m || !comp_msg_valid(m))
+    if (!c || !m || !comp_msg_valid(m) || !comp_msg_addresses_ok(c, m))
         goto fail;
     /* Full, stopping and out of memory all mean "try again later". */
     rc = XMTA_E_FULL;
     n = m->n_to + m->n_rooms;
-    if (c->stopping || c->n_unsent + c->batch_items >= c->cfg->queue_max ||
-        c->n_deliveries + c->batch_n + n > c->cfg->spool_max_messages)
+    if (c->stopping) {
+        c->refusal = "shutting down";
         goto fail;
+    }
+    if (comp_standby(c)) {
+        c->refusal = "standby: another instance holds the XMPP stream";
+        goto fail;
+    }
+    if (c->n_unsent + c->batch_items >= c->cfg->queue_max) {
+        c->refusal = "outbox full (queue)";
+        goto fail;
+    }
+    if (c->n_deliveries + c->batch_n + n > c->cfg->spool_max_messages) {
+        c->refusal = "spool full (max_messages)";
+        goto fail;
+    }
     if (c->spool_broken && comp_now_ms() >= c->spool_retry_ms)
         comp_spool_try_open(c);
     if (c->spool_broken) {
+        c->refusal = "spool not writable (unusable spool directory)";
         rc = XMTA_E_IO;
         goto fail;
     }
+    c->refusal = "out of memory";
     if (!(p = calloc(1, sizeof(*p))) ||
         !(p->item = calloc(1, sizeof(*p->item))))
         goto fail;
@@ -181,8 +237,10 @@ int comp_submit_async(struct comp *c,
         d->size = spool_rec_size(&r);
         bytes += d->size;
     }
-    if (c->n_bytes + c->batch_bytes + bytes > c->cfg->spool_max_bytes)
+    if (c->n_bytes + c->batch_bytes + bytes > c->cfg->spool_max_bytes) {
+        c->refusal = "spool full (max_bytes)";
         goto fail;
+    }
     p->item->m = m;
     comp_commands_remember(c, m); /* labels, for "ack" in reply */
     p->item->pending = n;
@@ -248,6 +306,7 @@ static int comp_batch_write(struct comp *c)
 
 void comp_outbox_commit(struct comp *c)
 {
+    struct comp_delivery *d;
     struct comp_pending *p;
     size_t n = 0;
     int rc;
@@ -259,11 +318,18 @@ void comp_outbox_commit(struct comp *c)
         c->spool_errors++;
         if (rc == XMTA_E_FULL && c->spool)
             spool_checkpoint(c->spool); /* space for the next batch */
+        c->refusal = rc == XMTA_E_FULL ? "spool write failed: disk full"
+                     : c->spool && spool_readonly(c->spool)
+                         ? "spool write failed: read-only file system"
+                         : "spool write failed: I/O error (see the log)";
         xlog_error("spool",
                    "%s: cannot store %zu message(s): %s; answered "
                    "503",
                    spool_file(c->spool), c->batch_n,
-                   rc == XMTA_E_FULL ? "disk full" : "write failed");
+                   rc == XMTA_E_FULL ? "disk full"
+                   : c->spool && spool_readonly(c->spool)
+                       ? "the spool is read-only"
+                       : "write failed");
     }
     while ((p = TAILQ_FIRST(&c->batch))) {
         TAILQ_REMOVE(&c->batch, p, link);
@@ -278,6 +344,10 @@ void comp_outbox_commit(struct comp *c)
             p->item->unsent = p->n;
             c->n_deliveries += p->n;
             c->n_bytes += p->bytes;
+            TAILQ_FOREACH (d, &p->staged, link) {
+                if (d->room)
+                    d->room->n_pending++;
+            }
             TAILQ_CONCAT(&c->outbox, &p->staged, link);
             xlog_debug("comp",
                        "queued id=%s hook=%s recipients=%zu "
@@ -299,6 +369,8 @@ static void comp_batch_abort(struct comp *c)
 {
     struct comp_pending *p;
 
+    if (!TAILQ_EMPTY(&c->batch))
+        c->refusal = "shutting down";
     while ((p = TAILQ_FIRST(&c->batch))) {
         TAILQ_REMOVE(&c->batch, p, link);
         if (p->done)
@@ -354,6 +426,7 @@ static int comp_outbox_restore(void *arg, const struct spool_rec *r)
         d->to = m->rooms[0];
         if (!(d->room = comp_room_get(c, d->to, m->from, m->nick)))
             goto nomem;
+        d->room->n_pending++;
     } else {
         d->to = m->to[0];
     }
@@ -514,8 +587,20 @@ static void comp_delivery_expire(struct comp *c,
     TAILQ_INSERT_TAIL(gone, d, link);
 }
 
-/* Sends <iq type=get id=ack-N><ping/></iq> covering every delivery sent
- * since the last one. */
+/* How often an unanswered ack ping is asked again: 1/16 of the ping
+ * timeout. Acks are cumulative, so the answer to a later one covers the
+ * earlier ones: with ejabberd, which spreads the stanzas for a domain
+ * over every connection holding it, a reply may reach another instance
+ * (PROTOCOL.md 1.5), and the next one usually reaches us. */
+static unsigned comp_ack_step(const struct comp *c)
+{
+    unsigned step = c->t.ping_timeout_ms / COMP_PING_RETRIES;
+
+    return step ? step : 1;
+}
+
+/* Sends <iq type=get id=ack-TAG-N><ping/></iq> covering every delivery
+ * sent since the last one. */
 static void comp_ack_send(struct comp *c)
 {
     struct xml_node *iq = xml_node_new("iq", NULL);
@@ -523,7 +608,7 @@ static void comp_ack_send(struct comp *c)
     char id[32];
     int rc = XMTA_E_NOMEM;
 
-    snprintf(id, sizeof(id), COMP_ACK_PREFIX "%lu", c->ack_seq + 1);
+    snprintf(id, sizeof(id), COMP_ACK_PREFIX "%s-%lu", c->tag, c->ack_seq + 1);
     if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
         xml_node_set_attr(iq, "id", id) == 0 &&
         xml_node_set_attr(iq, "from", c->cfg->domain) == 0 &&
@@ -540,10 +625,11 @@ static void comp_ack_send(struct comp *c)
             break;
         d->ack = c->ack_seq;
     }
+    c->ack_last_ms = comp_now_ms();
     if (c->ack_done + 1 == c->ack_seq)
-        c->ack_oldest_ms = comp_now_ms();
+        c->ack_oldest_ms = c->ack_last_ms;
     if (c->t.ping_timeout_ms && !evtimer_pending(c->ack_timer, NULL))
-        comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
+        comp_timer_arm(c->ack_timer, comp_ack_step(c));
 }
 
 void comp_outbox_sent_add(struct comp *c, struct comp_outbox *list)
@@ -633,7 +719,17 @@ void comp_outbox_on_ack(struct comp *c, const char *id)
     TAILQ_INIT(&done);
     if (strncmp(id, COMP_ACK_PREFIX, 4) != 0)
         return;
-    n = strtoul(id + 4, &end, 10);
+    id += 4;
+    if (strncmp(id, c->tag, strlen(c->tag)) != 0 || id[strlen(c->tag)] != '-') {
+        /* Another connection's (ejabberd balances a domain's stanzas
+         * over all of them), or an old connection's. */
+        xlog_debug("comp", "ack reply ack-%s is not for this connection", id);
+        return;
+    }
+    id += strlen(c->tag) + 1;
+    if (*id < '0' || *id > '9')
+        return;
+    n = strtoul(id, &end, 10);
     if (*end || n == 0 || n > c->ack_seq || n <= c->ack_done) {
         xlog_debug("comp", "stale ack %s", id);
         return;
@@ -654,7 +750,7 @@ void comp_outbox_on_ack(struct comp *c, const char *id)
          * full timeout from now. */
         c->ack_oldest_ms = comp_now_ms();
         if (c->t.ping_timeout_ms)
-            comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms);
+            comp_timer_arm(c->ack_timer, comp_ack_step(c));
     }
     /* what was written while that ack was in flight */
     if (c->ack_done == c->ack_seq && (d = TAILQ_LAST(&c->sent, comp_outbox)) &&
@@ -682,10 +778,21 @@ int comp_outbox_ack_overdue(struct comp *c, uint64_t now_ms)
     if (c->state != COMP_READY || c->ack_done >= c->ack_seq ||
         !c->t.ping_timeout_ms)
         return 0;
-    if (now_ms - c->ack_oldest_ms >= c->t.ping_timeout_ms)
-        return 1;
-    comp_timer_arm(c->ack_timer, c->t.ping_timeout_ms -
-                                     (unsigned)(now_ms - c->ack_oldest_ms));
+    if (now_ms - c->ack_oldest_ms >= c->t.ping_timeout_ms) {
+        if (c->last_read_ms <= c->ack_oldest_ms)
+            return 1; /* not a byte from the server since: dead */
+        /* The server talks, only our answer is missing (with ejabberd
+         * another connection for the domain may have been handed it):
+         * the link is alive; keep asking. */
+        xlog_info("comp",
+                  "ack ping unanswered for %u ms while the server sends "
+                  "other traffic; asking again",
+                  c->t.ping_timeout_ms);
+        c->ack_oldest_ms = now_ms;
+    }
+    if (now_ms - c->ack_last_ms >= comp_ack_step(c))
+        comp_ack_send(c); /* arms nothing: the timer is ours to arm */
+    comp_timer_arm(c->ack_timer, comp_ack_step(c));
     return 0;
 }
 
@@ -808,6 +915,7 @@ void comp_outbox_free(struct comp *c)
     comp_outbox_requeue(c);
     while ((d = TAILQ_FIRST(&c->outbox))) {
         comp_delivery_unqueue(c, d);
+        d->room = NULL; /* going away with it: no leaving now */
         comp_delivery_drop(c, d);
     }
     for (size_t i = 0; i < COMP_RECENT_MAX; i++) {

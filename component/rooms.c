@@ -153,10 +153,70 @@ static void comp_room_selfping(struct comp_room *r)
                    c->t.join_timeout_ms ? c->t.join_timeout_ms : 30000);
 }
 
+/* 1 while the room should be joined: it is in the config (or was added
+ * for a message), or deliveries to it are still queued. */
+static int comp_room_wanted(const struct comp_room *r)
+{
+    return !r->removed || r->n_pending > 0;
+}
+
+/* Unavailable presence to ROOM/nick (leaving, or undoing a join). */
+static void comp_room_send_leave(struct comp_room *r, const char *nick)
+{
+    struct xml_node *p;
+    char to[COMP_JID_MAX];
+
+    if (r->c->state != COMP_READY || !nick)
+        return;
+    snprintf(to, sizeof(to), "%s/%s", r->jid, nick);
+    p = xml_node_new("presence", NULL);
+    if (p && xml_node_set_attr(p, "from", r->self) == 0 &&
+        xml_node_set_attr(p, "to", to) == 0 &&
+        xml_node_set_attr(p, "type", "unavailable") == 0)
+        comp_send_node(r->c, p);
+    xml_node_free(p);
+}
+
+/* A room removed from the config with nothing queued for it: leave it
+ * (while joined or joining) and stop every timer. */
+static void comp_room_leave(struct comp_room *r)
+{
+    char nick[1100];
+
+    if (r->state == ROOM_JOINED && r->real_nick) {
+        comp_room_send_leave(r, r->real_nick);
+        xlog_info("comp", "left room %s (%s): no longer in the config", r->jid,
+                  r->bot);
+    } else if (r->state == ROOM_JOINING) {
+        comp_room_nick(r, nick, sizeof(nick));
+        comp_room_send_leave(r, nick);
+    }
+    snprintf(r->last_error, sizeof(r->last_error),
+             "removed from the config: left");
+    comp_room_set_state(r, ROOM_IDLE);
+}
+
+void comp_room_unref(struct comp_room *r)
+{
+    if (!r || r->n_pending == 0)
+        return;
+    if (--r->n_pending == 0 && r->removed) {
+        xlog_info("comp",
+                  "room %s (%s): nothing is queued for it any more; "
+                  "leaving",
+                  r->jid, r->bot);
+        comp_room_leave(r);
+    }
+}
+
 static void comp_room_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct comp_room *r = arg;
 
+    if (!comp_room_wanted(r)) {
+        comp_room_set_state(r, ROOM_IDLE);
+        return;
+    }
     if (r->state == ROOM_JOINING) {
         xlog_warn("comp", "room %s: no answer to the join within %u ms", r->jid,
                   r->c->t.join_timeout_ms);
@@ -224,7 +284,13 @@ static struct comp_room *comp_room_add(struct comp *c,
         comp_room_free(r);
         return NULL;
     }
-    snprintf(r->self, len, "%s@%s/%s", bot, c->cfg->domain, COMP_RESOURCE);
+    /* A hook's name may serve as the bot's localpart: nodeprep folds its
+     * case (hook names are ASCII), so "Grafana" joins as grafana@domain,
+     * the same address its 1:1 messages come from. */
+    for (char *p = r->bot; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    snprintf(r->self, len, "%s@%s/%s", r->bot, c->cfg->domain, COMP_RESOURCE);
     c->rooms[c->n_rooms++] = r;
     return r;
 }
@@ -255,6 +321,92 @@ int comp_rooms_init(struct comp *c)
     return 0;
 }
 
+/* The hooks of c->cfg that list room jid: whether bot is among them, and
+ * the first room_password given for it. */
+static int comp_room_listed(const struct comp *c,
+                            const struct comp_room *r,
+                            const char **pw)
+{
+    int listed = 0;
+
+    *pw = NULL;
+    for (size_t h = 0; h < c->cfg->n_hooks; h++) {
+        const struct conf_hook *hk = &c->cfg->hooks[h];
+        const char *bot = hk->from ? hk->from : hk->name;
+
+        for (size_t k = 0; k < hk->n_rooms; k++) {
+            if (strcasecmp(hk->rooms[k], r->jid) != 0)
+                continue;
+            if (!*pw)
+                *pw = hk->room_password;
+            if (bot && strcasecmp(bot, r->bot) == 0)
+                listed = 1;
+        }
+    }
+    return listed;
+}
+
+void comp_rooms_reload(struct comp *c)
+{
+    /* Rooms of the old config: passwords are borrowed from the conf (take
+     * the new ones); those no longer listed are left. */
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        struct comp_room *r = c->rooms[i];
+        const char *pw;
+        int listed = comp_room_listed(c, r, &pw);
+
+        r->password = pw;
+        if (listed || r->dynamic || r->removed)
+            continue;
+        r->removed = 1;
+        if (r->n_pending == 0) {
+            xlog_info("comp", "reload: room %s (%s) is no longer in the config",
+                      r->jid, r->bot);
+            comp_room_leave(r);
+        } else {
+            /* Accepted (202) means delivered: they go first. */
+            xlog_warn("comp",
+                      "reload: room %s (%s) is no longer in the config; "
+                      "leaving once its %zu queued message(s) are delivered",
+                      r->jid, r->bot, r->n_pending);
+            snprintf(r->last_error, sizeof(r->last_error),
+                     "removed from the config: leaving after %zu queued "
+                     "message(s)",
+                     r->n_pending);
+        }
+    }
+    /* Rooms new in the config (or back in it). */
+    for (size_t h = 0; h < c->cfg->n_hooks; h++) {
+        const struct conf_hook *hk = &c->cfg->hooks[h];
+        const char *bot = hk->from ? hk->from : hk->name;
+
+        for (size_t i = 0; bot && i < hk->n_rooms; i++) {
+            struct comp_room *r = comp_room_find(c, hk->rooms[i], bot);
+
+            if (r) {
+                if (r->removed || r->dynamic)
+                    xlog_info("comp", "reload: room %s (%s) is in the config",
+                              r->jid, r->bot);
+                if (r->removed)
+                    r->last_error[0] = '\0';
+                r->removed = 0;
+                r->dynamic = 0;
+                if (!r->password)
+                    r->password = hk->room_password;
+                continue;
+            }
+            if (!(r = comp_room_add(c, hk->rooms[i], bot, hk->nick, 0))) {
+                xlog_warn("comp", "reload: cannot add room %s: out of memory",
+                          hk->rooms[i]);
+                continue;
+            }
+            r->password = hk->room_password;
+            xlog_info("comp", "reload: room %s (%s) added; joining", r->jid,
+                      r->bot);
+        }
+    }
+}
+
 void comp_rooms_free(struct comp *c)
 {
     comp_bots_free(c);
@@ -273,6 +425,14 @@ struct comp_room *comp_room_get(struct comp *c,
     struct comp_room *r = comp_room_find(c, jid, bot);
     size_t dynamic = 0;
 
+    if (r && r->removed) {
+        /* Out of the config, but a caller names it (room=): it becomes a
+         * room added for messages again. */
+        r->removed = 0;
+        r->dynamic = 1;
+        r->last_error[0] = '\0';
+        xlog_info("comp", "room %s (%s) added for a message", jid, bot);
+    }
     if (r)
         return r;
     for (size_t i = 0; i < c->n_rooms; i++)
@@ -300,14 +460,18 @@ struct comp_room *comp_room_get(struct comp *c,
 
 void comp_rooms(const struct comp *c, size_t *joined, size_t *total)
 {
-    size_t j = 0;
+    size_t j = 0, n = 0;
 
-    for (size_t i = 0; c && i < c->n_rooms; i++)
+    for (size_t i = 0; c && i < c->n_rooms; i++) {
+        if (!comp_room_wanted(c->rooms[i]))
+            continue; /* removed by a reload: not reported */
+        n++;
         j += c->rooms[i]->state == ROOM_JOINED;
+    }
     if (joined)
         *joined = j;
     if (total)
-        *total = c ? c->n_rooms : 0;
+        *total = n;
 }
 
 void comp_rooms_join_all(struct comp *c)
@@ -318,6 +482,8 @@ void comp_rooms_join_all(struct comp *c)
     for (size_t i = 0; i < c->n_rooms; i++) {
         if (c->rooms[i]->state == ROOM_FAILED)
             continue; /* banned, removed, destroyed: reported, not retried */
+        if (!comp_room_wanted(c->rooms[i]))
+            continue; /* removed from the config by a reload */
         c->rooms[i]->attempts = 0;
         comp_room_join(c->rooms[i]);
     }
@@ -329,7 +495,7 @@ void comp_rooms_join_idle(struct comp *c)
     if (c->state != COMP_READY)
         return;
     for (size_t i = 0; i < c->n_rooms; i++)
-        if (c->rooms[i]->state == ROOM_IDLE)
+        if (c->rooms[i]->state == ROOM_IDLE && comp_room_wanted(c->rooms[i]))
             comp_room_join(c->rooms[i]);
 }
 
@@ -342,11 +508,21 @@ void comp_rooms_reset(struct comp *c)
 
 int comp_room_info(const struct comp *c, size_t i, struct comp_room_info *out)
 {
-    const struct comp_room *r;
+    const struct comp_room *r = NULL;
 
-    if (!c || !out || i >= c->n_rooms)
+    if (!c || !out)
         return XMTA_E_NOTFOUND;
-    r = c->rooms[i];
+    /* The ith room still reported (removed ones are skipped). */
+    for (size_t k = 0; k < c->n_rooms; k++) {
+        if (!comp_room_wanted(c->rooms[k]))
+            continue;
+        if (i-- == 0) {
+            r = c->rooms[k];
+            break;
+        }
+    }
+    if (!r)
+        return XMTA_E_NOTFOUND;
     out->jid = r->jid;
     out->bot = r->bot;
     out->state = room_state_names[r->state];
@@ -359,18 +535,9 @@ void comp_rooms_leave_all(struct comp *c)
     comp_bots_leave_all(c);
     for (size_t i = 0; i < c->n_rooms; i++) {
         struct comp_room *r = c->rooms[i];
-        char to[COMP_JID_MAX];
-        struct xml_node *p;
 
-        if (r->state != ROOM_JOINED || !r->real_nick)
-            continue;
-        snprintf(to, sizeof(to), "%s/%s", r->jid, r->real_nick);
-        p = xml_node_new("presence", NULL);
-        if (p && xml_node_set_attr(p, "from", r->self) == 0 &&
-            xml_node_set_attr(p, "to", to) == 0 &&
-            xml_node_set_attr(p, "type", "unavailable") == 0)
-            comp_send_node(c, p);
-        xml_node_free(p);
+        if (r->state == ROOM_JOINED && r->real_nick)
+            comp_room_send_leave(r, r->real_nick);
     }
 }
 
@@ -575,6 +742,10 @@ void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
     if (!(st & ST_110) && !(ijid && strcasecmp(ijid, r->self) == 0))
         return;
     nick = strchr(from, '/') ? strchr(from, '/') + 1 : NULL;
+    if (!type && !comp_room_wanted(r)) {
+        comp_room_send_leave(r, nick); /* a late join: undo it */
+        return;
+    }
     if (!type) {
         if (st & ST_201) {
             comp_room_created(r, nick);

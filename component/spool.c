@@ -20,6 +20,7 @@ struct spool {
     sqlite3_stmt *ins;
     sqlite3_stmt *del;
     int in_tx;
+    int readonly; /* the last failure was a refused write (EROFS, EACCES) */
 };
 
 static const char spool_schema[] = "CREATE TABLE IF NOT EXISTS delivery ("
@@ -53,10 +54,15 @@ size_t spool_rec_size(const struct spool_rec *r)
 static int spool_fail(struct spool *s, int src, const char *what)
 {
     int rc = (src & 0xff) == SQLITE_FULL ? XMTA_E_FULL : XMTA_E_IO;
+    int sys = s->db ? sqlite3_system_errno(s->db) : 0;
 
-    xlog_error("spool", "%s: %s failed: %s%s", s->file, what,
-               sqlite3_errstr(src),
-               rc == XMTA_E_FULL ? " (the disk is full)" : "");
+    s->readonly = (src & 0xff) == SQLITE_READONLY || sys == EROFS ||
+                  sys == EACCES || sys == EPERM;
+    xlog_error("spool", "%s: %s failed: %s%s%s%s", s->file, what,
+               sqlite3_errstr(src), sys ? ": " : "", sys ? strerror(sys) : "",
+               rc == XMTA_E_FULL ? " (the disk is full)"
+               : s->readonly     ? " (the spool is not writable)"
+                                 : "");
     return rc;
 }
 
@@ -358,6 +364,11 @@ int spool_checkpoint(struct spool *s)
     rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
                                    NULL, NULL);
     return rc == SQLITE_OK ? 0 : spool_fail(s, rc, "checkpoint");
+}
+
+int spool_readonly(const struct spool *s)
+{
+    return s && s->readonly;
 }
 
 long spool_count(struct spool *s)

@@ -66,6 +66,10 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n);
  * empty). 0 or an error as above. */
 int spool_checkpoint(struct spool *s);
 
+/* 1 when the last failure was a write the file system refused (read-only
+ * mount, permissions), not a full disk or another error. */
+int spool_readonly(const struct spool *s);
+
 /* Rows in the database (a query; for tests). -1 on error. */
 long spool_count(struct spool *s);
 

@@ -155,8 +155,10 @@ static const struct comp_err_hint {
     const char *after;
 } comp_err_hints[] = {
     {"conflict", 0,
-     "another component is connected for this domain; with Prosody set "
-     "component_conflict_resolve = \"kick_old\"",
+     "another connection holds this domain: a second xmta (this one "
+     "stands by and takes over when it ends), or our own previous "
+     "connection that the server still keeps (Prosody's "
+     "component_conflict_resolve = \"kick_old\" lets a restart replace it)",
      NULL},
     {"not-authorized", 1,
      "the server rejected the secret: check secret and the server's "
@@ -209,6 +211,8 @@ static int comp_on_stream_error(struct comp *c, const struct xml_node *err)
     }
     if (!cond)
         cond = "undefined-condition";
+    if (strcmp(cond, "conflict") == 0)
+        c->conflict = text && strstr(text, "Replaced") ? 2 : 1;
     for (size_t i = 0; i < sizeof(comp_err_hints) / sizeof(comp_err_hints[0]);
          i++)
         if (strcmp(cond, comp_err_hints[i].cond) == 0)
@@ -242,6 +246,16 @@ static struct xml_node *comp_iq_reply(const struct xml_node *iq,
     return r;
 }
 
+/* 1 when id is one of this connection's keepalive pings (ka-TAG-N): any
+ * of them answers, as each may have been asked again. */
+static int comp_ping_is_ours(const struct comp *c, const char *id)
+{
+    size_t n = strlen(c->tag);
+
+    return strncmp(id, "ka-", 3) == 0 && strncmp(id + 3, c->tag, n) == 0 &&
+           id[3 + n] == '-';
+}
+
 static int comp_on_iq(struct comp *c, const struct xml_node *iq)
 {
     const char *type = xml_node_attr(iq, "type");
@@ -255,7 +269,7 @@ static int comp_on_iq(struct comp *c, const struct xml_node *iq)
         return 0;
     if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
         /* Any reply to our ping proves the link; never answer either. */
-        if (id && c->ping_id[0] && strcmp(id, c->ping_id) == 0)
+        if (id && c->ping_id[0] && comp_ping_is_ours(c, id))
             comp_on_ping_reply(c);
         else if (id && strncmp(id, "ack-", 4) == 0)
             comp_outbox_on_ack(c, id); /* all sent before it was taken */
@@ -305,7 +319,7 @@ int comp_ping_send(struct comp *c)
     char id[sizeof(c->ping_id)];
     int rc = XMTA_E_NOMEM;
 
-    snprintf(id, sizeof(id), "ka-%lu", ++c->ping_seq);
+    snprintf(id, sizeof(id), "ka-%s-%lu", c->tag, ++c->ping_seq);
     if (iq && xml_node_set_attr(iq, "type", "get") == 0 &&
         xml_node_set_attr(iq, "id", id) == 0 &&
         xml_node_set_attr(iq, "from", c->cfg->domain) == 0 &&
@@ -313,8 +327,10 @@ int comp_ping_send(struct comp *c)
         xml_node_add_child(iq, "ping", COMP_NS_PING))
         rc = comp_send_node(c, iq);
     xml_node_free(iq);
-    if (rc == 0 && c->t.ping_timeout_ms)
+    if (rc == 0 && c->t.ping_timeout_ms) {
         memcpy(c->ping_id, id, sizeof(id));
+        c->ping_sent_ms = comp_now_ms();
+    }
     return rc;
 }
 

@@ -115,7 +115,9 @@ static void setup_prosody(struct setup_buf *b, const struct conf *c)
     setup_quoted(b, c->domain, 0);
     setup_put(b, "\n    component_secret = ", 24);
     setup_quoted(b, c->secret, 0);
-    setup_printf(b, "\n    component_conflict_resolve = \"kick_old\"\n");
+    setup_printf(b, "\n    component_conflict_resolve = \"kick_old\"\n"
+                    "    -- two xmta for this domain (one a standby): "
+                    "\"kick_new\" instead\n");
 }
 
 static void setup_ejabberd(struct setup_buf *b, const struct conf *c)

@@ -134,7 +134,7 @@ static int recipient_add(struct decoder *d, int room, const char *v, size_t len)
 {
     struct body_fields *o = d->out;
     char raw[JID_TEXT_MAX + 1], norm[JID_TEXT_MAX + 1];
-    const char *why = NULL;
+    const char *why = NULL, *field = room ? "room" : "to";
     struct jid j;
     int rc;
 
@@ -145,25 +145,28 @@ static int recipient_add(struct decoder *d, int room, const char *v, size_t len)
     while (len > 0 && is_space(v[len - 1]))
         len--;
     if (len == 0)
-        return fail(d, XMTA_E_INVAL, "invalid JID: empty");
+        return fail(d, XMTA_E_INVAL, "invalid JID in '%s': empty", field);
     if (len > JID_TEXT_MAX)
-        return fail(d, XMTA_E_INVAL, "invalid JID: too long");
+        return fail(d, XMTA_E_INVAL, "invalid JID in '%s': too long", field);
     if (memchr(v, '\0', len))
-        return fail(d, XMTA_E_INVAL, "invalid JID: contains NUL");
+        return fail(d, XMTA_E_INVAL, "invalid JID in '%s': contains NUL",
+                    field);
     if (!xml_utf8_valid(v, len))
-        return fail(d, XMTA_E_INVAL, "invalid UTF-8");
+        return fail(d, XMTA_E_INVAL, "invalid UTF-8 in '%s'", field);
     memcpy(raw, v, len);
     raw[len] = '\0';
     if (jid_parse(raw, &j, &why) != 0)
-        return fail(d, XMTA_E_INVAL, "invalid JID: %s",
+        return fail(d, XMTA_E_INVAL, "invalid JID in '%s': %s", field,
                     why ? why : "malformed");
     if (room && (j.resource[0] || !j.local[0]))
         return fail(d, XMTA_E_INVAL,
-                    "invalid JID: a room must be a bare JID room@service");
+                    "invalid JID in '%s': a room must be a bare JID "
+                    "room@service",
+                    field);
     rc = j.resource[0] ? jid_full(&j, norm, sizeof(norm))
                        : jid_bare(&j, norm, sizeof(norm));
     if (rc != 0)
-        return fail(d, XMTA_E_INVAL, "invalid JID: too long");
+        return fail(d, XMTA_E_INVAL, "invalid JID in '%s': too long", field);
     if (list_has(room ? o->rooms : o->to, room ? o->n_rooms : o->n_to, norm))
         return 0;
     if (o->n_to + o->n_rooms >= BODY_MAX_RECIPIENTS)

@@ -378,6 +378,7 @@ struct http_wait {
     struct http *h;
     uint64_t start_us;
     struct evhttp_request *req;
+    const struct http_backend *be; /* for the refusal's reason */
     char id[MSG_ID_LEN + 1];
     char peer[INET6_ADDRSTRLEN + 10];
     int reply; /* enum fmt_reply */
@@ -395,6 +396,7 @@ http_wait_new(const struct call *c, const char *hook, const char *id)
     w->h = c->h;
     w->start_us = c->start_us;
     w->req = c->req;
+    w->be = c->h->backend;
     memcpy(w->id, id, sizeof(w->id));
     memcpy(w->peer, c->peer, sizeof(w->peer));
     memcpy(w->hook, hook, n);
@@ -421,7 +423,9 @@ static void http_wait_done(void *arg, int rc)
         evhttp_add_header(evhttp_request_get_output_headers(w->req),
                           "Retry-After", HTTP_RETRY_AFTER);
         call_fail(&c, 503,
-                  rc == XMTA_E_FULL ? "outbox full" : "spool unavailable",
+                  w->be && w->be->refusal ? w->be->refusal(w->be->ud)
+                  : rc == XMTA_E_FULL     ? "outbox full"
+                                          : "spool unavailable",
                   NULL);
     }
     free(w);
@@ -548,13 +552,13 @@ static void handle_hook(struct call *c, const char *path)
     if (rc == XMTA_E_IO) {
         evhttp_add_header(out, "Retry-After", HTTP_RETRY_AFTER);
         code = 503;
-        error = "spool unavailable";
+        error = be->refusal ? be->refusal(be->ud) : "spool unavailable";
         goto fail;
     }
     if (rc == XMTA_E_FULL) {
         evhttp_add_header(out, "Retry-After", HTTP_RETRY_AFTER);
         code = 503;
-        error = "outbox full";
+        error = be->refusal ? be->refusal(be->ud) : "outbox full";
         goto fail;
     }
     if (rc != 0) {
@@ -754,7 +758,7 @@ static void handle_health(struct call *c)
     const struct http_backend *be = c->h->backend;
     struct http_status st = {0};
     const char *state;
-    json_t *list;
+    json_t *list, *bounced;
     int code;
 
     if (!status_check(c))
@@ -773,17 +777,24 @@ static void handle_health(struct call *c)
                                               r->state ? r->state : "", "error",
                                               r->error ? r->error : ""));
     }
+    /* Bounces per condition: {"service-unavailable": 2, ...}. */
+    bounced = json_object();
+    for (size_t i = 0; bounced && i < st.n_bounce && i < HTTP_BOUNCES_MAX; i++)
+        if (st.bounce[i].cond)
+            json_object_set_new(bounced, st.bounce[i].cond,
+                                json_integer((json_int_t)st.bounce[i].n));
     reply_json(
         c->req, code,
         json_pack(
-            "{s:s,s:I,s:{s:I,s:I,s:o},s:{s:b,s:b,s:I,s:I,s:I},s:I}",
+            "{s:s,s:I,s:{s:I,s:I,s:o},s:{s:b,s:b,s:I,s:I,s:I},s:I,s:o}",
             "component", state, "queued", (json_int_t)st.queued, "rooms",
             "joined", (json_int_t)st.rooms_joined, "total",
             (json_int_t)st.rooms_total, "list", list ? list : json_array(),
             "spool", "enabled", st.spool_enabled, "ok", st.spool_ok, "depth",
             (json_int_t)st.spool_depth, "oldest_age",
             (json_int_t)st.spool_oldest_age, "expired",
-            (json_int_t)st.spool_expired, "bounced", (json_int_t)st.bounced));
+            (json_int_t)st.spool_expired, "bounced", (json_int_t)st.bounced,
+            "bounced_by", bounced ? bounced : json_object()));
     /* Monitoring polls this: debug, not info. */
     http_count(c->h, NULL, code, c->start_us);
     xlog_debug("http", "health status=%d component=%s peer=%s", code, state,

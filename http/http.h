@@ -23,7 +23,8 @@ struct http_room {
     const char *state; /* "joined", "joining", "wait", "failed", "idle" */
     const char *error; /* last join failure or removal, "" if none */
 };
-#define HTTP_ROOMS_MAX 64 /* rooms listed in /health */
+#define HTTP_ROOMS_MAX 64   /* rooms listed in /health */
+#define HTTP_BOUNCES_MAX 32 /* bounce conditions listed in /health */
 
 struct http_status {
     int online;        /* the component stream is authenticated */
@@ -41,6 +42,12 @@ struct http_status {
     /* per-room detail (issue 4): the first n_room rooms */
     struct http_room room[HTTP_ROOMS_MAX];
     size_t n_room;
+    /* bounces per error condition (issue 3): the first n_bounce */
+    struct http_bounce {
+        const char *cond; /* e.g. "service-unavailable" (borrowed) */
+        unsigned long n;
+    } bounce[HTTP_BOUNCES_MAX];
+    size_t n_bounce;
     /* counters since start for GET /metrics (issue 6); 0: not counted */
     unsigned long delivered;    /* deliveries written to the stream */
     unsigned long acknowledged; /* deliveries the server acknowledged */
@@ -67,6 +74,10 @@ struct http_backend {
      * the writer of http/metrics.h (e.g. bounces by condition), after
      * http/'s and those built from status. */
     void (*metrics)(void *ud, struct metrics *m);
+    /* Optional: why the last submit was refused (or its done got an
+     * error), a short static text for the 503 answer's "error" ("spool
+     * write failed: disk full", "standby: ..."). */
+    const char *(*refusal)(void *ud);
 };
 
 struct conf_diag;

@@ -53,3 +53,22 @@ add_test(NAME integration_faults
 set_tests_properties(integration_faults PROPERTIES
                      LABELS integration TIMEOUT 900 RUN_SERIAL TRUE
                      SKIP_RETURN_CODE 77)
+
+# Two instances (issue 6, high availability): one Prosody with kick_new,
+# a standby that answers 503 and takes over when the active one is
+# killed under load; every 202 delivered.
+add_test(NAME integration_ha
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/ha_prosody.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+set_tests_properties(integration_ha PROPERTIES
+                     LABELS integration TIMEOUT 400 RUN_SERIAL TRUE
+                     SKIP_RETURN_CODE 77)
+# ejabberd load-balances duplicate component connections: both instances
+# active, nothing lost, no reconnects (replies taken by the other ignored).
+add_test(NAME integration_ha_ejabberd
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/ha_ejabberd.sh
+                 --xmta $<TARGET_FILE:xmta>
+                 --client $<TARGET_FILE:xmta_test_client>)
+set_tests_properties(integration_ha_ejabberd PROPERTIES
+                     LABELS integration TIMEOUT 400 RUN_SERIAL TRUE)

@@ -281,6 +281,25 @@ static int has_hex40(const char *s)
     return 0;
 }
 
+/* The nth iq whose id is PREFIX-TAG-N (our pings carry a per-connection
+ * tag): nth 0 is the first. NULL when there is none. */
+static const struct xml_node *
+find_ping(const struct env *e, const char *prefix, unsigned long n)
+{
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *id = xml_node_attr(p, "id"), *dash;
+
+        if (strcmp(xml_node_name(p), "iq") != 0 || !id ||
+            strncmp(id, prefix, strlen(prefix)) != 0)
+            continue;
+        dash = strrchr(id, '-');
+        if (dash && strtoul(dash + 1, NULL, 10) == n)
+            return p;
+    }
+    return NULL;
+}
+
 /* ---- predicates --------------------------------------------------------- */
 
 static int is_ready(void *arg)
@@ -630,6 +649,7 @@ static void test_backoff_reset(void **state)
 
     eo.fo.mode = FAKE_STREAM_ERROR;
     eo.fo.mode_conns = 3;
+    eo.fo.err_condition = "system-shutdown"; /* conflict: standby timing */
     env_open(&e, &eo);
     comp_get_timing(e.c, &t);
     t.backoff_min_ms = 100;
@@ -675,33 +695,57 @@ static void test_bad_xml(void **state)
     env_close(&e);
 }
 
-/* <stream:error><conflict/> is logged with its text and the admin hint,
- * and the component reconnects. */
+/* <stream:error><conflict/> (another connection holds the domain: a
+ * second instance) is logged with its text and the admin hint; the
+ * component is a standby (webhooks refused, with the reason) that asks
+ * again every standby_ms and takes over as soon as the other is gone. */
 static void test_stream_error_conflict(void **state)
 {
     struct env_opts eo = {0};
+    struct comp_timing t;
     struct capture cap;
     struct env e;
+    uint64_t t0;
     char *log;
 
     eo.fo.mode = FAKE_STREAM_ERROR;
-    eo.fo.mode_conns = 1;
+    eo.fo.mode_conns = 3;
     eo.fo.err_condition = "conflict";
     eo.fo.err_text = "Component already connected";
     env_open(&e, &eo);
+    comp_get_timing(e.c, &t);
+    t.standby_ms = 300;
+    t.backoff_min_ms = 5000; /* a conflict never waits this long */
+    comp_set_timing(e.c, &t);
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 1;
-    assert_true(run_until(e.base, got_auths, &e, 3000));
+    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(run_until(e.base, is_idle, &e, 3000));
+    /* Standby: webhooks refused with the reason, /health's state. */
+    assert_int_equal(comp_standby(e.c), 1);
+    assert_int_equal(comp_submit(e.c, make_msg("s1", "x", USER, NULL)),
+                     XMTA_E_FULL);
+    assert_non_null(strstr(comp_refusal(e.c), "standby"));
+    /* It keeps asking every standby_ms (minus jitter): the other
+     * connection still holds the domain twice more, then it is gone. */
+    t0 = now_ms();
     assert_true(run_until(e.base, is_ready, &e, 3000));
+    assert_true(now_ms() - t0 < 2000);
     log = capture_stop(&cap);
-    assert_int_equal(fake_connections(e.fs), 2);
+    assert_int_equal(fake_connections(e.fs), 4);
+    assert_int_equal(comp_standby(e.c), 0);
     assert_non_null(strstr(log, "stream error conflict"));
     assert_non_null(strstr(log, "Component already connected"));
     assert_non_null(strstr(log, "component_conflict_resolve"));
-    assert_non_null(strstr(log, "state opening -> handshake"));
+    assert_non_null(strstr(log, "standby: another connection holds " DOMAIN));
+    assert_non_null(strstr(log, "standby over: this instance holds " DOMAIN));
     assert_non_null(strstr(log, "authenticated as " DOMAIN));
     free(log);
+    /* Active now: accepted and delivered. */
+    submit(&e, "s2", "x", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
     env_close(&e);
 }
 
@@ -764,7 +808,7 @@ static void test_ping_answered(void **state)
     assert_int_equal(comp_state(e.c), COMP_READY);
     assert_int_equal(fake_connections(e.fs), 1);
     assert_true(fake_pings(e.fs) >= 4);
-    p = fake_find(e.fs, "iq", "id", "ka-1", 0);
+    p = find_ping(&e, "ka-", 1);
     assert_non_null(p);
     assert_attr(p, "type", "get");
     assert_attr(p, "from", DOMAIN);
@@ -791,8 +835,9 @@ static void test_ping_ignored(void **state)
     assert_true(run_until(e.base, got_auths, &e, 3000));
     log = capture_stop(&cap);
     assert_int_equal(fake_connections(e.fs), 2);
-    assert_true(fake_pings(e.fs) >= 1);
-    assert_non_null(strstr(log, "no reply to ping ka-1"));
+    /* asked again (every quarter of the timeout) before giving up */
+    assert_true(fake_pings(e.fs) >= 3);
+    assert_non_null(strstr(log, "no reply to ping ka-"));
     assert_non_null(strstr(log, "ping timeout"));
     free(log);
     env_close(&e);
@@ -981,7 +1026,7 @@ static void test_ack_and_resend(void **state)
     assert_true(run_until(e.base, got_messages, &e, 3000));
     /* written, an ack ping went out, no answer: nothing may be deleted */
     assert_true(run_until(e.base, NULL, NULL, 200));
-    assert_true(fake_find(e.fs, "iq", "id", "ack-1", 0) != NULL);
+    assert_true(find_ping(&e, "ack-", 1) != NULL);
     assert_int_equal(spool_depth(&e), N);
     assert_int_equal(spool_rows(dir), N);
     assert_int_equal(comp_queued(e.c), 0); /* written, not queued */
@@ -1665,6 +1710,235 @@ static void test_free_while_connecting(void **state)
     env_close(&e);
 }
 
+/* ---- reload: rooms removed; ack replies that reach another connection -- */
+
+#define ROOM2 "dev@conference.localhost"
+
+static void reload_rooms(struct env *e, const char *name, const char *rooms)
+{
+    struct conf_diag diag;
+    struct conf *c2;
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\n[spool]\npath = none\n"
+             "[hook alerts]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nnick = Bot\nto = " USER "\n%s",
+             (unsigned)fake_port(e->fs), rooms);
+    c2 = conf_load_string(text, name, &diag);
+    if (!c2)
+        fail_msg("conf: %s:%d: %s", diag.file, diag.line, diag.msg);
+    assert_int_equal(comp_reload(e->c, c2), 0);
+    conf_free(e->cfg);
+    e->cfg = c2;
+}
+
+/* Unavailable presences from the bot to ROOM/Bot so far. */
+static size_t leaves_to(const struct env *e, const char *to)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *type = xml_node_attr(p, "type");
+        const char *pto = xml_node_attr(p, "to");
+
+        n += strcmp(xml_node_name(p), "presence") == 0 && type &&
+             strcmp(type, "unavailable") == 0 && pto && strcmp(pto, to) == 0;
+    }
+    return n;
+}
+
+static int left_room2(void *arg)
+{
+    return leaves_to(arg, ROOM2 "/Bot") >= 1;
+}
+
+static size_t rooms_total(const struct env *e)
+{
+    size_t total = 0;
+
+    comp_rooms(e->c, NULL, &total);
+    return total;
+}
+
+/* SIGHUP: a room removed from the config is left at once (unavailable
+ * presence) and leaves /health; one added is joined; a removed room with
+ * a message still queued for it stays until that message was delivered
+ * and acknowledged, then it is left. The stream stays up throughout. */
+static void test_reload_rooms(void **state)
+{
+    struct env_opts eo = {0};
+    struct comp_room_info ri;
+    struct capture cap;
+    size_t joined, total;
+    struct env e;
+    char *log;
+
+    eo.hook_extra = "room = " ROOM "\n";
+    env_open(&e, &eo);
+    start_ready(&e);
+    g_want = 1;
+    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    assert_true(run_until(e.base, room_joined, &e, 3000));
+
+    /* Removed: left at once, gone from the room list. */
+    capture_start(&cap);
+    reload_rooms(&e, "t1.conf", "");
+    barrier(&e, "rr-1");
+    log = capture_stop(&cap);
+    assert_int_equal(leaves_to(&e, ROOM "/Bot"), 1);
+    assert_attr(fake_find(e.fs, "presence", "type", "unavailable", 0), "from",
+                BOT_FULL);
+    assert_non_null(strstr(log, "left room " ROOM " (bot)"));
+    free(log);
+    comp_rooms(e.c, &joined, &total);
+    assert_int_equal(joined, 0);
+    assert_int_equal(total, 0);
+    assert_int_equal(comp_room_info(e.c, 0, &ri), XMTA_E_NOTFOUND);
+    /* Not joined again by a later drain. */
+    submit(&e, "rr-u1", "user", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    g_want = 2;
+    assert_false(run_until(e.base, got_joins, &e, 200));
+
+    /* Back, and a new one: both joined (ROOM2 never answers here). */
+    reload_rooms(&e, "t2.conf", "room = " ROOM "\nroom = " ROOM2 "\n");
+    g_want = 3;
+    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    assert_true(run_until(e.base, room_joined, &e, 3000));
+    comp_rooms(e.c, &joined, &total);
+    assert_int_equal(joined, 1);
+    assert_int_equal(total, 2);
+
+    /* A message waits for ROOM2; ROOM2 is removed: kept until it is
+     * delivered, and reported meanwhile. */
+    submit(&e, "rr-r2", "for dev", NULL, ROOM2);
+    assert_true(run_until(e.base, NULL, NULL, 100));
+    reload_rooms(&e, "t3.conf", "room = " ROOM "\n");
+    barrier(&e, "rr-2");
+    assert_int_equal(leaves_to(&e, ROOM2 "/Bot"), 0);
+    assert_int_equal(rooms_total(&e), 2);
+    assert_int_equal(comp_room_info(e.c, 1, &ri), 0);
+    assert_string_equal(ri.jid, ROOM2);
+    assert_non_null(strstr(ri.error, "leaving after 1 queued message"));
+    assert_int_equal(
+        fake_send(e.fs, "<presence from='" ROOM2 "/Bot' to='" BOT_FULL "'>"
+                        "<x xmlns='http://jabber.org/protocol/muc#user'>"
+                        "<item affiliation='member' role='participant'/>"
+                        "<status code='110'/></x></presence>"),
+        0);
+    assert_true(run_until(e.base, left_room2, &e, 3000));
+    assert_non_null(fake_find(e.fs, "message", "id", "rr-r2", 0));
+    assert_attr(fake_find(e.fs, "message", "id", "rr-r2", 0), "to", ROOM2);
+    assert_int_equal(rooms_total(&e), 1);
+    assert_int_equal(comp_room_info(e.c, 0, &ri), 0);
+    assert_string_equal(ri.jid, ROOM);
+    assert_int_equal(comp_room_info(e.c, 1, &ri), XMTA_E_NOTFOUND);
+    /* One stream all along. */
+    assert_int_equal(fake_connections(e.fs), 1);
+    assert_int_equal(comp_state(e.c), COMP_READY);
+    env_close(&e);
+}
+
+/* ejabberd spreads the stanzas for a domain over every connection that
+ * holds it, so the answer to our ack ping may reach another instance:
+ * replies with another connection's tag are ignored, an unanswered ack is
+ * asked again (a later answer covers the earlier pings) and, while the
+ * server sends other traffic, the link is not declared dead. */
+static void test_ack_elsewhere(void **state)
+{
+    struct env_opts eo = {0};
+    const struct xml_node *p;
+    char reply[256];
+    struct env e;
+    size_t k;
+
+    eo.spool = spool_dir_new();
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    env_open(&e, &eo);
+    env_set_timing(&e, 300, 400, 0); /* keepalive pings unanswered too */
+    start_ready(&e);
+    submit(&e, "ae-1", "x", USER, NULL);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(run_until(e.base, NULL, NULL, 50));
+    assert_non_null(p = find_ping(&e, "ack-", 1));
+    /* Another connection's answer: not ours. */
+    assert_int_equal(
+        fake_send(e.fs, "<iq type='result' id='ack-0000000-1' from='localhost'"
+                        " to='" DOMAIN "'/>"),
+        0);
+    /* Other traffic keeps flowing, our answers never come: for three
+     * ping timeouts the link stays up, and the ack is asked again. */
+    for (int i = 0; i < 12; i++) {
+        snprintf(reply, sizeof(reply),
+                 "<message type='chat' id='t%d' from='" USER "' to='" BOT_BARE
+                 "'/>",
+                 i);
+        assert_int_equal(fake_send(e.fs, reply), 0);
+        assert_true(run_until(e.base, NULL, NULL, 100));
+    }
+    assert_int_equal(fake_connections(e.fs), 1);
+    assert_int_equal(comp_state(e.c), COMP_READY);
+    assert_int_equal(spool_depth(&e), 1);
+    for (k = 2; find_ping(&e, "ack-", k); k++)
+        ;
+    assert_true(k > 3); /* asked again several times */
+    /* The answer to the latest one (ours) acknowledges everything. */
+    p = find_ping(&e, "ack-", k - 1);
+    snprintf(reply, sizeof(reply),
+             "<iq type='result' id='%s' from='localhost' to='" DOMAIN "'/>",
+             xml_node_attr(p, "id"));
+    assert_int_equal(fake_send(e.fs, reply), 0);
+    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    /* Silence now: the link is declared dead after the timeout. */
+    assert_int_equal(comp_submit(e.c, make_msg("ae-2", "y", USER, NULL)), 0);
+    assert_true(run_until(e.base, not_ready, &e, 3000));
+    env_close(&e);
+    spool_dir_free((char *)eo.spool);
+}
+
+/* Only valid addresses under our domain reach the server: the bot
+ * localpart is nodeprepped ("BOT" is sent as bot@domain), an invalid one
+ * or an invalid recipient is refused with XMTA_E_INVAL. */
+static void test_addresses(void **state)
+{
+    struct env_opts eo = {0};
+    struct msg *m;
+    struct env e;
+
+    env_open(&e, &eo);
+    m = make_msg("ad-1", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("BOT");
+    assert_int_equal(comp_submit(e.c, m), 0);
+    m = make_msg("ad-2", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("b ot"); /* nodeprep forbids spaces */
+    assert_int_equal(comp_submit(e.c, m), XMTA_E_INVAL);
+    m = make_msg("ad-3", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("b<t");
+    assert_int_equal(comp_submit(e.c, m), XMTA_E_INVAL);
+    assert_int_equal(
+        comp_submit(e.c, make_msg("ad-4", "x", "a b@localhost", NULL)),
+        XMTA_E_INVAL);
+    assert_int_equal(comp_submit(e.c, make_msg("ad-5", "x", NULL,
+                                               "room@conf.localhost/nick")),
+                     XMTA_E_INVAL);
+    assert_int_equal(comp_queued(e.c), 1);
+    start_ready(&e);
+    g_want = 1;
+    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_attr(fake_find(e.fs, "message", "id", "ad-1", 0), "from", BOT_BARE);
+    env_close(&e);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1703,6 +1977,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shutdown_flushes),
         cmocka_unit_test(test_shutdown_grace_expires),
         cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_reload_rooms),
+        cmocka_unit_test(test_ack_elsewhere),
+        cmocka_unit_test(test_addresses),
     };
 
     if (argc > 1)

@@ -143,6 +143,14 @@ citizen_live() {
     else
         not_ok "/health counts the bounce ($(health))"
     fi
+    if health | grep -qE '"bounced_by" *: *\{[^}]*"service-unavailable" *: *[1-9]'; then
+        ok "/health counts the bounce per condition (service-unavailable)"
+    else
+        not_ok "/health counts the bounce per condition ($(health))"
+    fi
+    check "the bounce's log line names hook, recipient and condition" \
+        line_has "$DIR/xmta.log" "bounced id=$(answer_id bounce) hook=alerts" \
+        "to=nobody@localhost condition=service-unavailable"
 
     # --- kicked: the bot rejoins and the next message arrives
     carol_send "<iq type='set' id='kick1' to='$ROOM'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='$BOTNICK' role='none'><reason>test kick</reason></item></query></iq>"
@@ -203,6 +211,50 @@ citizen_live() {
     else
         not_ok "the waiting message arrives in $PRIV"
     fi
+}
+
+# unavail_from FILE FROM: unavailable presences from FROM in FILE.
+unavail_from() {
+    grep "from=\"$2\"" "$1" 2>/dev/null | grep -c 'type="unavailable"'
+}
+
+# SIGHUP with $PRIV's hook removed: the bot leaves $PRIV (carol sees its
+# unavailable presence) and /health drops it; put back: joined again. The
+# stream stays up throughout.
+citizen_reload_rooms() {
+    local before auth n
+    auth=$(auth_lines)
+    before=$(unavail_from "$DIR/carol.stanzas" "$PRIV/$BOTNICK")
+    n=$(grep -c 'reloaded: ' "$DIR/xmta.log")
+    cp "$DIR/xmta.ini" "$DIR/xmta.ini.full"
+    sed -i '/^\[hook private\]/,$d' "$DIR/xmta.ini"
+    kill -HUP "$XMTA_PID"
+    wait_until 10 sh -c "[ \$(grep -c 'reloaded: ' '$DIR/xmta.log') -gt $n ]" ||
+        not_ok "SIGHUP: the config without $PRIV is loaded"
+    if wait_until 15 sh -c "[ \$(grep \"from=.$PRIV/$BOTNICK.\" '$DIR/carol.stanzas' |
+        grep -c 'type=.unavailable') -gt $before ]"; then
+        ok "SIGHUP: a room removed from the config is left (carol sees it)"
+    else
+        not_ok "SIGHUP: a room removed from the config is left (carol sees it)"
+    fi
+    if health | grep -q "\"room\":\"$PRIV\""; then
+        not_ok "SIGHUP: the removed room leaves /health ($(health))"
+    else
+        ok "SIGHUP: the removed room leaves /health"
+    fi
+    check "SIGHUP: the other room stays joined" room_is "$ROOM" joined
+    cp "$DIR/xmta.ini.full" "$DIR/xmta.ini"
+    n=$(grep -c 'reloaded: ' "$DIR/xmta.log")
+    kill -HUP "$XMTA_PID"
+    wait_until 10 sh -c "[ \$(grep -c 'reloaded: ' '$DIR/xmta.log') -gt $n ]" ||
+        not_ok "SIGHUP: the full config is loaded again"
+    if wait_until 30 room_is "$PRIV" joined; then
+        ok "SIGHUP: a room added to the config is joined"
+    else
+        not_ok "SIGHUP: a room added to the config is joined ($(health))"
+    fi
+    check_eq "SIGHUP: the stream stayed up (no new component login)" \
+        "$auth" "$(auth_lines)"
 }
 
 # Available presences from the alerts bot in FILE.

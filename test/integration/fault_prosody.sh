@@ -5,7 +5,11 @@
 # Prosody: the server down while webhooks arrive, xmta killed (SIGKILL)
 # with a full spool and in the middle of a load, a link that goes silent
 # (a loopback proxy that stops forwarding without closing), a spool on a
-# tiny filesystem, and SIGTERM's graceful exit. Every wait is bounded.
+# tiny filesystem (503 saying "disk full"), a read-only spool directory
+# (503 saying so, accepted again once writable), SIGHUP under load (a broken
+# config, a new hook, a removed hook: only the removed hook's requests fail,
+# with 401; the stream stays up), and SIGTERM's graceful exit. Every wait is
+# bounded.
 # Usage: fault_prosody.sh --xmta PATH --client PATH --proxy PATH
 # Prints "ok - ..." / "not ok - ..." per check, then "N passed, M failed".
 set -u
@@ -390,6 +394,8 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=2m tmpfs "$DIR/tiny" 2>/dev/null
     done
     T=$(count_lines "$DIR/tiny.ids")
     check "a full spool answers 503 (codes:$codes)" test "$code" = 503
+    check "the 503 says the disk is full ($(cat "$DIR/last.body"))" \
+        grep -q '"error":"spool write failed: disk full"' "$DIR/last.body"
     check "xmta is still running after the disk filled" kill -0 "$XMTA_PID"
     check "xmta logged the full disk" grep -q "disk full" "$DIR/xmta-t-$RUN.log"
     check "/health still answers" depth_is "$T"
@@ -410,6 +416,38 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=2m tmpfs "$DIR/tiny" 2>/dev/null
     wait_until 20 depth_zero || not_ok "the spool is empty at the end ($(health))"
 else
     echo "# tiny filesystem: cannot mount tmpfs (not root?); case skipped"
+fi
+
+# --- 6b: a read-only spool directory: 503 saying so, a clear log line, no
+# crash; accepted again once it is writable (checked every 5 s)
+it_kill "$XMTA_PID"
+XMTA_PID=""
+[ -n "$MOUNTED" ] && umount "$MOUNTED" 2>/dev/null
+MOUNTED=""
+mkdir -p "$DIR/ro"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o ro,size=1m tmpfs "$DIR/ro" 2>/dev/null; then
+    MOUNTED=$DIR/ro
+    config r "$DIR/ro/spool" "$PROSODY_COMPONENT_PORT"
+    xmta_start r || bail "xmta on the read-only spool listens"
+    check "xmta runs on a read-only spool" kill -0 "$XMTA_PID"
+    code=$(post "ro-1")
+    check_eq "a read-only spool answers 503" 503 "$code"
+    check "the 503 says the spool is not writable ($(cat "$DIR/last.body"))" \
+        grep -q '"error":"spool not writable' "$DIR/last.body"
+    check "the log names the spool and the cause" \
+        grep -qE "spool.*$DIR/ro/spool.*Read-only file system.*503" \
+        "$DIR/xmta-r-$RUN.log"
+    check "/health reports the spool not ok" sh -c "curl -s '$BASE/health' |
+        grep -q '\"ok\":false'"
+    mount -o remount,rw "$DIR/ro" || bail "remount the spool read-write"
+    sleep 5.5 # the spool is tried again at most every 5 s
+    code=$(post "ro-2")
+    check_eq "writable again: 202" 202 "$code"
+    receive a9 1 20
+    check "the message accepted after the fix arrives" \
+        grep -q '"body":"ro-2"' "$DIR/a9.jsonl"
+else
+    echo "# read-only spool: cannot mount tmpfs (not root?); case skipped"
 fi
 
 it_summary

@@ -415,6 +415,9 @@ expect_status "empty body" 400 POST "/hook/$T" \
     -H 'Content-Type: text/plain' --data-binary ''
 expect_status "invalid JID in to=" 400 POST "/hook/$T?to=a%20b%40localhost" \
     -H 'Content-Type: text/plain' --data-binary 'bad jid'
+check "the 400 names the field: invalid JID in 'to'" \
+    grep -q "\"invalid JID in 'to': invalid localpart (nodeprep)\"" \
+    "$DIR/http/$LAST.body"
 expect_status "unknown path" 404 GET /nope
 expect_status "POST to unknown path" 404 POST "/nope/$T" \
     -H 'Content-Type: text/plain' --data-binary 'nope'
@@ -478,6 +481,8 @@ fi
 
 # --- bots, bounce, kick, members-only room (citizen.sh) ----------------------
 citizen_live
+# --- SIGHUP: a room removed is left, added again is joined (citizen.sh) -------
+citizen_reload_rooms
 
 # --- (e) server restart: the outbox holds messages until the stream is back
 srv_stop

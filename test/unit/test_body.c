@@ -184,7 +184,7 @@ static void test_form_errors(void **state)
     FAILS(DEC(FORM, "body=a&body=b", NULL), XMTA_E_INVAL,
           "repeated field 'body'");
     FAILS(DEC(FORM, "foo=bar", NULL), XMTA_E_INVAL, "no message text");
-    FAILS(DEC(FORM, "body=x&to=", NULL), XMTA_E_INVAL, "invalid JID: empty");
+    FAILS(DEC(FORM, "body=x&to=", NULL), XMTA_E_INVAL, "invalid JID in 'to': empty");
     FAILS(DEC(FORM, "body=x&to=a%00b@example.org", NULL), XMTA_E_INVAL,
           "invalid JID");
 }
@@ -249,7 +249,7 @@ static void test_query_merge(void **state)
     FAILS(DEC("text/plain", "hi", "to=%zz"), XMTA_E_PARSE,
           "malformed query string");
     FAILS(DEC("text/plain", "hi", "to=@example.org"), XMTA_E_INVAL,
-          "invalid JID: ");
+          "invalid JID in 'to': ");
 }
 
 static void test_recipient_forms(void **state)
@@ -260,9 +260,26 @@ static void test_recipient_forms(void **state)
     assert_string_equal(f.to[0], "alice@example.org/phone");
     body_fields_clear(&f);
     FAILS(DEC(FORM, "body=x&room=ops@conf.example.org/nick", NULL),
-          XMTA_E_INVAL, "invalid JID: a room must be a bare JID");
+          XMTA_E_INVAL, "invalid JID in 'room': a room must be a bare JID");
     FAILS(DEC(FORM, "body=x&room=conf.example.org", NULL), XMTA_E_INVAL,
-          "invalid JID: a room must be a bare JID");
+          "invalid JID in 'room': a room must be a bare JID");
+    /* Callers' JIDs are normalised with nodeprep/nameprep (case folded,
+     * also beyond ASCII); the resource keeps its case (resourceprep). */
+    assert_int_equal(DEC(FORM,
+                         "body=x&to=%C3%84LICE@EXAMPLE.ORG/Phone"
+                         "&room=OPS@Conference.Example.org",
+                         NULL),
+                     0);
+    assert_int_equal(f.n_to, 1);
+    assert_string_equal(f.to[0], "\xC3\xA4lice@example.org/Phone");
+    assert_int_equal(f.n_rooms, 1);
+    assert_string_equal(f.rooms[0], "ops@conference.example.org");
+    body_fields_clear(&f);
+    /* An invalid one is refused, naming the field and the reason. */
+    FAILS(DEC(FORM, "body=x&to=al%20ice@example.org", NULL), XMTA_E_INVAL,
+          "invalid JID in 'to': invalid localpart (nodeprep)");
+    FAILS(DEC(JSON, "{\"body\":\"x\",\"room\":\"r@exa_mple.org\"}", NULL),
+          XMTA_E_INVAL, "invalid JID in 'room': invalid character");
     FAILS(DEC(FORM, "body=x&to=%FF@example.org", NULL), XMTA_E_INVAL,
           "invalid UTF-8");
 }
@@ -540,7 +557,7 @@ static void test_json_bad_types(void **state)
     FAILS(DEC(JSON, "{\"body\":\"x\",\"to\":{\"a\":1}}", NULL), XMTA_E_INVAL,
           "'to' must be");
     FAILS(DEC(JSON, "{\"body\":\"x\",\"to\":\"@example.org\"}", NULL),
-          XMTA_E_INVAL, "invalid JID: ");
+          XMTA_E_INVAL, "invalid JID in 'to': ");
     FAILS(DEC(JSON, "{\"to\":\"a@example.org\"}", NULL), XMTA_E_INVAL,
           "no message text");
 }

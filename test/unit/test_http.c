@@ -115,6 +115,12 @@ static int fake_submit_async(void *ud,
     return 0;
 }
 
+static const char *fake_refusal(void *ud)
+{
+    (void)ud;
+    return "spool write failed: disk full";
+}
+
 static void fake_status(void *ud, struct http_status *st)
 {
     *st = ((struct fake *)ud)->st;
@@ -146,17 +152,20 @@ static int fx_open(void **state, const char *text)
     fx->backend.status = fake_status;
     fx->backend.ud = &fx->fake;
     fx->fake.base = fx->base;
-    fx->fake.st = (struct http_status){.online = 1,
-                                       .state = "online",
-                                       .queued = 3,
-                                       .rooms_joined = 1,
-                                       .rooms_total = 2,
-                                       .spool_enabled = 1,
-                                       .spool_ok = 1,
-                                       .spool_depth = 7,
-                                       .spool_oldest_age = 42,
-                                       .spool_expired = 1,
-                                       .bounced = 2};
+    fx->fake.st = (struct http_status){
+        .online = 1,
+        .state = "online",
+        .queued = 3,
+        .rooms_joined = 1,
+        .rooms_total = 2,
+        .spool_enabled = 1,
+        .spool_ok = 1,
+        .spool_depth = 7,
+        .spool_oldest_age = 42,
+        .spool_expired = 1,
+        .bounced = 2,
+        .bounce = {{"item-not-found", 1}, {"service-unavailable", 1}},
+        .n_bounce = 2};
     assert_non_null(fx->http = http_new(fx->base, fx->cfg, &fx->backend));
     assert_int_equal(http_start(fx->http), 0);
     fx->port = http_port(fx->http);
@@ -486,7 +495,7 @@ static void test_400(void **state)
     assert_accepted(fx, &r);
     POST(fx, "/hook/" TOK_CI "?to=%40example.org", "text/plain", NULL, "x", &r);
     assert_int_equal(r.code, 400);
-    assert_non_null(strstr(r.body, "\"invalid JID: "));
+    assert_non_null(strstr(r.body, "\"invalid JID in 'to': "));
     POST(fx, "/hook/" TOK_CI, "application/json", NULL, "[\"x\"]", &r);
     assert_error(&r, 400, "JSON body must be an object");
     POST(fx, "/hook/" TOK_CI, "application/json", NULL, "{\"body\": x}", &r);
@@ -617,6 +626,17 @@ static void test_async_submit(void **state)
     POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
     assert_error(&r, 503, "spool unavailable");
     assert_int_equal(fx->fake.n_async, 3);
+    /* The backend says why: its reason is the answer's error. */
+    fx->backend.refusal = fake_refusal;
+    fx->fake.async_rc = XMTA_E_FULL;
+    fx->fake.submit_rc = 0;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_error(&r, 503, "spool write failed: disk full");
+    fx->fake.submit_rc = XMTA_E_IO;
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "x", &r);
+    assert_error(&r, 503, "spool write failed: disk full");
+    assert_string_equal(r.retry_after, "30");
+    fx->backend.refusal = NULL;
     fx->backend.submit_async = NULL;
 }
 
@@ -633,7 +653,8 @@ static void test_health(void **state)
                         "\"rooms\":{\"joined\":1,\"total\":2,\"list\":[]},"
                         "\"spool\":{\"enabled\":true,\"ok\":true,"
                         "\"depth\":7,\"oldest_age\":42,\"expired\":1},"
-                        "\"bounced\":2}\n");
+                        "\"bounced\":2,\"bounced_by\":{\"item-not-found\":1,"
+                        "\"service-unavailable\":1}}\n");
     request(fx, EVHTTP_REQ_HEAD, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 200);
     assert_int_equal(r.body_len, 0);
@@ -650,7 +671,7 @@ static void test_health(void **state)
                         "\"rooms\":{\"joined\":0,\"total\":2,\"list\":[]},"
                         "\"spool\":{\"enabled\":false,\"ok\":false,"
                         "\"depth\":0,\"oldest_age\":0,\"expired\":0},"
-                        "\"bounced\":0}\n");
+                        "\"bounced\":0,\"bounced_by\":{}}\n");
     request(fx, EVHTTP_REQ_HEAD, "/health", NULL, NULL, NULL, 0, &r);
     assert_int_equal(r.code, 503);
     assert_int_equal(r.body_len, 0);

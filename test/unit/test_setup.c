@@ -55,7 +55,9 @@ static void test_prosody(void **state)
              "-- and this section at the end:\n"
              "Component \"notify.example.org\"\n"
              "    component_secret = \"s3cret\"\n"
-             "    component_conflict_resolve = \"kick_old\"\n");
+             "    component_conflict_resolve = \"kick_old\"\n"
+             "    -- two xmta for this domain (one a standby): \"kick_new\" "
+             "instead\n");
     free(out);
     conf_free(c);
 }
