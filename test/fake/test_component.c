@@ -1070,7 +1070,7 @@ static void test_one_ack_in_flight(void **state)
     g_want = 1;
     assert_true(run_until(e.base, got_messages, &e, 3000));
     assert_true(run_until(e.base, NULL, NULL, 100));
-    assert_non_null(fake_find(e.fs, "iq", "id", "ack-1", 0));
+    assert_non_null(find_ping(&e, "ack-", 1));
     for (int i = 1; i <= N; i++) {
         snprintf(id, sizeof(id), "f-%d", i);
         submit(&e, id, "x", USER, NULL);
@@ -1080,7 +1080,7 @@ static void test_one_ack_in_flight(void **state)
     assert_true(run_until(e.base, got_messages, &e, 3000));
     assert_true(run_until(e.base, NULL, NULL, 200));
     assert_int_equal(fake_pings(e.fs), 1); /* ack-1 only */
-    assert_null(fake_find(e.fs, "iq", "id", "ack-2", 0));
+    assert_null(find_ping(&e, "ack-", 2));
     assert_int_equal(spool_depth(&e), N + 1);
 
     fake_kick(e.fs); /* answers pings from now on */
