@@ -314,7 +314,9 @@ static void cmd_on_done(void *arg, const struct comp_fetch_result *r)
             snprintf(text, sizeof(text), "HTTP %ld", r->status);
         else
             snprintf(text, sizeof(text), "%s",
-                     r->timed_out ? "no answer in time" : "unreachable");
+                     r->timed_out   ? "no answer in time"
+                     : r->tls_error ? "TLS error"
+                                    : "unreachable");
         xlog_warn("cmd", "Alertmanager %s failed: %s%s%s",
                   k->kind == CMD_SILENCE ? "silence" : "alerts", text,
                   r->error[0] ? ": " : "", r->error);
@@ -377,6 +379,7 @@ static int cmd_call(struct comp *c,
     rq.retries = 2;
     rq.retry_timeouts = body == NULL; /* GET only */
     rq.max_response = CMD_RESPONSE_MAX;
+    rq.ca_file = c->cfg->http_ca_file;
     rc = comp_fetch_start(c->fetch, &rq, cmd_on_done, k);
     free(url);
     return rc;

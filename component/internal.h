@@ -252,7 +252,9 @@ struct comp {
     size_t cmd_labels_next;
     struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
     unsigned long uploads, uploads_failed;
-    struct comp_counters counters; /* for /metrics (issue 6) */
+    unsigned long long_bodies, long_bodies_cut; /* long_body = upload: sent
+                                                 * as files / cut only */
+    struct comp_counters counters;              /* for /metrics (issue 6) */
 
     struct comp_storm *storm; /* storm.c: folding state, or NULL */
 };
@@ -459,8 +461,9 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m);
 void comp_replies_free(struct comp *c);
 /* The id of the newest alert of hook delivered to jid (a bare user or
  * room JID), or NULL. */
-const char *
-comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
+const char *comp_replies_last_alert(const struct comp *c,
+                                    const char *hook,
+                                    const char *jid);
 /* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
  * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
  * Alertmanager answers), 0 when not ours. */
@@ -475,8 +478,10 @@ void comp_commands_free(struct comp *c);
 /* ---- upload.c (attachments) --------------------------------------------- */
 
 /* A message with m->attach was accepted: fetch, upload and send the file
- * to its recipients (or the link and why) after it. */
-void comp_upload_submit(struct comp *c, const struct msg *m);
+ * to its recipients (or the link and why) after it. With m->long_text
+ * (taken: set to NULL), upload it as a text file and send its URL after
+ * the cut text (on failure only a warning: the cut text stays). */
+void comp_upload_submit(struct comp *c, struct msg *m);
 /* An iq result or error with an "up-" id: 1 when it was ours. */
 int comp_upload_on_iq(struct comp *c, const struct xml_node *iq);
 /* Frees every job (after the fetcher: comp_replies_free). */

@@ -185,6 +185,8 @@ static void replies_on_done(void *arg, const struct comp_fetch_result *r)
         snprintf(why, sizeof(why), "HTTP %ld", r->status);
     else if (r->timed_out)
         snprintf(why, sizeof(why), "no answer in time");
+    else if (r->tls_error)
+        snprintf(why, sizeof(why), "TLS error");
     else
         snprintf(why, sizeof(why), "%s",
                  r->rc == XMTA_E_LIMIT ? "answer too large" : "unreachable");
@@ -233,6 +235,7 @@ static void replies_forward(struct comp *c, const struct comp_inbound *in)
     rq.timeout_ms = hk->reply_timeout * 1000u;
     rq.retries = 2; /* refused connections and 502/503/504 only */
     rq.max_response = REPLIES_RESPONSE_MAX;
+    rq.ca_file = c->cfg->http_ca_file;
     if ((rc = comp_fetch_start(c->fetch, &rq, replies_on_done, a)) != 0)
         goto fail;
     xlog_info("reply", "%s: message from %s forwarded to its reply_url",
@@ -459,4 +462,6 @@ void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st)
     st->replies_sent = c->replies_sent;
     st->uploads = c->uploads;
     st->uploads_failed = c->uploads_failed;
+    st->long_bodies = c->long_bodies;
+    st->long_bodies_cut = c->long_bodies_cut;
 }

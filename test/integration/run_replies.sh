@@ -16,7 +16,10 @@
 #   - attachments through Prosody's mod_http_file_share: the text, then a
 #     message whose body (and XEP-0066 URL) is the upload URL, whose GET
 #     gives exactly the bytes; over the server's limit, over attach_max, a
-#     slot the server refuses, a host not allowed: the link and why.
+#     slot the server refuses, a host not allowed: the link and why;
+#   - long_body = upload: a body over max_message arrives cut, then as a
+#     text file whose GET gives exactly the body; over the server's limit
+#     only the cut text arrives (and the log says why).
 # Usage: run_replies.sh --xmta PATH --client PATH --receiver PATH
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
@@ -123,6 +126,7 @@ wait_for_line "$DIR/rx.stdout" ready 10 $! || bail "the receiver listens"
 tok() { "$XMTA" token | sed -n "s/^token = //p"; }
 T=$(tok)
 TF=$(tok)
+TL=$(tok)
 cat >"$DIR/xmta.ini" <<EOF
 [component]
 domain = $D
@@ -174,6 +178,13 @@ from = filebot
 to = alice@localhost
 attach_hosts = 127.0.0.1
 attach_max = 6k
+
+[hook long]
+token = $TL
+from = longbot
+to = alice@localhost
+max_message = 300
+long_body = upload
 
 [hook am]
 token = $T
@@ -346,6 +357,62 @@ check_eq "an attachment over attach_max: the link and why" \
     "📎 $RX/file/9000.png (not attached: larger than attach_max)" \
     "$(field "$DIR/files.jsonl" 5 body)"
 
+# --- long_body = upload: the cut text, then the whole body as a file ----------
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --out "$DIR/long.jsonl" --expect 3 --timeout 40 \
+    >"$DIR/long.stdout" 2>>"$DIR/clients.stderr" &
+LONG=$!
+it_track "$LONG"
+wait_for_line "$DIR/long.stdout" ready 20 "$LONG" || bail "alice is online for long bodies"
+# 30 lines (UTF-8, about 1.9 kB, no final newline: bodies are trimmed).
+for i in $(seq -w 1 30); do
+    printf 'line %s: disk /var/lib/früh is 9%s%% full — €%s\n' "$i" "$i" "$i"
+done | head -c -1 >"$DIR/long.txt"
+lpost() {
+    curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
+        -H 'Content-Type: text/plain; charset=utf-8' --data-binary "@$1" \
+        "$BASE/hook/$TL"
+}
+check_eq "a body over max_message is accepted" 202 "$(lpost "$DIR/long.txt")"
+wait_lines "$DIR/long.jsonl" 2 20
+INLINE=$(field "$DIR/long.jsonl" 0 body)
+case $INLINE in
+"line 01: disk /var/lib/früh is 901% full — €01"*"… (2"?" more lines)") ok "the first lines come inline, cut at max_message" ;;
+*) not_ok "the first lines come inline, cut at max_message"; printf '#   got %q\n' "$INLINE" ;;
+esac
+check "... within 300 characters" test "$(printf '%s' "$INLINE" | wc -m)" -le 300
+LURL=$(field "$DIR/long.jsonl" 1 body)
+case $LURL in
+http://127.0.0.1:$PROSODY_HTTP_PORT/file_share/*/message.txt) ok "then a message whose body is the text file's URL" ;;
+*) not_ok "then a message whose body is the text file's URL"; printf '#   got %q\n' "$LURL" ;;
+esac
+check_eq "... with the same URL in XEP-0066 OOB" "$LURL" "$(field "$DIR/long.jsonl" 1 oob)"
+curl -sS --max-time 10 -D "$DIR/long.hdr" -o "$DIR/long.got" "$LURL" 2>>"$DIR/curl.stderr"
+check "GET on the URL returns exactly the whole body" cmp -s "$DIR/long.got" "$DIR/long.txt"
+check "... as text/plain; charset=utf-8" grep -qi '^content-type: text/plain; *charset=utf-8' "$DIR/long.hdr"
+# Over the server's 4096-byte limit: the upload fails, the cut text stays.
+for i in $(seq -w 1 100); do
+    printf 'row %s: disk /var/lib/früh is 9%s%% full — €%s\n' "$i" "$i" "$i"
+done | head -c -1 >"$DIR/long2.txt"
+check_eq "a body over the server's upload limit is accepted" 202 "$(lpost "$DIR/long2.txt")"
+wait_lines "$DIR/long.jsonl" 3 20
+INLINE2=$(field "$DIR/long.jsonl" 2 body)
+case $INLINE2 in
+"row 001: "*"… (9"?" more lines)") ok "upload refused: the cut text still arrives" ;;
+*) not_ok "upload refused: the cut text still arrives"; printf '#   got %q\n' "$INLINE2" ;;
+esac
+for ((i = 0; i < 50; i++)); do
+    grep -q 'long message ([0-9]* bytes) not uploaded' "$DIR/xmta.log" && break
+    sleep 0.1
+done
+check "... and the log says why" \
+    grep -qE 'long: long message \([0-9]+ bytes\) not uploaded: [0-9]+ bytes, the server takes at most 4096; the recipients have it cut at max_message only' "$DIR/xmta.log"
+sleep 1
+check_eq "... and nothing else is sent" 3 "$(wc -l <"$DIR/long.jsonl" | tr -d ' ')"
+mval() { curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+check_eq "metrics: long bodies sent as files" 1 "$(mval 'xmta_long_bodies_total{outcome="file"}')"
+check_eq "metrics: long bodies cut only" 1 "$(mval 'xmta_long_bodies_total{outcome="cut"}')"
+
 # A slot the server itself refuses: with upload_service set xmta does no
 # disco (so knows no size limit) and asks; and a host not in attach_hosts.
 it_kill "$XMTA_PID"
@@ -379,7 +446,6 @@ check "... and nothing asked the receiver for it" \
 check "the signing key is not in the log" bash -c "! grep -qF '$SIGKEY' '$DIR/xmta.log'"
 # /metrics counts the outgoing HTTP of this (second) run: the upload slot
 # refused and the host not allowed both fell back to links.
-mval() { curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
 check_eq "metrics: attachments sent as links" 2 "$(mval 'xmta_uploads_total{outcome="link"}')"
 check_eq "metrics: no attachment sent as a file" 0 "$(mval 'xmta_uploads_total{outcome="file"}')"
 it_summary
