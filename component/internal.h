@@ -252,9 +252,9 @@ struct comp {
     size_t cmd_labels_next;
     struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
     unsigned long uploads, uploads_failed;
-    unsigned long long_bodies, long_bodies_cut; /* long_body = upload: sent
-                                                 * as files / cut only */
-    struct comp_counters counters;              /* for /metrics (issue 6) */
+    /* long_body = upload: long texts sent as files, or cut only */
+    unsigned long long_bodies, long_bodies_cut;
+    struct comp_counters counters; /* for /metrics (issue 6) */
 
     struct comp_storm *storm; /* storm.c: folding state, or NULL */
 };
@@ -461,9 +461,8 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m);
 void comp_replies_free(struct comp *c);
 /* The id of the newest alert of hook delivered to jid (a bare user or
  * room JID), or NULL. */
-const char *comp_replies_last_alert(const struct comp *c,
-                                    const char *hook,
-                                    const char *jid);
+const char *
+comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
 /* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
  * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
  * Alertmanager answers), 0 when not ours. */
