@@ -148,7 +148,8 @@ static char *replies_json(const struct comp_inbound *in)
         J_STR("to", in->bot_jid) == 0 && J_STR("room", in->room) == 0 &&
         J_STR("nick", in->nick) == 0 && J_STR("body", in->body) == 0 &&
         J_STR("text", in->text) == 0 && J_STR("id", in->id) == 0 &&
-        J_STR("in_reply_to", in->in_reply_to) == 0)
+        J_STR("in_reply_to", in->in_reply_to) == 0 &&
+        J_STR("jid", in->sender) == 0)
         s = json_dumps(o, JSON_COMPACT);
 #undef J_STR
     json_decref(o);
@@ -352,6 +353,21 @@ replies_room(const struct comp *c, const char *from, const char *to)
     return NULL;
 }
 
+/* 1 when nick is the nick of one of our bots in room (any hook's: bots
+ * never answer each other). */
+static int
+replies_from_our_bot(const struct comp *c, const char *room, const char *nick)
+{
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        const struct comp_room *r = c->rooms[i];
+
+        if (r->real_nick && strcasecmp(r->jid, room) == 0 &&
+            strcmp(r->real_nick, nick) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 when from is one of our rooms or an occupant of one. */
 static int replies_from_room(const struct comp *c, const char *from)
 {
@@ -387,9 +403,11 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
         type = "normal";
     if (strcmp(type, "groupchat") == 0) {
         if (!(r = replies_room(c, from, to)) ||
-            strcmp(strchr(from, '/') + 1, r->real_nick) == 0 ||
-            xml_node_child(m, "delay", NS_DELAY))
-            return 0; /* our own echo, history, or not a room of ours */
+            replies_from_our_bot(c, r->jid, strchr(from, '/') + 1) ||
+            xml_node_child(m, "delay", NS_DELAY) ||
+            xml_node_child(m, "subject", NULL))
+            return 0; /* our own echo (or another bot of ours), history,
+                       * the subject, or not a room of ours */
     } else if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0) {
         return 0;
     } else if (replies_from_room(c, from)) {
@@ -417,7 +435,8 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
     if (r) {
         in.room = r->jid;
         in.nick = strchr(from, '/') + 1;
-        in.sender = NULL; /* the real JID is not known in the room */
+        /* The real JID, when the room shows it (non-anonymous). */
+        in.sender = comp_room_occupant_jid(r, in.nick);
     } else {
         if (jid_parse(from, j, NULL) != 0 || !j->local[0] ||
             jid_bare(j, bare, sizeof(bare)) != 0)
