@@ -106,8 +106,7 @@ struct comp_room {
 
 /* The real bare JID of occupant nick of r, if the room showed it; NULL
  * otherwise (semi-anonymous room, or not seen). */
-const char *comp_room_occupant_jid(const struct comp_room *r,
-                                   const char *nick);
+const char *comp_room_occupant_jid(const struct comp_room *r, const char *nick);
 
 /* ---- outbox ------------------------------------------------------------- */
 

@@ -610,14 +610,15 @@ static void test_room_commands(void **state)
     env_open(&e, 0, 1);
     start_ready(&e);
     assert_true(run_until(e.base, rooms_joined, &e, 3000));
-    occupant(&e, "jules", USER_FULL);             /* a commander */
+    occupant(&e, "jules", USER_FULL);              /* a commander */
     occupant(&e, "mal", "mallory@evil.example/x"); /* not one */
     occupant(&e, "anon", NULL);                    /* JID hidden */
 
     /* History and the subject are never taken, nor our own messages. */
     room_says(&e, "jules", "h1", "Bot: alerts",
               "<delay xmlns='urn:xmpp:delay' stamp='2024-01-01T00:00:00Z'/>");
-    room_says(&e, "jules", "h2", "Bot: alerts", "<subject>Bot: alerts</subject>");
+    room_says(&e, "jules", "h2", "Bot: alerts",
+              "<subject>Bot: alerts</subject>");
     room_says(&e, "Bot", "h3", "Bot: alerts", NULL);
     run_until(e.base, NULL, NULL, 300);
     assert_int_equal(e.rx.alert_gets, 0);
