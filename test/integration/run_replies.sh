@@ -7,6 +7,9 @@
 #   - a chat message to a bot arrives at reply_url as JSON with a valid
 #     X-Xmta-Signature, and the receiver's answer comes back to the user;
 #   - a room message that names the bot is forwarded, answered in the room;
+#   - commands in rooms: a commander's in a non-anonymous room runs (her
+#     real JID from the MUC presence), others are refused in the room, and
+#     a semi-anonymous room refuses them (the JID cannot be checked);
 #   - reply URL answering 500, too slow, or not listening: the user gets
 #     "Could not deliver your message (...)";
 #   - an Alertmanager notification POSTed to the webhook, then "ack" in
@@ -51,6 +54,7 @@ DEAD_PORT=15451
 BASE=http://127.0.0.1:$HTTP_PORT
 RX=http://127.0.0.1:$RX_PORT
 ROOM=ops@conference.localhost
+ROOM2=anon@conference.localhost
 D=$PROSODY_COMPONENT_DOMAIN
 PROSODY_COMPONENT_SECRET=rep-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SIGKEY=reply-key-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -146,9 +150,12 @@ from = twoway
 nick = Two
 to = alice@localhost
 room = $ROOM
+room = $ROOM2
 secret = $SIGKEY
 reply_url = $RX/reply
 reply_timeout = 3
+alertmanager_url = $RX/am
+commanders = alice@localhost
 
 [hook failing]
 token = $(tok)
@@ -199,26 +206,36 @@ EOF
     bail "xmta check accepts reply_url, alertmanager_url, commanders ($(cat "$DIR/check.out"))"
 ok "xmta check accepts reply_url, alertmanager_url, commanders"
 
-# bob creates the room before xmta joins it (xmta never creates rooms), and
-# stays in it; lines appended to bob.ctl are sent as he speaks.
+# bob creates the rooms before xmta joins them (xmta never creates rooms),
+# and stays in them; lines appended to bob.ctl are sent as he speaks. He
+# makes $ROOM non-anonymous (everyone sees real JIDs); $ROOM2 stays
+# semi-anonymous (Prosody's default: only moderators see them).
 : >"$DIR/bob.ctl"
 "$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid bob@localhost \
-    --password bob-pw --join "$ROOM/bob" --out "$DIR/bob.jsonl" \
-    --control "$DIR/bob.ctl" --expect 0 --duration 90 --timeout 100 \
+    --password bob-pw --join "$ROOM/bob" --join "$ROOM2/bob" \
+    --out "$DIR/bob.jsonl" --stanzas "$DIR/bob.stanzas" \
+    --control "$DIR/bob.ctl" --expect 0 --duration 120 --timeout 130 \
+    --raw "<iq type='set' to='$ROOM' id='whois-1'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_whois'><value>anyone</value></field></x></query></iq>" \
     >"$DIR/bob.stdout" 2>>"$DIR/clients.stderr" &
 BOB=$!
 it_track "$BOB"
-wait_for_line "$DIR/bob.stdout" ready 20 "$BOB" || bail "bob creates and joins $ROOM"
+wait_for_line "$DIR/bob.stdout" ready 20 "$BOB" || bail "bob creates and joins $ROOM and $ROOM2"
+for ((i = 0; i < 100; i++)); do
+    grep -qE "id=.whois-1.*type=.result|type=.result.*id=.whois-1" "$DIR/bob.stanzas" 2>/dev/null && break
+    sleep 0.1
+done
+check "bob makes $ROOM non-anonymous" \
+    grep -qE "id=.whois-1.*type=.result|type=.result.*id=.whois-1" "$DIR/bob.stanzas"
 
 "$XMTA" -v -c "$DIR/xmta.ini" >"$DIR/xmta.stdout" 2>"$DIR/xmta.log" </dev/null &
 XMTA_PID=$!
 for ((i = 0; i < 150; i++)); do
-    curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *1[,}]' && break
+    curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *2[,}]' && break
     sleep 0.2
 done
-curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *1[,}]' ||
-    bail "xmta is online and in $ROOM"
-ok "xmta is online and in $ROOM"
+curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *2[,}]' ||
+    bail "xmta is online and in $ROOM and $ROOM2"
+ok "xmta is online and in $ROOM and $ROOM2"
 
 # --- a chat message, answered ------------------------------------------------
 ask alice twoway "hello there" "$DIR/a1.jsonl" || not_ok "alice gets an answer"
@@ -245,6 +262,53 @@ check "... with the answer text" grep -qF '"body":"pong: status please"' "$DIR/b
 check "... forwarded with room, nick and the text after the address" \
     rx_has "\"room\":\"$ROOM\",\"nick\":\"bob\",\"body\":\"Two: status please\",\"text\":\"status please\""
 check "room talk not naming the bot is not forwarded" bash -c "! grep -qF '\"body\":\"lunch?\"' '$DIR/rx.jsonl'"
+check "... with bob's real JID (the room is non-anonymous)" \
+    rx_has '"text":"status please","id":"g-2","in_reply_to":null,"jid":"bob@localhost"'
+
+# --- commands in rooms ---------------------------------------------------------
+# alice (a commander) joins $ROOM; the room shows xmta her real JID.
+: >"$DIR/alice-room.ctl"
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --join "$ROOM/alice" --out "$DIR/alice-room.jsonl" \
+    --control "$DIR/alice-room.ctl" --expect 0 --duration 30 --timeout 40 \
+    >"$DIR/alice-room.stdout" 2>>"$DIR/clients.stderr" &
+it_track $!
+wait_for_line "$DIR/alice-room.stdout" ready 20 $! || bail "alice joins $ROOM"
+# room_answer FILE TEXT: waits until FILE has a message from the bot in the
+# room with exactly TEXT.
+room_answer() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+echo "<message to='$ROOM' type='groupchat' id='rc-1'><body>Two, alerts</body></message>" >>"$DIR/alice-room.ctl"
+check "a commander's command in the room is answered in the room" \
+    room_answer "$DIR/alice-room.jsonl" '"body":"2 alerts firing:\n• DiskFull on db1:9100: Disk 95% full\n• Watchdog"'
+check "... as groupchat from the bot's nick" \
+    grep -qF "\"from\":\"$ROOM/Two\",\"to\":\"alice@localhost/" "$DIR/alice-room.jsonl"
+echo "<message to='$ROOM' type='groupchat' id='rc-2'><body>Two: silence 1h alertname=Watchdog</body></message>" >>"$DIR/alice-room.ctl"
+check "silence from a commander in the room: created" \
+    room_answer "$DIR/alice-room.jsonl" '"body":"Silenced for 1h (silence sil-1): alertname=Watchdog"'
+check "... created by her real JID" \
+    rx_has '"matchers":[{"name":"alertname","value":"Watchdog","isRegex":false,"isEqual":true}],"startsAt"'
+check "... createdBy alice@localhost" \
+    bash -c "grep -F 'Watchdog' '$DIR/rx.jsonl' | grep -qF '\"createdBy\":\"alice@localhost\"'"
+echo "<message to='$ROOM' type='groupchat' id='rc-3'><body>Two: silence 1h alertname=Watchdog</body></message>" >>"$DIR/bob.ctl"
+check "bob (not a commander) is refused in the room" \
+    room_answer "$DIR/bob.jsonl" '"body":"You are not allowed to run commands here."'
+echo "<message to='$ROOM2' type='groupchat' id='rc-4'><body>Two: alerts</body></message>" >>"$DIR/bob.ctl"
+check "a semi-anonymous room: refused, since the JID cannot be checked" \
+    room_answer "$DIR/bob.jsonl" "\"from\":\"$ROOM2/Two\",\"to\":\"bob@localhost/"
+check "... with a short reply" \
+    grep -qF '"body":"I cannot see your JID in this room: send the command to me in a direct chat."' "$DIR/bob.jsonl"
+check_eq "only the commander's silence reached Alertmanager" 1 \
+    "$(grep -c '"path":"/am/api/v2/silences"' "$DIR/rx.jsonl")"
+check "xmta sent no error stanza to the rooms (its log of what it sends)" \
+    bash -c "! grep -F 'comp send <' '$DIR/xmta.log' | grep -F \"type='error'\" | grep -qE \"to='($ROOM|$ROOM2)\""
+check "... while it logs what it sends" grep -qF "comp send <message type='groupchat'" "$DIR/xmta.log"
 
 # --- failures ----------------------------------------------------------------
 ask alice failbot "one" "$DIR/f1.jsonl"
@@ -284,7 +348,7 @@ check "the alert has an id" test -n "$ALERT_ID"
 echo "<message to='ambot@$D' type='chat' id='ack-1'><body>ack</body><reply xmlns='urn:xmpp:reply:0' to='ambot@$D' id='$ALERT_ID'/></message>" >>"$DIR/alice.ctl"
 wait_lines "$DIR/am.jsonl" 2 20
 check_eq "ack: a silence for the alert's labels" \
-    "Silenced for 2h (silence sil-1): alertname=DiskFull, env=prod, severity=critical" \
+    "Silenced for 2h (silence sil-2): alertname=DiskFull, env=prod, severity=critical" \
     "$(field "$DIR/am.jsonl" 1 body)"
 check "the fake Alertmanager recorded the silence" \
     rx_has '"path":"/am/api/v2/silences","sig_ok":null,"body":{"matchers":[{"name":"alertname","value":"DiskFull","isRegex":false,"isEqual":true},{"name":"env","value":"prod","isRegex":false,"isEqual":true},{"name":"severity","value":"critical","isRegex":false,"isEqual":true}]'
