@@ -563,8 +563,8 @@ static X509 *tls_cert(EVP_PKEY *key,
     X509V3_CTX v3;
     const char *exts[][2] = {
         {"basicConstraints", issuer ? "CA:FALSE" : "critical,CA:TRUE"},
-        {"keyUsage", issuer ? "critical,digitalSignature"
-                            : "critical,keyCertSign,cRLSign"},
+        {"keyUsage",
+         issuer ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign"},
         {"subjectKeyIdentifier", "hash"},
         {"subjectAltName", issuer ? "IP:127.0.0.1" : NULL},
     };
