@@ -293,6 +293,17 @@ static void backend_metrics(void *ud, struct metrics *m)
                    "file", NULL);
     metrics_sample(m, "xmta_uploads_total", (double)fs.uploads_failed,
                    "outcome", "link", NULL);
+    metrics_family(m, "xmta_long_bodies_total", METRICS_COUNTER,
+                   "Bodies over max_message with long_body = upload, by "
+                   "outcome (file: uploaded; cut: the cut text only).");
+    metrics_sample(m, "xmta_long_bodies_total", (double)fs.long_bodies,
+                   "outcome", "file", NULL);
+    metrics_sample(m, "xmta_long_bodies_total", (double)fs.long_bodies_cut,
+                   "outcome", "cut", NULL);
+    metrics_counter(m, "xmta_fetch_tls_failures_total",
+                    "Outgoing HTTPS requests that failed in TLS (unknown CA, "
+                    "wrong name, handshake).",
+                    (double)fs.tls_failures);
 }
 
 static void on_shutdown_done(void *arg)

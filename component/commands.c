@@ -2,8 +2,9 @@
 /* commands.c -- Alertmanager actions from XMPP: "ack" and "silence 2h
  * [matcher...]" in reply to an alert create a silence through the v2 API
  * (POST /api/v2/silences) for that alert's labels, "alerts" lists what is
- * firing (GET /api/v2/alerts). Only in a direct chat, and only from JIDs
- * that match the hook's commanders globs. The labels of recent alerts are
+ * firing (GET /api/v2/alerts). In a direct chat, or in a room that shows
+ * the sender's real JID, and only from JIDs that match the hook's
+ * commanders globs. The labels of recent alerts are
  * remembered by message id when they are submitted. */
 #include <ctype.h>
 #include <stdio.h>
@@ -314,7 +315,9 @@ static void cmd_on_done(void *arg, const struct comp_fetch_result *r)
             snprintf(text, sizeof(text), "HTTP %ld", r->status);
         else
             snprintf(text, sizeof(text), "%s",
-                     r->timed_out ? "no answer in time" : "unreachable");
+                     r->timed_out   ? "no answer in time"
+                     : r->tls_error ? "TLS error"
+                                    : "unreachable");
         xlog_warn("cmd", "Alertmanager %s failed: %s%s%s",
                   k->kind == CMD_SILENCE ? "silence" : "alerts", text,
                   r->error[0] ? ": " : "", r->error);
@@ -377,6 +380,7 @@ static int cmd_call(struct comp *c,
     rq.retries = 2;
     rq.retry_timeouts = body == NULL; /* GET only */
     rq.max_response = CMD_RESPONSE_MAX;
+    rq.ca_file = c->cfg->http_ca_file;
     rc = comp_fetch_start(c->fetch, &rq, cmd_on_done, k);
     free(url);
     return rc;
@@ -462,7 +466,13 @@ int comp_commands_try(struct comp *c, const struct comp_inbound *in)
     k->c = c;
     k->kind = kind;
     if (!in->sender) {
-        cmd_say(k, "Commands are taken in a direct chat with the bot only.");
+        /* A room that hides real JIDs: who asks cannot be checked. */
+        xlog_warn("cmd",
+                  "%s: command from %s refused: the room does not show "
+                  "real JIDs",
+                  hk->name, in->from);
+        cmd_say(k, "I cannot see your JID in this room: send the command "
+                   "to me in a direct chat.");
         goto done;
     }
     if (!cmd_authorized(hk, in->sender)) {

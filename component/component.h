@@ -76,20 +76,23 @@ void comp_storm_stats(const struct comp *c,
 /* Outgoing HTTP (component/fetch.c: reply webhooks) for /metrics:
  * counters since start, and the transfers running and waiting now. */
 struct comp_fetch_stats {
-    unsigned long requests;       /* accepted requests */
-    unsigned long ok;             /* ended with a 2xx status */
-    unsigned long http_errors;    /* ended with another status */
-    unsigned long failures;       /* no usable response (timeouts too) */
-    unsigned long timeouts;       /* of those, timed out */
-    unsigned long retries;        /* attempts after the first */
-    unsigned long rejected;       /* refused: the wait queue was full */
-    size_t running;               /* transfers under way */
-    size_t waiting;               /* queued for a free slot or a retry */
-    unsigned long replies;        /* user messages POSTed to a reply_url */
-    unsigned long replies_failed; /* of those, not delivered (user told) */
-    unsigned long replies_sent;   /* reply texts sent back to XMPP */
-    unsigned long uploads;        /* attachments sent as files */
-    unsigned long uploads_failed; /* attachments sent as links instead */
+    unsigned long requests;        /* accepted requests */
+    unsigned long ok;              /* ended with a 2xx status */
+    unsigned long http_errors;     /* ended with another status */
+    unsigned long failures;        /* no usable response (timeouts too) */
+    unsigned long timeouts;        /* of those, timed out */
+    unsigned long retries;         /* attempts after the first */
+    unsigned long rejected;        /* refused: the wait queue was full */
+    size_t running;                /* transfers under way */
+    size_t waiting;                /* queued for a free slot or a retry */
+    unsigned long replies;         /* user messages POSTed to a reply_url */
+    unsigned long replies_failed;  /* of those, not delivered (user told) */
+    unsigned long replies_sent;    /* reply texts sent back to XMPP */
+    unsigned long uploads;         /* attachments sent as files */
+    unsigned long uploads_failed;  /* attachments sent as links instead */
+    unsigned long long_bodies;     /* long_body = upload: sent as files */
+    unsigned long long_bodies_cut; /* ... not uploaded: cut text only */
+    unsigned long tls_failures;    /* of failures, TLS (unknown CA, name) */
 };
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
 

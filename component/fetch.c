@@ -271,6 +271,8 @@ static void fetch_finish(struct comp_fetch *f,
         f->st.http_errors++;
     else if (r->rc != XMTA_E_STOPPED)
         f->st.failures++;
+    if (r->tls_error)
+        f->st.tls_failures++;
     if (r->timed_out)
         f->st.timeouts++;
     r->attempts = q->attempts;
@@ -306,6 +308,25 @@ static int fetch_retryable(const struct fetch_req *q, CURLcode res, long status)
     return q->retry_timeouts &&
            (res == CURLE_OPERATION_TIMEDOUT || res == CURLE_GOT_NOTHING ||
             res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR);
+}
+
+/* 1 when res is a TLS failure (never retried: it will not change). */
+static int fetch_tls_failed(CURLcode res)
+{
+    switch (res) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* One transfer ended: retry it later, or report it. */
@@ -345,6 +366,7 @@ static void fetch_ended(struct comp_fetch *f, struct fetch_req *q, CURLcode res)
     } else if (res != CURLE_OK) {
         r.rc = XMTA_E_IO;
         r.timed_out = res == CURLE_OPERATION_TIMEDOUT;
+        r.tls_error = fetch_tls_failed(res);
         r.error = q->errbuf[0] ? q->errbuf : curl_easy_strerror(res);
     } else {
         r.status = status;
@@ -496,6 +518,7 @@ void comp_fetch_counters(const struct comp_fetch *f,
     st->timeouts = f->st.timeouts;
     st->retries = f->st.retries;
     st->rejected = f->st.rejected;
+    st->tls_failures = f->st.tls_failures;
     st->running = f->n_running;
     st->waiting = f->n_waiting + f->n_backoff;
 }

@@ -31,7 +31,8 @@ struct comp_fetch_req {
                           * (only when repeating the request is harmless) */
     size_t max_response; /* response body bytes kept; more fails the
                           * request with XMTA_E_LIMIT; 0: 64 KiB */
-    const char *ca_file; /* extra CA bundle (tests), or NULL: system */
+    const char *ca_file; /* CA bundle (PEM) to verify with instead of the
+                          * system's ([http_client] ca_file), or NULL */
 };
 
 /* What a request ended with, borrowed by the done callback only. */
@@ -42,6 +43,8 @@ struct comp_fetch_result {
                        * body was larger than max_response;
                        * XMTA_E_STOPPED: comp_fetch_free() cancelled it */
     int timed_out;    /* the last attempt hit timeout_ms */
+    int tls_error;    /* the last attempt failed in TLS (handshake,
+                       * unknown CA, wrong name, bad CA file) */
     long status;      /* HTTP status when rc is 0, else 0 */
     const char *body; /* response body, NUL-terminated ("" if none) */
     size_t body_len;

@@ -67,6 +67,17 @@ enum room_state {
     ROOM_STATE_COUNT
 };
 
+/* An occupant whose real JID the room shows (non-anonymous rooms, or
+ * the bot is a moderator): by nick, for the commanders check. */
+struct comp_occupant {
+    char *nick;
+    char *jid; /* real bare JID */
+};
+
+/* Occupants remembered per room (beyond: not remembered, so commands from
+ * them are refused as in an anonymous room). */
+#define COMP_OCCUPANTS_MAX 2048
+
 /* One (room, bot) pair: the bot's full JID joins the room once. */
 struct comp_room {
     struct comp *c;  /* back pointer (borrowed) */
@@ -88,7 +99,14 @@ struct comp_room {
     int removed;          /* no longer in the config (SIGHUP): left once
                            * its queued deliveries are acknowledged */
     size_t n_pending;     /* deliveries to it in the outbox or sent */
+    struct comp_occupant *occ; /* JOINING, JOINED: occupants with a known
+                                * real JID (from <item jid=...>) */
+    size_t n_occ, cap_occ;
 };
+
+/* The real bare JID of occupant nick of r, if the room showed it; NULL
+ * otherwise (semi-anonymous room, or not seen). */
+const char *comp_room_occupant_jid(const struct comp_room *r, const char *nick);
 
 /* ---- outbox ------------------------------------------------------------- */
 
@@ -252,6 +270,8 @@ struct comp {
     size_t cmd_labels_next;
     struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
     unsigned long uploads, uploads_failed;
+    /* long_body = upload: long texts sent as files, or cut only */
+    unsigned long long_bodies, long_bodies_cut;
     struct comp_counters counters; /* for /metrics (issue 6) */
 
     struct comp_storm *storm; /* storm.c: folding state, or NULL */
@@ -432,7 +452,8 @@ struct comp_inbound {
     const char *bot_jid;        /* bot@domain */
     const char *self;           /* our JID that answers (room: full) */
     const char *from;           /* sender: user full JID or occupant JID */
-    const char *sender;         /* user bare JID; NULL in a room */
+    const char *sender;         /* user bare JID; in a room, the real
+                                 * bare JID the room shows, else NULL */
     const char *room;           /* room bare JID, or NULL (1:1) */
     const char *nick;           /* occupant nick in a room, or NULL */
     const char *type;           /* "chat", "normal" or "groupchat" */
@@ -475,8 +496,10 @@ void comp_commands_free(struct comp *c);
 /* ---- upload.c (attachments) --------------------------------------------- */
 
 /* A message with m->attach was accepted: fetch, upload and send the file
- * to its recipients (or the link and why) after it. */
-void comp_upload_submit(struct comp *c, const struct msg *m);
+ * to its recipients (or the link and why) after it. With m->long_text
+ * (taken: set to NULL), upload it as a text file and send its URL after
+ * the cut text (on failure only a warning: the cut text stays). */
+void comp_upload_submit(struct comp *c, struct msg *m);
 /* An iq result or error with an "up-" id: 1 when it was ours. */
 int comp_upload_on_iq(struct comp *c, const struct xml_node *iq);
 /* Frees every job (after the fetcher: comp_replies_free). */

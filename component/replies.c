@@ -148,7 +148,8 @@ static char *replies_json(const struct comp_inbound *in)
         J_STR("to", in->bot_jid) == 0 && J_STR("room", in->room) == 0 &&
         J_STR("nick", in->nick) == 0 && J_STR("body", in->body) == 0 &&
         J_STR("text", in->text) == 0 && J_STR("id", in->id) == 0 &&
-        J_STR("in_reply_to", in->in_reply_to) == 0)
+        J_STR("in_reply_to", in->in_reply_to) == 0 &&
+        J_STR("jid", in->sender) == 0)
         s = json_dumps(o, JSON_COMPACT);
 #undef J_STR
     json_decref(o);
@@ -185,6 +186,8 @@ static void replies_on_done(void *arg, const struct comp_fetch_result *r)
         snprintf(why, sizeof(why), "HTTP %ld", r->status);
     else if (r->timed_out)
         snprintf(why, sizeof(why), "no answer in time");
+    else if (r->tls_error)
+        snprintf(why, sizeof(why), "TLS error");
     else
         snprintf(why, sizeof(why), "%s",
                  r->rc == XMTA_E_LIMIT ? "answer too large" : "unreachable");
@@ -233,6 +236,7 @@ static void replies_forward(struct comp *c, const struct comp_inbound *in)
     rq.timeout_ms = hk->reply_timeout * 1000u;
     rq.retries = 2; /* refused connections and 502/503/504 only */
     rq.max_response = REPLIES_RESPONSE_MAX;
+    rq.ca_file = c->cfg->http_ca_file;
     if ((rc = comp_fetch_start(c->fetch, &rq, replies_on_done, a)) != 0)
         goto fail;
     xlog_info("reply", "%s: message from %s forwarded to its reply_url",
@@ -349,6 +353,21 @@ replies_room(const struct comp *c, const char *from, const char *to)
     return NULL;
 }
 
+/* 1 when nick is the nick of one of our bots in room (any hook's: bots
+ * never answer each other). */
+static int
+replies_from_our_bot(const struct comp *c, const char *room, const char *nick)
+{
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        const struct comp_room *r = c->rooms[i];
+
+        if (r->real_nick && strcasecmp(r->jid, room) == 0 &&
+            strcmp(r->real_nick, nick) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* 1 when from is one of our rooms or an occupant of one. */
 static int replies_from_room(const struct comp *c, const char *from)
 {
@@ -384,9 +403,11 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
         type = "normal";
     if (strcmp(type, "groupchat") == 0) {
         if (!(r = replies_room(c, from, to)) ||
-            strcmp(strchr(from, '/') + 1, r->real_nick) == 0 ||
-            xml_node_child(m, "delay", NS_DELAY))
-            return 0; /* our own echo, history, or not a room of ours */
+            replies_from_our_bot(c, r->jid, strchr(from, '/') + 1) ||
+            xml_node_child(m, "delay", NS_DELAY) ||
+            xml_node_child(m, "subject", NULL))
+            return 0; /* our own echo (or another bot of ours), history,
+                       * the subject, or not a room of ours */
     } else if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0) {
         return 0;
     } else if (replies_from_room(c, from)) {
@@ -414,7 +435,8 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
     if (r) {
         in.room = r->jid;
         in.nick = strchr(from, '/') + 1;
-        in.sender = NULL; /* the real JID is not known in the room */
+        /* The real JID, when the room shows it (non-anonymous). */
+        in.sender = comp_room_occupant_jid(r, in.nick);
     } else {
         if (jid_parse(from, j, NULL) != 0 || !j->local[0] ||
             jid_bare(j, bare, sizeof(bare)) != 0)
@@ -459,4 +481,6 @@ void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st)
     st->replies_sent = c->replies_sent;
     st->uploads = c->uploads;
     st->uploads_failed = c->uploads_failed;
+    st->long_bodies = c->long_bodies;
+    st->long_bodies_cut = c->long_bodies_cut;
 }

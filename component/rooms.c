@@ -31,9 +31,87 @@ static void comp_room_selfping_arm(struct comp_room *r)
         comp_timer_arm(r->timer, r->c->t.selfping_ms);
 }
 
+/* ---- occupants (real JIDs, for commands in rooms) ---------------------- */
+
+static void comp_room_occ_clear(struct comp_room *r)
+{
+    for (size_t i = 0; i < r->n_occ; i++) {
+        free(r->occ[i].nick);
+        free(r->occ[i].jid);
+    }
+    free(r->occ);
+    r->occ = NULL;
+    r->n_occ = r->cap_occ = 0;
+}
+
+static struct comp_occupant *comp_room_occ_find(const struct comp_room *r,
+                                                const char *nick)
+{
+    for (size_t i = 0; i < r->n_occ; i++)
+        if (strcmp(r->occ[i].nick, nick) == 0)
+            return &r->occ[i];
+    return NULL;
+}
+
+static void comp_room_occ_remove(struct comp_room *r, const char *nick)
+{
+    struct comp_occupant *o = comp_room_occ_find(r, nick);
+
+    if (!o)
+        return;
+    free(o->nick);
+    free(o->jid);
+    *o = r->occ[--r->n_occ];
+}
+
+/* Remembers nick's real JID (full or bare; kept bare). */
+static void
+comp_room_occ_set(struct comp_room *r, const char *nick, const char *jid)
+{
+    struct comp_occupant *o = comp_room_occ_find(r, nick);
+    size_t n = strcspn(jid, "/");
+    char *bare = strndup(jid, n);
+
+    if (!bare)
+        return;
+    if (!o) {
+        if (r->n_occ == r->cap_occ) {
+            size_t cap = r->cap_occ ? 2 * r->cap_occ : 8;
+            struct comp_occupant *v;
+
+            if (r->n_occ >= COMP_OCCUPANTS_MAX ||
+                !(v = realloc(r->occ, cap * sizeof(*v)))) {
+                free(bare);
+                return;
+            }
+            r->occ = v;
+            r->cap_occ = cap;
+        }
+        o = &r->occ[r->n_occ];
+        if (!(o->nick = strdup(nick))) {
+            free(bare);
+            return;
+        }
+        o->jid = NULL;
+        r->n_occ++;
+    }
+    free(o->jid);
+    o->jid = bare;
+}
+
+const char *comp_room_occupant_jid(const struct comp_room *r, const char *nick)
+{
+    const struct comp_occupant *o = nick ? comp_room_occ_find(r, nick) : NULL;
+
+    return o ? o->jid : NULL;
+}
+
 static void comp_room_set_state(struct comp_room *r, enum room_state s)
 {
     struct comp *c = r->c;
+
+    if (s != ROOM_JOINED && s != r->state)
+        comp_room_occ_clear(r); /* a new join brings a new list */
 
     if (s != r->state)
         xlog_info("comp", "room %s (%s) %s -> %s", r->jid, r->bot,
@@ -254,6 +332,7 @@ static void comp_room_free(struct comp_room *r)
     free(r->nick);
     free(r->self);
     free(r->real_nick);
+    comp_room_occ_clear(r);
     free(r);
 }
 
@@ -737,11 +816,18 @@ void comp_rooms_on_presence(struct comp *c, const struct xml_node *p)
     st = comp_muc_statuses(x);
     item = xml_node_child(x, "item", NULL);
     ijid = item ? xml_node_attr(item, "jid") : NULL;
-    /* Our own presence: status 110, or (older services) our full JID on
-     * the item. */
-    if (!(st & ST_110) && !(ijid && strcasecmp(ijid, r->self) == 0))
-        return;
     nick = strchr(from, '/') ? strchr(from, '/') + 1 : NULL;
+    /* Our own presence: status 110, or (older services) our full JID on
+     * the item. Others: their real JID, when the room shows it. */
+    if (!(st & ST_110) && !(ijid && strcasecmp(ijid, r->self) == 0)) {
+        if (!nick || !*nick)
+            return;
+        if (!type && ijid && *ijid)
+            comp_room_occ_set(r, nick, ijid);
+        else
+            comp_room_occ_remove(r, nick); /* left, renamed, or hidden */
+        return;
+    }
     if (!type && !comp_room_wanted(r)) {
         comp_room_send_leave(r, nick); /* a late join: undo it */
         return;

@@ -53,6 +53,8 @@ struct up_job {
     TAILQ_ENTRY(up_job) link;
     struct comp *c;
     enum up_step step;
+    int long_body;    /* the whole text of a cut body (long_body =
+                       * upload), not an attach URL */
     struct msg *tmpl; /* recipients, bot, hook: the messages to send */
     char *src;        /* the attach URL */
     char *data;       /* fetched bytes */
@@ -78,6 +80,7 @@ struct comp_upload {
 };
 
 static void up_slot_request(struct up_job *j);
+static void up_after_fetch(struct up_job *j);
 
 /* ---- jobs --------------------------------------------------------------- */
 
@@ -148,7 +151,20 @@ static void up_done(struct up_job *j, const char *why)
     struct comp_upload *u = j->c->upload;
     char text[2400];
 
-    if (!why) {
+    if (j->long_body && !why) {
+        xlog_info("upload", "%s: long message uploaded (%zu bytes): %s",
+                  j->tmpl->hook, j->len, j->get_url);
+        j->c->long_bodies++;
+        up_send(j, j->get_url, 1);
+    } else if (j->long_body) {
+        /* The recipients already have the text cut at max_message (sent
+         * durably before): that is the fallback, nothing more to send. */
+        xlog_warn("upload",
+                  "%s: long message (%zu bytes) not uploaded: %s; the "
+                  "recipients have it cut at max_message only",
+                  j->tmpl->hook, j->len, why);
+        j->c->long_bodies_cut++;
+    } else if (!why) {
         xlog_info("upload", "%s: %s uploaded (%zu bytes): %s", j->tmpl->hook,
                   j->filename, j->len, j->get_url);
         j->c->uploads++;
@@ -182,7 +198,9 @@ static void up_on_put(void *arg, const struct comp_fetch_result *r)
         snprintf(why, sizeof(why), "upload refused with HTTP %ld", r->status);
     else
         snprintf(why, sizeof(why), "upload failed: %s",
-                 r->timed_out ? "timeout" : "unreachable");
+                 r->timed_out   ? "timeout"
+                 : r->tls_error ? "TLS error"
+                                : "unreachable");
     up_done(j, why);
 }
 
@@ -249,6 +267,7 @@ static void up_on_slot(struct up_job *j, const struct xml_node *iq)
     rq.body_len = j->len;
     rq.timeout_ms = 120000;
     rq.retries = 1;
+    rq.ca_file = j->c->cfg->http_ca_file;
     j->step = UP_PUT;
     if (comp_fetch_start(j->c->fetch, &rq, up_on_put, j) != 0)
         up_done(j, "cannot start the upload");
@@ -460,7 +479,6 @@ static void up_filename(const char *url, char *out, size_t size)
 static void up_on_fetch(void *arg, const struct comp_fetch_result *r)
 {
     struct up_job *j = arg;
-    struct comp_upload *u = j->c->upload;
     char why[120];
 
     if (r->rc == XMTA_E_STOPPED)
@@ -471,7 +489,8 @@ static void up_on_fetch(void *arg, const struct comp_fetch_result *r)
         else if (r->rc == 0)
             snprintf(why, sizeof(why), "fetching it gave HTTP %ld", r->status);
         else
-            snprintf(why, sizeof(why), "cannot fetch it");
+            snprintf(why, sizeof(why), "cannot fetch it%s",
+                     r->tls_error ? " (TLS error)" : "");
         up_done(j, why);
         return;
     }
@@ -492,6 +511,14 @@ static void up_on_fetch(void *arg, const struct comp_fetch_result *r)
              r->content_type ? r->content_type : "application/octet-stream");
     if (!j->ctype[0] || strpbrk(j->ctype, "\r\n"))
         snprintf(j->ctype, sizeof(j->ctype), "application/octet-stream");
+    up_after_fetch(j);
+}
+
+/* The bytes are there: a slot now, or after discovery. */
+static void up_after_fetch(struct up_job *j)
+{
+    struct comp_upload *u = j->c->upload;
+
     if (u->disco == UP_DISCO_FOUND) {
         up_slot_request(j);
     } else if (u->disco == UP_DISCO_MISSING) {
@@ -538,7 +565,8 @@ static int up_host(const char *url, char *out, size_t size)
     return 0;
 }
 
-static struct up_job *up_job_new(struct comp *c, const struct msg *m)
+static struct up_job *
+up_job_new(struct comp *c, const struct msg *m, const char *src)
 {
     struct up_job *j = calloc(1, sizeof(*j));
     struct msg *t = msg_new();
@@ -550,7 +578,7 @@ static struct up_job *up_job_new(struct comp *c, const struct msg *m)
     if (!(t->hook = strdup(m->hook ? m->hook : "-")) ||
         !(t->from = strdup(m->from)) ||
         (m->nick && !(t->nick = strdup(m->nick))) || !(t->body = strdup("")) ||
-        !(j->src = strdup(m->attach)) ||
+        !(j->src = strdup(src)) ||
         !(j->timer = evtimer_new(c->base, up_on_slot_timeout, j)))
         goto fail;
     t->type = m->type;
@@ -560,7 +588,7 @@ static struct up_job *up_job_new(struct comp *c, const struct msg *m)
     for (size_t i = 0; i < m->n_rooms; i++)
         if (msg_add_room(t, m->rooms[i]) != 0)
             goto fail;
-    up_filename(m->attach, j->filename, sizeof(j->filename));
+    up_filename(src, j->filename, sizeof(j->filename));
     return j;
 fail:
     if (j)
@@ -591,13 +619,50 @@ static int up_init(struct comp *c)
     return 0;
 }
 
-void comp_upload_submit(struct comp *c, const struct msg *m)
+/* The whole text of a body cut at max_message (taken) goes up as a text
+ * file: no fetch, straight to the slot. */
+static void up_long_body(struct comp *c, const struct msg *m, char *text)
+{
+    struct up_job *j;
+
+    if (up_init(c) != 0 ||
+        (!c->fetch && !(c->fetch = comp_fetch_new(c->base, 8, 64))) ||
+        !(j = up_job_new(c, m, "message.txt"))) {
+        xlog_warn("upload",
+                  "%s: long message not uploaded: out of memory; the "
+                  "recipients have it cut at max_message only",
+                  m->hook ? m->hook : "-");
+        c->long_bodies_cut++;
+        free(text);
+        return;
+    }
+    j->long_body = 1;
+    snprintf(j->filename, sizeof(j->filename), "message.txt");
+    j->data = text;
+    j->len = strlen(text);
+    snprintf(j->ctype, sizeof(j->ctype), "text/plain; charset=utf-8");
+    TAILQ_INSERT_TAIL(&c->upload->jobs, j, link);
+    c->upload->n_jobs++;
+    if (c->upload->n_jobs > UP_JOBS_MAX) {
+        up_done(j, "too many uploads at once");
+        return;
+    }
+    up_after_fetch(j);
+}
+
+void comp_upload_submit(struct comp *c, struct msg *m)
 {
     const struct conf_hook *hk = NULL;
     struct comp_fetch_req rq = {0};
     struct up_job *j;
     char host[256];
 
+    if (m->long_text) {
+        char *text = m->long_text;
+
+        m->long_text = NULL; /* the job keeps it, not the spooled message */
+        up_long_body(c, m, text);
+    }
     if (!m->attach)
         return;
     for (size_t i = 0; i < c->cfg->n_hooks && m->hook; i++)
@@ -605,7 +670,7 @@ void comp_upload_submit(struct comp *c, const struct msg *m)
             hk = &c->cfg->hooks[i];
     if (!hk || up_init(c) != 0 ||
         (!c->fetch && !(c->fetch = comp_fetch_new(c->base, 8, 64))) ||
-        !(j = up_job_new(c, m))) {
+        !(j = up_job_new(c, m, m->attach))) {
         xlog_warn("upload", "%s: attachment %s dropped: out of memory",
                   m->hook ? m->hook : "-", m->attach);
         return;
@@ -635,6 +700,7 @@ void comp_upload_submit(struct comp *c, const struct msg *m)
     rq.retries = 1;
     rq.retry_timeouts = 1;
     rq.max_response = hk->attach_max;
+    rq.ca_file = c->cfg->http_ca_file;
     j->step = UP_FETCH;
     if (comp_fetch_start(c->fetch, &rq, up_on_fetch, j) != 0)
         up_done(j, "cannot fetch it");

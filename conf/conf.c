@@ -57,6 +57,7 @@ enum conf_sec {
     CONF_SEC_HTTP,
     CONF_SEC_HOOK,
     CONF_SEC_SPOOL,
+    CONF_SEC_HTTP_CLIENT,
     CONF_SEC_COUNT
 };
 
@@ -83,6 +84,7 @@ struct conf_parse {
     int component_line;
     int http_line;
     int spool_line;
+    int http_client_line;
 };
 
 struct conf_key {
@@ -1375,6 +1377,45 @@ static int conf_key_attach_max(struct conf_parse *p, const char *v)
     return 0;
 }
 
+static int conf_key_long_body(struct conf_parse *p, const char *v)
+{
+    if (strcmp(v, "cut") != 0 && strcmp(v, "upload") != 0)
+        return conf_fail(p, p->lineno,
+                         "bad long_body '%s': expected cut or upload", v);
+    conf_cur_hook(p)->long_body_upload = strcmp(v, "upload") == 0;
+    return 0;
+}
+
+/* [http_client] ca_file: relative to the config's directory; it must be
+ * readable now (a typo would otherwise show only as failing requests). */
+static int conf_key_http_ca_file(struct conf_parse *p, const char *v)
+{
+    FILE *fp;
+    char *path;
+    size_t len;
+
+    if (v[0] == '/' || !p->dir) {
+        path = strdup(v);
+    } else {
+        len = strlen(p->dir) + strlen(v) + 2;
+        if ((path = malloc(len)))
+            snprintf(path, len, "%s/%s", p->dir, v);
+    }
+    if (!path)
+        return conf_nomem(p);
+    if (!(fp = fopen(path, "r"))) {
+        int rc = conf_fail(p, p->lineno, "cannot read ca_file '%s': %s", path,
+                           strerror(errno));
+
+        free(path);
+        return rc;
+    }
+    fclose(fp);
+    free(p->c->http_ca_file);
+    p->c->http_ca_file = path;
+    return 0;
+}
+
 /* ---- the key tables ---- */
 
 static const struct conf_key conf_keys_component[] = {
@@ -1432,6 +1473,7 @@ static const struct conf_key conf_keys_hook[] = {
     {"commanders", 1, conf_key_commanders},
     {"attach_hosts", 1, conf_key_attach_hosts},
     {"attach_max", 0, conf_key_attach_max},
+    {"long_body", 0, conf_key_long_body},
     {"token_sha256", 0, conf_key_token_sha256},
     {"rate", 0, conf_key_rate},
     {"burst", 0, conf_key_burst},
@@ -1446,18 +1488,24 @@ static const struct conf_key conf_keys_spool[] = {
     {NULL, 0, NULL},
 };
 
+static const struct conf_key conf_keys_http_client[] = {
+    {"ca_file", 0, conf_key_http_ca_file},
+    {NULL, 0, NULL},
+};
+
 static const struct conf_key *const conf_keys[CONF_SEC_COUNT] = {
     [CONF_SEC_NONE] = NULL,
     [CONF_SEC_COMPONENT] = conf_keys_component,
     [CONF_SEC_HTTP] = conf_keys_http,
     [CONF_SEC_HOOK] = conf_keys_hook,
     [CONF_SEC_SPOOL] = conf_keys_spool,
+    [CONF_SEC_HTTP_CLIENT] = conf_keys_http_client,
 };
 
 static const char *const conf_sec_names[CONF_SEC_COUNT] = {
     [CONF_SEC_NONE] = "",         [CONF_SEC_COMPONENT] = "[component]",
     [CONF_SEC_HTTP] = "[http]",   [CONF_SEC_HOOK] = "[hook NAME]",
-    [CONF_SEC_SPOOL] = "[spool]",
+    [CONF_SEC_SPOOL] = "[spool]", [CONF_SEC_HTTP_CLIENT] = "[http_client]",
 };
 
 static char conf_lower(char ch)
@@ -1684,7 +1732,8 @@ static int conf_begin_hook(struct conf_parse *p, const char *name, size_t len)
 static int
 conf_begin_section(struct conf_parse *p, const char *line, size_t len)
 {
-    static const char *const names[] = {"component", "http", "hook", "spool"};
+    static const char *const names[] = {"component", "http", "hook", "spool",
+                                        "http_client"};
     const char *close = memchr(line, ']', len);
     const char *s, *e, *rest;
     const char *hint;
@@ -1728,6 +1777,9 @@ conf_begin_section(struct conf_parse *p, const char *line, size_t len)
     } else if (e - s == 5 && memcmp(s, "spool", 5) == 0) {
         p->sec = CONF_SEC_SPOOL;
         first = &p->spool_line;
+    } else if (e - s == 11 && memcmp(s, "http_client", 11) == 0) {
+        p->sec = CONF_SEC_HTTP_CLIENT;
+        first = &p->http_client_line;
     } else {
         char word[64];
         size_t wl = 0;
@@ -1737,14 +1789,14 @@ conf_begin_section(struct conf_parse *p, const char *line, size_t len)
             wl++;
         memcpy(word, s, wl);
         word[wl] = '\0';
-        if ((hint = conf_suggest(word, names, 4)))
+        if ((hint = conf_suggest(word, names, 5)))
             return conf_fail(p, p->lineno,
                              "unknown section [%.*s] (did you mean [%s%s]?)",
                              (int)(e - s > 80 ? 80 : e - s), s, hint,
                              strcmp(hint, "hook") == 0 ? " NAME" : "");
         return conf_fail(p, p->lineno,
                          "unknown section [%.*s] (known: [component], "
-                         "[http], [hook NAME], [spool])",
+                         "[http], [hook NAME], [spool], [http_client])",
                          (int)(e - s > 80 ? 80 : e - s), s);
     }
     if (*first)
@@ -2088,6 +2140,7 @@ void conf_free(struct conf *c)
     free(c->server);
     free(c->spool_path);
     free(c->upload_service);
+    free(c->http_ca_file);
     conf_secret_free(c->secret);
     free(c->tls_ca);
     free(c->tls_name);

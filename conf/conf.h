@@ -57,7 +57,10 @@ struct conf_hook {
     char **attach_hosts; /* host globs an attach URL may name (none:
                           * attach URLs are sent as links) */
     size_t n_attach_hosts;
-    size_t attach_max; /* bytes of a fetched attachment; default 10M */
+    size_t attach_max;    /* bytes of a fetched attachment; default 10M */
+    int long_body_upload; /* long_body = upload: a body over max_message
+                           * is cut inline and also uploaded whole as a
+                           * text file (XEP-0363); 0: cut only (default) */
     /* production (issue 6) */
     int has_token_sha256;           /* token_sha256 = instead of token = */
     unsigned char token_sha256[32]; /* SHA-256 of the token (not secret) */
@@ -121,6 +124,10 @@ struct conf {
     unsigned max_connections; /* open HTTP connections; 1024 */
     struct conf_net *status_allow; /* who may GET /health, /metrics; */
     size_t n_status_allow;         /* none: everyone */
+
+    /* [http_client] (outgoing HTTP: reply_url, Alertmanager, uploads) */
+    char *http_ca_file; /* CA bundle (PEM) to verify HTTPS with instead
+                         * of the system's, or NULL */
 
     /* [spool] */
     char *spool_path;          /* directory; NULL: in memory (path = none);

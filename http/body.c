@@ -857,6 +857,7 @@ void body_fields_clear(struct body_fields *f)
         return;
     free(f->body);
     free(f->subject);
+    free(f->full);
     list_free(f->to, f->n_to);
     list_free(f->rooms, f->n_rooms);
     memset(f, 0, sizeof(*f));

@@ -43,6 +43,8 @@ struct body_fields {
     size_t n_to;
     char **rooms; /* normalised bare JIDs */
     size_t n_rooms;
+    char *full; /* format_decode(): the whole text when body was cut at
+                   max_message (cleaned like body), else NULL */
 };
 
 /* Decodes data[0..len) of type content_type (NULL or "" means text/plain)

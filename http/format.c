@@ -271,7 +271,7 @@ int format_decode(const struct fmt_def *forced,
     const struct fmt_def *f = forced;
     struct rbuf b = {0};
     json_t *root = NULL;
-    char *text = NULL;
+    char *text = NULL, *full = NULL;
     int slack_form = 0, rc;
 
     memset(out, 0, sizeof(*out));
@@ -299,17 +299,30 @@ int format_decode(const struct fmt_def *forced,
         tmpl_render(tpl, root, &b);
     else if ((rc = f->render(root, rq, &b, err, errlen)) != 0)
         goto out;
-    if (!(text = rbuf_take(&b)) || !(text = fmt_cut(text, max_message))) {
+    if (!(text = rbuf_take(&b)) ||
+        !(text = fmt_cut_full(text, max_message, &full))) {
         rc = XMTA_E_NOMEM;
         goto out;
     }
     rc = body_decode("text/plain", text, strlen(text), rq->query, out, err,
                      errlen);
+    if (rc == 0 && full) {
+        /* The whole text, cleaned the same way (long_body = upload). */
+        struct body_fields whole = {0};
+
+        if (body_decode("text/plain", full, strlen(full), NULL, &whole, NULL,
+                        0) == 0) {
+            out->full = whole.body;
+            whole.body = NULL;
+        }
+        body_fields_clear(&whole);
+    }
 out:
     if (rc == XMTA_E_NOMEM && err && errlen)
         snprintf(err, errlen, "out of memory");
     rbuf_free(&b);
     free(text);
+    free(full);
     json_decref(root);
     return rc;
 }

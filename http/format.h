@@ -162,6 +162,9 @@ int format_decode(const struct fmt_def *forced,
  * last lines with "… (N more lines)"; never inside a UTF-8 sequence. Item
  * marks are removed. Returns the new text or NULL (allocation failure). */
 char *fmt_cut(char *text, size_t max);
+/* The same; when text is cut and full is not NULL, *full is the whole
+ * text without item marks (malloc'd), else NULL. */
+char *fmt_cut_full(char *text, size_t max, char **full);
 
 /* The decoders (one file each). */
 extern const struct fmt_def fmt_alertmanager, fmt_grafana, fmt_grafana_legacy,

@@ -469,7 +469,7 @@ static void handle_hook(struct call *c, const char *path)
     char err[BODY_ERR_MAX], id[MSG_ID_LEN + 1];
     const char *data, *error = err, *log_reason = NULL;
     size_t len;
-    char *token = NULL;
+    char *token = NULL, *full = NULL;
     int rc, code, reply = FMT_REPLY_JSON, quotes_body = 0;
 
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
@@ -515,10 +515,25 @@ static void handle_hook(struct call *c, const char *path)
             log_reason = "malformed body";
         goto fail;
     }
+    full = f.full; /* the uncut text of a rendered format, or NULL */
+    f.full = NULL;
     rc = body_msg_new(hook, &f, &m, err, sizeof(err)); /* clears f */
     if (rc != 0) {
+        free(full);
         code = decode_status(rc);
         goto fail;
+    }
+    if (hook->long_body_upload) { /* the whole text follows as a file */
+        if (!full &&
+            !(m->body = fmt_cut_full(m->body, hook->max_message, &full))) {
+            msg_free(m);
+            code = 500;
+            error = "out of memory";
+            goto fail;
+        }
+        m->long_text = full;
+    } else {
+        free(full);
     }
     if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
         m->labels = http_am_labels(data, len);

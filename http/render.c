@@ -468,11 +468,18 @@ static void unmark(char *s)
 
 char *fmt_cut(char *text, size_t max)
 {
+    return fmt_cut_full(text, max, NULL);
+}
+
+char *fmt_cut_full(char *text, size_t max, char **full)
+{
     struct line *lines = NULL;
     char *keep = NULL, *out = NULL;
     size_t n = 0, total = 0, items = 0, dropped = 0, more_at = 0, used;
     const char *p;
 
+    if (full)
+        *full = NULL;
     if (!text)
         return NULL;
     if (max == 0)
@@ -555,7 +562,12 @@ char *fmt_cut(char *text, size_t max)
 out:
     free(lines);
     free(keep);
-    free(text);
+    if (full && out) {
+        unmark(text);
+        *full = text; /* the whole text, for long_body = upload */
+    } else {
+        free(text);
+    }
     if (out)
         unmark(out);
     return out;

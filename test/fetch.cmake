@@ -3,7 +3,8 @@
 # in-process evhttp server (fake), and reply webhooks end to end.
 add_executable(test_fetch fake/test_fetch.c)
 target_link_libraries(test_fetch PRIVATE xmta_component xmta_conf xmta_xml
-                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::CURL)
+                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::CURL
+                      PkgConfig::OPENSSL)
 add_test(NAME fetch COMMAND test_fetch)
 set_tests_properties(fetch PROPERTIES LABELS fake TIMEOUT 60)
 

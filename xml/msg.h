@@ -40,6 +40,9 @@ struct msg {
                    * spooled */
     char *attach; /* a file to fetch and upload (XEP-0363) for the
                    * recipients after the text, or NULL; not spooled */
+    char *long_text; /* long_body = upload: the whole body when body was
+                      * cut at max_message, to upload as a text file
+                      * after it, or NULL; not spooled */
     int oob;      /* the body is exactly an uploaded file's URL: the
                    * stanza carries it in XEP-0066 <x jabber:x:oob> too
                    * (not spooled: after a restart it is a plain link) */

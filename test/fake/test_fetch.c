@@ -4,8 +4,12 @@
  * both ways, no retry on 500, retries with backoff on 503 and on a
  * refused connection, the per-request timeout, the response cap, the
  * bound on concurrent transfers and the wait queue, bad requests, and
- * cancellation by comp_fetch_free(). Every loop is bounded. */
+ * cancellation by comp_fetch_free(), and HTTPS against an in-process
+ * libevent TLS server whose certificate is made here (OpenSSL): verified
+ * with the test CA given as ca_file; refused (and counted) with an
+ * unknown CA or the wrong name. Every loop is bounded. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,9 +26,16 @@
 #include <cmocka.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "component/component.h"
 #include "component/fetch.h"
@@ -182,7 +193,7 @@ static unsigned short dead_port(void)
 
 struct outcome {
     int called;
-    int rc, timed_out;
+    int rc, timed_out, tls_error;
     long status;
     char body[128];
     size_t body_len;
@@ -197,6 +208,7 @@ static void on_done(void *arg, const struct comp_fetch_result *r)
     o->called++;
     o->rc = r->rc;
     o->timed_out = r->timed_out;
+    o->tls_error = r->tls_error;
     o->status = r->status;
     o->body_len = r->body_len;
     snprintf(o->body, sizeof(o->body), "%s", r->body);
@@ -536,6 +548,224 @@ static void test_tls_to_plain_port_fails(void **state)
     assert_int_equal(o.status, 0);
 }
 
+/* ---- HTTPS with a test CA ------------------------------------------------ */
+
+/* A certificate for key: a CA (self-signed when issuer is NULL) or a
+ * server certificate for 127.0.0.1 signed by issuer. */
+static X509 *tls_cert(EVP_PKEY *key,
+                      const char *cn,
+                      X509 *issuer,
+                      EVP_PKEY *issuer_key,
+                      long serial)
+{
+    X509 *x = X509_new();
+    X509_NAME *n;
+    X509V3_CTX v3;
+    const char *exts[][2] = {
+        {"basicConstraints", issuer ? "CA:FALSE" : "critical,CA:TRUE"},
+        {"keyUsage",
+         issuer ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign"},
+        {"subjectKeyIdentifier", "hash"},
+        {"subjectAltName", issuer ? "IP:127.0.0.1" : NULL},
+    };
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
+                               -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+        X509_EXTENSION *e;
+
+        if (!exts[i][1])
+            continue;
+        e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        assert_non_null(e);
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
+    return x;
+}
+
+static void tls_write_pem(const char *path, X509 *x)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_X509(fp, x), 1);
+    fclose(fp);
+}
+
+struct tls_fx {
+    struct fx x; /* the plain server, the loop and the fetcher */
+    SSL_CTX *ctx;
+    struct evhttp *https;
+    unsigned short port;
+    char ca[64], other_ca[64]; /* PEM files: the signing CA, another */
+};
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    return bufferevent_openssl_socket_new(base, -1, SSL_new(arg),
+                                          BUFFEREVENT_SSL_ACCEPTING,
+                                          BEV_OPT_CLOSE_ON_FREE);
+}
+
+static int tls_setup(void **state)
+{
+    struct tls_fx *t = calloc(1, sizeof(*t));
+    EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *other_key = EVP_EC_gen("P-256");
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *ca, *other, *cert;
+    int fd;
+
+    assert_non_null(t);
+    assert_non_null(ca_key);
+    assert_non_null(other_key);
+    assert_non_null(key);
+    t->x.base = event_base_new();
+    assert_non_null(t->x.base);
+    t->x.f = comp_fetch_new(t->x.base, 2, 6);
+    assert_non_null(t->x.f);
+    ca = tls_cert(ca_key, "xmta test CA", NULL, NULL, 1);
+    other = tls_cert(other_key, "another CA", NULL, NULL, 2);
+    cert = tls_cert(key, "127.0.0.1", ca, ca_key, 3);
+    snprintf(t->ca, sizeof(t->ca), "/tmp/xmta-fetch-ca-XXXXXX");
+    fd = mkstemp(t->ca);
+    assert_true(fd >= 0);
+    close(fd);
+    tls_write_pem(t->ca, ca);
+    snprintf(t->other_ca, sizeof(t->other_ca), "/tmp/xmta-fetch-ca-XXXXXX");
+    fd = mkstemp(t->other_ca);
+    assert_true(fd >= 0);
+    close(fd);
+    tls_write_pem(t->other_ca, other);
+    t->ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(t->ctx);
+    assert_int_equal(SSL_CTX_use_certificate(t->ctx, cert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(t->ctx, key), 1);
+    X509_free(ca);
+    X509_free(other);
+    X509_free(cert);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(other_key);
+    EVP_PKEY_free(key);
+    *state = t;
+    return 0;
+}
+
+static int tls_teardown(void **state)
+{
+    struct tls_fx *t = *state;
+
+    comp_fetch_free(t->x.f);
+    if (t->https)
+        evhttp_free(t->https);
+    if (t->x.srv.http)
+        evhttp_free(t->x.srv.http);
+    SSL_CTX_free(t->ctx);
+    unlink(t->ca);
+    unlink(t->other_ca);
+    event_base_free(t->x.base);
+    free(t);
+    return 0;
+}
+
+/* The servers of t: plain srv (for counting) and HTTPS, both on t->x.srv
+ * (which must not move: the callbacks hold its address). */
+static void tls_listen(struct tls_fx *t)
+{
+    struct evhttp_bound_socket *bs;
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+
+    srv_start(&t->x.srv, t->x.base);
+    t->https = evhttp_new(t->x.base);
+    assert_non_null(t->https);
+    evhttp_set_gencb(t->https, srv_on_request, &t->x.srv);
+    evhttp_set_bevcb(t->https, tls_bevcb, t->ctx);
+    bs = evhttp_bind_socket_with_handle(t->https, "127.0.0.1", 0);
+    assert_non_null(bs);
+    getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin, &len);
+    t->port = ntohs(sin.sin_port);
+}
+
+/* Verified against the test CA given as ca_file: the request goes through. */
+static void test_tls_test_ca(void **state)
+{
+    struct tls_fx *t = *state;
+    struct comp_fetch_req rq = {0};
+    struct outcome o = {0};
+    struct comp_fetch_stats st;
+    char url[64];
+
+    tls_listen(t);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", t->port);
+    rq.url = url;
+    rq.ca_file = t->ca;
+    rq.timeout_ms = 5000;
+    assert_int_equal(comp_fetch_start(t->x.f, &rq, on_done, &o), 0);
+    assert_true(run_until_called(t->x.base, &o, 1, 8000));
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(o.tls_error, 0);
+    assert_int_equal(o.status, 200);
+    assert_string_equal(o.body, "hello");
+    assert_int_equal(t->x.srv.hits, 1);
+    fx_stats(&t->x, &st);
+    assert_int_equal(st.ok, 1);
+    assert_int_equal(st.failures, 0);
+    assert_int_equal(st.tls_failures, 0);
+}
+
+/* An unknown CA (another CA file, or the system's), and a name the
+ * certificate does not carry: refused in TLS, not retried, counted, and
+ * the server never sees a request. */
+static void test_tls_refused(void **state)
+{
+    struct tls_fx *t = *state;
+    struct comp_fetch_req rq = {0};
+    struct outcome o[3];
+    struct comp_fetch_stats st;
+    char url[64], url_name[64];
+
+    memset(o, 0, sizeof(o));
+    tls_listen(t);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/ok", t->port);
+    snprintf(url_name, sizeof(url_name), "https://localhost:%u/ok", t->port);
+    rq.timeout_ms = 5000;
+    rq.retries = 2;
+    rq.retry_timeouts = 1;
+    rq.url = url;
+    rq.ca_file = t->other_ca; /* not the one that signed it */
+    assert_int_equal(comp_fetch_start(t->x.f, &rq, on_done, &o[0]), 0);
+    rq.ca_file = NULL; /* the system's CAs do not know it either */
+    assert_int_equal(comp_fetch_start(t->x.f, &rq, on_done, &o[1]), 0);
+    rq.url = url_name; /* the right CA, the wrong name */
+    rq.ca_file = t->ca;
+    assert_int_equal(comp_fetch_start(t->x.f, &rq, on_done, &o[2]), 0);
+    assert_true(run_until_called(t->x.base, o, 3, 15000));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(o[i].rc, XMTA_E_IO);
+        assert_int_equal(o[i].tls_error, 1);
+        assert_int_equal(o[i].status, 0);
+        assert_int_equal(o[i].attempts, 1); /* TLS failures are final */
+    }
+    assert_int_equal(t->x.srv.hits, 0);
+    fx_stats(&t->x, &st);
+    assert_int_equal(st.failures, 3);
+    assert_int_equal(st.tls_failures, 3);
+    assert_int_equal(st.retries, 0);
+    assert_int_equal(st.ok, 0);
+}
+
 static void test_free_cancels(void **state)
 {
     struct fx *x = *state;
@@ -578,9 +808,14 @@ int main(int argc, char **argv)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_free_cancels, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_test_ca, tls_setup,
+                                        tls_teardown),
+        cmocka_unit_test_setup_teardown(test_tls_refused, tls_setup,
+                                        tls_teardown),
     };
 
     xlog_set_level(XLOG_WARN);
+    signal(SIGPIPE, SIG_IGN); /* a refused TLS client closes on the server */
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
     return cmocka_run_group_tests(tests, NULL, NULL);

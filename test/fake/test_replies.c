@@ -563,7 +563,127 @@ static void test_room_mention(void **state)
     assert_string_equal(jstr(j, "body"), "bot: status?");
     assert_string_equal(jstr(j, "text"), "status?");
     assert_string_equal(jstr(j, "id"), "g4");
+    assert_true(json_is_null(json_object_get(j, "jid"))); /* not shown */
     json_decref(j);
+    env_close(&e);
+}
+
+#define MUC_USER "http://jabber.org/protocol/muc#user"
+
+/* An occupant's presence with its real JID (jid NULL: hidden). */
+static void occupant(struct env *e, const char *nick, const char *jid)
+{
+    char raw[512];
+
+    snprintf(raw, sizeof(raw),
+             "<presence from='" ROOM "/%s' to='" BOT_FULL "'>"
+             "<x xmlns='" MUC_USER "'><item affiliation='member' "
+             "role='participant'%s%s%s/></x></presence>",
+             nick, jid ? " jid='" : "", jid ? jid : "", jid ? "'" : "");
+    assert_int_equal(fake_send(e->fs, raw), 0);
+}
+
+static void room_says(struct env *e,
+                      const char *nick,
+                      const char *id,
+                      const char *body,
+                      const char *extra)
+{
+    char raw[1024];
+
+    snprintf(raw, sizeof(raw),
+             "<message from='" ROOM "/%s' to='" BOT_FULL
+             "' type='groupchat' id='%s'><body>%s</body>%s</message>",
+             nick, id, body, extra ? extra : "");
+    assert_int_equal(fake_send(e->fs, raw), 0);
+}
+
+/* Commands in a room: the commanders check on the real JID the room
+ * shows; refused in the room when it hides it; never for history, the
+ * subject or our own messages; never an error stanza to the room. */
+static void test_room_commands(void **state)
+{
+    struct env e;
+    char *body;
+    json_t *j;
+
+    env_open(&e, 0, 1);
+    start_ready(&e);
+    assert_true(run_until(e.base, rooms_joined, &e, 3000));
+    occupant(&e, "jules", USER_FULL);              /* a commander */
+    occupant(&e, "mal", "mallory@evil.example/x"); /* not one */
+    occupant(&e, "anon", NULL);                    /* JID hidden */
+
+    /* History and the subject are never taken, nor our own messages. */
+    room_says(&e, "jules", "h1", "Bot: alerts",
+              "<delay xmlns='urn:xmpp:delay' stamp='2024-01-01T00:00:00Z'/>");
+    room_says(&e, "jules", "h2", "Bot: alerts",
+              "<subject>Bot: alerts</subject>");
+    room_says(&e, "Bot", "h3", "Bot: alerts", NULL);
+    run_until(e.base, NULL, NULL, 300);
+    assert_int_equal(e.rx.alert_gets, 0);
+    assert_null(fake_find(e.fs, "message", "to", ROOM, 0));
+
+    /* A commander named by the room: the command runs, answered there. */
+    room_says(&e, "jules", "r1", "Bot, alerts", NULL);
+    body = wait_body(&e, ROOM, 0, 3000);
+    assert_string_equal(body, "2 alerts firing:\n• DiskFull on db1: disk 97%\n"
+                              "• Load");
+    free(body);
+    assert_int_equal(e.rx.alert_gets, 1);
+    assert_string_equal(
+        xml_node_attr(fake_find(e.fs, "message", "to", ROOM, 0), "type"),
+        "groupchat");
+    room_says(&e, "jules", "r2", "bot: silence 1h alertname=Load", NULL);
+    body = wait_body(&e, ROOM, 1, 3000);
+    assert_string_equal(body, "Silenced for 1h (silence sil-42): "
+                              "alertname=Load");
+    free(body);
+    assert_int_equal(e.rx.silences, 1);
+    j = json_loads(e.rx.silence, 0, NULL);
+    assert_string_equal(jstr(j, "createdBy"), USER); /* the real bare JID */
+    json_decref(j);
+
+    /* Not a commander: refused in the room. */
+    room_says(&e, "mal", "r3", "Bot: silence 1h a=b", NULL);
+    body = wait_body(&e, ROOM, 2, 3000);
+    assert_string_equal(body, "You are not allowed to run commands here.");
+    free(body);
+    /* The room hides the JID: refused in the room. */
+    room_says(&e, "anon", "r4", "Bot: ack", NULL);
+    body = wait_body(&e, ROOM, 3, 3000);
+    assert_non_null(strstr(body, "cannot see your JID in this room"));
+    free(body);
+    /* Once gone, the nick's JID is forgotten. */
+    fake_send(e.fs, "<presence from='" ROOM "/jules' to='" BOT_FULL
+                    "' type='unavailable'><x xmlns='" MUC_USER "'><item "
+                    "affiliation='member' role='none' jid='" USER_FULL
+                    "'/></x></presence>");
+    room_says(&e, "jules", "r5", "Bot: silence 1h a=b", NULL);
+    body = wait_body(&e, ROOM, 4, 3000);
+    assert_non_null(strstr(body, "cannot see your JID in this room"));
+    free(body);
+    assert_int_equal(e.rx.silences, 1);
+
+    /* Other text from a shown JID goes to reply_url with it. */
+    occupant(&e, "jules", USER_FULL);
+    room_says(&e, "jules", "r6", "Bot: thanks", NULL);
+    body = wait_body(&e, ROOM, 5, 3000);
+    assert_string_equal(body, "got: thanks");
+    free(body);
+    j = json_loads(e.rx.body, 0, NULL);
+    assert_string_equal(jstr(j, "jid"), USER);
+    assert_string_equal(jstr(j, "nick"), "jules");
+    json_decref(j);
+    /* Nothing but groupchat messages went to the room. */
+    for (size_t i = 0; i < 6; i++) {
+        const struct xml_node *m = fake_find(e.fs, "message", "to", ROOM, i);
+
+        assert_non_null(m);
+        assert_string_equal(xml_node_attr(m, "type"), "groupchat");
+        assert_null(xml_node_child(m, "error", NULL));
+    }
+    assert_null(fake_find(e.fs, "message", "to", ROOM, 6));
     env_close(&e);
 }
 
@@ -786,6 +906,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_forward_and_answer),
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_room_mention),
+        cmocka_unit_test(test_room_commands),
         cmocka_unit_test(test_alertmanager_commands),
         cmocka_unit_test(test_adhoc_commands),
     };

@@ -7,6 +7,9 @@
 #   - a chat message to a bot arrives at reply_url as JSON with a valid
 #     X-Xmta-Signature, and the receiver's answer comes back to the user;
 #   - a room message that names the bot is forwarded, answered in the room;
+#   - commands in rooms: a commander's in a non-anonymous room runs (her
+#     real JID from the MUC presence), others are refused in the room, and
+#     a semi-anonymous room refuses them (the JID cannot be checked);
 #   - reply URL answering 500, too slow, or not listening: the user gets
 #     "Could not deliver your message (...)";
 #   - an Alertmanager notification POSTed to the webhook, then "ack" in
@@ -16,7 +19,10 @@
 #   - attachments through Prosody's mod_http_file_share: the text, then a
 #     message whose body (and XEP-0066 URL) is the upload URL, whose GET
 #     gives exactly the bytes; over the server's limit, over attach_max, a
-#     slot the server refuses, a host not allowed: the link and why.
+#     slot the server refuses, a host not allowed: the link and why;
+#   - long_body = upload: a body over max_message arrives cut, then as a
+#     text file whose GET gives exactly the body; over the server's limit
+#     only the cut text arrives (and the log says why).
 # Usage: run_replies.sh --xmta PATH --client PATH --receiver PATH
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
@@ -48,6 +54,7 @@ DEAD_PORT=15451
 BASE=http://127.0.0.1:$HTTP_PORT
 RX=http://127.0.0.1:$RX_PORT
 ROOM=ops@conference.localhost
+ROOM2=anon@conference.localhost
 D=$PROSODY_COMPONENT_DOMAIN
 PROSODY_COMPONENT_SECRET=rep-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SIGKEY=reply-key-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -123,6 +130,7 @@ wait_for_line "$DIR/rx.stdout" ready 10 $! || bail "the receiver listens"
 tok() { "$XMTA" token | sed -n "s/^token = //p"; }
 T=$(tok)
 TF=$(tok)
+TL=$(tok)
 cat >"$DIR/xmta.ini" <<EOF
 [component]
 domain = $D
@@ -142,9 +150,12 @@ from = twoway
 nick = Two
 to = alice@localhost
 room = $ROOM
+room = $ROOM2
 secret = $SIGKEY
 reply_url = $RX/reply
 reply_timeout = 3
+alertmanager_url = $RX/am
+commanders = alice@localhost
 
 [hook failing]
 token = $(tok)
@@ -175,6 +186,13 @@ to = alice@localhost
 attach_hosts = 127.0.0.1
 attach_max = 6k
 
+[hook long]
+token = $TL
+from = longbot
+to = alice@localhost
+max_message = 300
+long_body = upload
+
 [hook am]
 token = $T
 from = ambot
@@ -188,26 +206,36 @@ EOF
     bail "xmta check accepts reply_url, alertmanager_url, commanders ($(cat "$DIR/check.out"))"
 ok "xmta check accepts reply_url, alertmanager_url, commanders"
 
-# bob creates the room before xmta joins it (xmta never creates rooms), and
-# stays in it; lines appended to bob.ctl are sent as he speaks.
+# bob creates the rooms before xmta joins them (xmta never creates rooms),
+# and stays in them; lines appended to bob.ctl are sent as he speaks. He
+# makes $ROOM non-anonymous (everyone sees real JIDs); $ROOM2 stays
+# semi-anonymous (Prosody's default: only moderators see them).
 : >"$DIR/bob.ctl"
 "$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid bob@localhost \
-    --password bob-pw --join "$ROOM/bob" --out "$DIR/bob.jsonl" \
-    --control "$DIR/bob.ctl" --expect 0 --duration 90 --timeout 100 \
+    --password bob-pw --join "$ROOM/bob" --join "$ROOM2/bob" \
+    --out "$DIR/bob.jsonl" --stanzas "$DIR/bob.stanzas" \
+    --control "$DIR/bob.ctl" --expect 0 --duration 120 --timeout 130 \
+    --raw "<iq type='set' to='$ROOM' id='whois-1'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field><field var='muc#roomconfig_whois'><value>anyone</value></field></x></query></iq>" \
     >"$DIR/bob.stdout" 2>>"$DIR/clients.stderr" &
 BOB=$!
 it_track "$BOB"
-wait_for_line "$DIR/bob.stdout" ready 20 "$BOB" || bail "bob creates and joins $ROOM"
+wait_for_line "$DIR/bob.stdout" ready 20 "$BOB" || bail "bob creates and joins $ROOM and $ROOM2"
+for ((i = 0; i < 100; i++)); do
+    grep -qE "id=.whois-1.*type=.result|type=.result.*id=.whois-1" "$DIR/bob.stanzas" 2>/dev/null && break
+    sleep 0.1
+done
+check "bob makes $ROOM non-anonymous" \
+    grep -qE "id=.whois-1.*type=.result|type=.result.*id=.whois-1" "$DIR/bob.stanzas"
 
 "$XMTA" -v -c "$DIR/xmta.ini" >"$DIR/xmta.stdout" 2>"$DIR/xmta.log" </dev/null &
 XMTA_PID=$!
 for ((i = 0; i < 150; i++)); do
-    curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *1[,}]' && break
+    curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *2[,}]' && break
     sleep 0.2
 done
-curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *1[,}]' ||
-    bail "xmta is online and in $ROOM"
-ok "xmta is online and in $ROOM"
+curl -s --max-time 2 "$BASE/health" | grep -qE '"joined" *: *2[,}]' ||
+    bail "xmta is online and in $ROOM and $ROOM2"
+ok "xmta is online and in $ROOM and $ROOM2"
 
 # --- a chat message, answered ------------------------------------------------
 ask alice twoway "hello there" "$DIR/a1.jsonl" || not_ok "alice gets an answer"
@@ -234,6 +262,53 @@ check "... with the answer text" grep -qF '"body":"pong: status please"' "$DIR/b
 check "... forwarded with room, nick and the text after the address" \
     rx_has "\"room\":\"$ROOM\",\"nick\":\"bob\",\"body\":\"Two: status please\",\"text\":\"status please\""
 check "room talk not naming the bot is not forwarded" bash -c "! grep -qF '\"body\":\"lunch?\"' '$DIR/rx.jsonl'"
+check "... with bob's real JID (the room is non-anonymous)" \
+    rx_has '"text":"status please","id":"g-2","in_reply_to":null,"jid":"bob@localhost"'
+
+# --- commands in rooms ---------------------------------------------------------
+# alice (a commander) joins $ROOM; the room shows xmta her real JID.
+: >"$DIR/alice-room.ctl"
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --join "$ROOM/alice" --out "$DIR/alice-room.jsonl" \
+    --control "$DIR/alice-room.ctl" --expect 0 --duration 30 --timeout 40 \
+    >"$DIR/alice-room.stdout" 2>>"$DIR/clients.stderr" &
+it_track $!
+wait_for_line "$DIR/alice-room.stdout" ready 20 $! || bail "alice joins $ROOM"
+# room_answer FILE TEXT: waits until FILE has a message from the bot in the
+# room with exactly TEXT.
+room_answer() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+echo "<message to='$ROOM' type='groupchat' id='rc-1'><body>Two, alerts</body></message>" >>"$DIR/alice-room.ctl"
+check "a commander's command in the room is answered in the room" \
+    room_answer "$DIR/alice-room.jsonl" '"body":"2 alerts firing:\n• DiskFull on db1:9100: Disk 95% full\n• Watchdog"'
+check "... as groupchat from the bot's nick" \
+    grep -qF "\"from\":\"$ROOM/Two\",\"to\":\"alice@localhost/" "$DIR/alice-room.jsonl"
+echo "<message to='$ROOM' type='groupchat' id='rc-2'><body>Two: silence 1h alertname=Watchdog</body></message>" >>"$DIR/alice-room.ctl"
+check "silence from a commander in the room: created" \
+    room_answer "$DIR/alice-room.jsonl" '"body":"Silenced for 1h (silence sil-1): alertname=Watchdog"'
+check "... created by her real JID" \
+    rx_has '"matchers":[{"name":"alertname","value":"Watchdog","isRegex":false,"isEqual":true}],"startsAt"'
+check "... createdBy alice@localhost" \
+    bash -c "grep -F 'Watchdog' '$DIR/rx.jsonl' | grep -qF '\"createdBy\":\"alice@localhost\"'"
+echo "<message to='$ROOM' type='groupchat' id='rc-3'><body>Two: silence 1h alertname=Watchdog</body></message>" >>"$DIR/bob.ctl"
+check "bob (not a commander) is refused in the room" \
+    room_answer "$DIR/bob.jsonl" '"body":"You are not allowed to run commands here."'
+echo "<message to='$ROOM2' type='groupchat' id='rc-4'><body>Two: alerts</body></message>" >>"$DIR/bob.ctl"
+check "a semi-anonymous room: refused, since the JID cannot be checked" \
+    room_answer "$DIR/bob.jsonl" "\"from\":\"$ROOM2/Two\",\"to\":\"bob@localhost/"
+check "... with a short reply" \
+    grep -qF '"body":"I cannot see your JID in this room: send the command to me in a direct chat."' "$DIR/bob.jsonl"
+check_eq "only the commander's silence reached Alertmanager" 1 \
+    "$(grep -c '"path":"/am/api/v2/silences"' "$DIR/rx.jsonl")"
+check "xmta sent no error stanza to the rooms (its log of what it sends)" \
+    bash -c "! grep -F 'comp send <' '$DIR/xmta.log' | grep -F \"type='error'\" | grep -qE \"to='($ROOM|$ROOM2)\""
+check "... while it logs what it sends" grep -qE "comp send <message [^>]*type='groupchat'" "$DIR/xmta.log"
 
 # --- failures ----------------------------------------------------------------
 ask alice failbot "one" "$DIR/f1.jsonl"
@@ -273,7 +348,7 @@ check "the alert has an id" test -n "$ALERT_ID"
 echo "<message to='ambot@$D' type='chat' id='ack-1'><body>ack</body><reply xmlns='urn:xmpp:reply:0' to='ambot@$D' id='$ALERT_ID'/></message>" >>"$DIR/alice.ctl"
 wait_lines "$DIR/am.jsonl" 2 20
 check_eq "ack: a silence for the alert's labels" \
-    "Silenced for 2h (silence sil-1): alertname=DiskFull, env=prod, severity=critical" \
+    "Silenced for 2h (silence sil-2): alertname=DiskFull, env=prod, severity=critical" \
     "$(field "$DIR/am.jsonl" 1 body)"
 check "the fake Alertmanager recorded the silence" \
     rx_has '"path":"/am/api/v2/silences","sig_ok":null,"body":{"matchers":[{"name":"alertname","value":"DiskFull","isRegex":false,"isEqual":true},{"name":"env","value":"prod","isRegex":false,"isEqual":true},{"name":"severity","value":"critical","isRegex":false,"isEqual":true}]'
@@ -346,6 +421,62 @@ check_eq "an attachment over attach_max: the link and why" \
     "📎 $RX/file/9000.png (not attached: larger than attach_max)" \
     "$(field "$DIR/files.jsonl" 5 body)"
 
+# --- long_body = upload: the cut text, then the whole body as a file ----------
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --out "$DIR/long.jsonl" --expect 3 --timeout 40 \
+    >"$DIR/long.stdout" 2>>"$DIR/clients.stderr" &
+LONG=$!
+it_track "$LONG"
+wait_for_line "$DIR/long.stdout" ready 20 "$LONG" || bail "alice is online for long bodies"
+# 30 lines (UTF-8, about 1.9 kB, no final newline: bodies are trimmed).
+for i in $(seq -w 1 30); do
+    printf 'line %s: disk /var/lib/früh is 9%s%% full — €%s\n' "$i" "$i" "$i"
+done | head -c -1 >"$DIR/long.txt"
+lpost() {
+    curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
+        -H 'Content-Type: text/plain; charset=utf-8' --data-binary "@$1" \
+        "$BASE/hook/$TL"
+}
+check_eq "a body over max_message is accepted" 202 "$(lpost "$DIR/long.txt")"
+wait_lines "$DIR/long.jsonl" 2 20
+INLINE=$(field "$DIR/long.jsonl" 0 body)
+case $INLINE in
+"line 01: disk /var/lib/früh is 901% full — €01"*"… (2"?" more lines)") ok "the first lines come inline, cut at max_message" ;;
+*) not_ok "the first lines come inline, cut at max_message"; printf '#   got %q\n' "$INLINE" ;;
+esac
+check "... within 300 characters" test "$(printf '%s' "$INLINE" | wc -m)" -le 300
+LURL=$(field "$DIR/long.jsonl" 1 body)
+case $LURL in
+http://127.0.0.1:$PROSODY_HTTP_PORT/file_share/*/message.txt) ok "then a message whose body is the text file's URL" ;;
+*) not_ok "then a message whose body is the text file's URL"; printf '#   got %q\n' "$LURL" ;;
+esac
+check_eq "... with the same URL in XEP-0066 OOB" "$LURL" "$(field "$DIR/long.jsonl" 1 oob)"
+curl -sS --max-time 10 -D "$DIR/long.hdr" -o "$DIR/long.got" "$LURL" 2>>"$DIR/curl.stderr"
+check "GET on the URL returns exactly the whole body" cmp -s "$DIR/long.got" "$DIR/long.txt"
+check "... as text/plain; charset=utf-8" grep -qi '^content-type: text/plain; *charset=utf-8' "$DIR/long.hdr"
+# Over the server's 4096-byte limit: the upload fails, the cut text stays.
+for i in $(seq -w 1 100); do
+    printf 'row %s: disk /var/lib/früh is 9%s%% full — €%s\n' "$i" "$i" "$i"
+done | head -c -1 >"$DIR/long2.txt"
+check_eq "a body over the server's upload limit is accepted" 202 "$(lpost "$DIR/long2.txt")"
+wait_lines "$DIR/long.jsonl" 3 20
+INLINE2=$(field "$DIR/long.jsonl" 2 body)
+case $INLINE2 in
+"row 001: "*"… (9"?" more lines)") ok "upload refused: the cut text still arrives" ;;
+*) not_ok "upload refused: the cut text still arrives"; printf '#   got %q\n' "$INLINE2" ;;
+esac
+for ((i = 0; i < 50; i++)); do
+    grep -q 'long message ([0-9]* bytes) not uploaded' "$DIR/xmta.log" && break
+    sleep 0.1
+done
+check "... and the log says why" \
+    grep -qE 'long: long message \([0-9]+ bytes\) not uploaded: [0-9]+ bytes, the server takes at most 4096; the recipients have it cut at max_message only' "$DIR/xmta.log"
+sleep 1
+check_eq "... and nothing else is sent" 3 "$(wc -l <"$DIR/long.jsonl" | tr -d ' ')"
+mval() { curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
+check_eq "metrics: long bodies sent as files" 1 "$(mval 'xmta_long_bodies_total{outcome="file"}')"
+check_eq "metrics: long bodies cut only" 1 "$(mval 'xmta_long_bodies_total{outcome="cut"}')"
+
 # A slot the server itself refuses: with upload_service set xmta does no
 # disco (so knows no size limit) and asks; and a host not in attach_hosts.
 it_kill "$XMTA_PID"
@@ -379,7 +510,6 @@ check "... and nothing asked the receiver for it" \
 check "the signing key is not in the log" bash -c "! grep -qF '$SIGKEY' '$DIR/xmta.log'"
 # /metrics counts the outgoing HTTP of this (second) run: the upload slot
 # refused and the host not allowed both fell back to links.
-mval() { curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'; }
 check_eq "metrics: attachments sent as links" 2 "$(mval 'xmta_uploads_total{outcome="link"}')"
 check_eq "metrics: no attachment sent as a file" 0 "$(mval 'xmta_uploads_total{outcome="file"}')"
 it_summary

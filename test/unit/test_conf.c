@@ -242,6 +242,13 @@ static const struct bad_case bad_cases[] = {
     {COMP HOOK_A "attach_max = 1G\n", 8, "bad attach_max"},
     {COMP "upload_service = a@upload.example.org\n", 5,
      "bad upload_service"},
+    {COMP HOOK_A "long_body = file\n", 8,
+     "bad long_body 'file': expected cut or upload"},
+    {COMP HOOK_A "[http_client]\nca_file = /nonexistent/ca.pem\n", 9,
+     "cannot read ca_file '/nonexistent/ca.pem'"},
+    {COMP HOOK_A "[http_clients]\n", 8, "did you mean [http_client]"},
+    {COMP HOOK_A "[http_client]\ntls_ca = /x\n", 9,
+     "unknown key 'tls_ca' in [http_client] (it belongs in [component])"},
     /* [component] */
     {"[component]\ndomain = alice@notify.example.org\n", 2, "bare domain"},
     {"[component]\ndomain = notify.example.org/x\n", 2, "bare domain"},
@@ -575,6 +582,9 @@ static void test_conf_reply(void **state)
         "attach_hosts = *.example.org\n"
         "attach_hosts = 127.0.0.1\n"
         "attach_max = 2M\n"
+        "long_body = upload\n"
+        "[http_client]\n"
+        "ca_file = /dev/null\n"
         "[hook b]\n"
         "token = " TOKEN_B "\n"
         "to = bob@example.org\n"
@@ -602,6 +612,9 @@ static void test_conf_reply(void **state)
     assert_int_equal(c->hooks[1].attach_max, 10 * 1024 * 1024);
     assert_null(c->upload_service);
     assert_int_equal(c->hooks[1].n_commanders, 0);
+    assert_int_equal(c->hooks[0].long_body_upload, 1);
+    assert_int_equal(c->hooks[1].long_body_upload, 0); /* default: cut */
+    assert_string_equal(c->http_ca_file, "/dev/null");
     conf_free(c);
 }
 

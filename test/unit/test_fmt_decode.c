@@ -602,6 +602,30 @@ static void test_cut(void **state)
     free(s);
 }
 
+/* long_body = upload: the whole text (without item marks) comes with the
+ * cut one, and only when something was cut. */
+static void test_cut_full(void **state)
+{
+    char *s, *full = (char *)1;
+
+    (void)state;
+    s = strdup("head\n\001alert number one ééé\n\001alert number two ééé\n"
+               "\001alert number 3rd ééé\ntail");
+    s = fmt_cut_full(s, 70, &full);
+    assert_string_equal(s, "head\nalert number one ééé\n… (2 more alerts)\n"
+                           "tail");
+    assert_non_null(full);
+    assert_string_equal(full, "head\nalert number one ééé\nalert number two "
+                              "ééé\nalert number 3rd ééé\ntail");
+    free(s);
+    free(full);
+    s = strdup("short\n\001item");
+    s = fmt_cut_full(s, 100, &full);
+    assert_string_equal(s, "short\nitem");
+    assert_null(full);
+    free(s);
+}
+
 /* The huge-group case: the default limit holds, the header stays. */
 static void test_cut_huge_group(void **state)
 {
@@ -655,6 +679,7 @@ int main(void)
         cmocka_unit_test(test_markdown),
         cmocka_unit_test(test_emoji),
         cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_cut_full),
         cmocka_unit_test(test_cut_huge_group),
     };
 
