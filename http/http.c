@@ -533,6 +533,16 @@ static void handle_hook(struct call *c, const char *path)
         }
         m->long_text = full;
     } else {
+        /* Every body is cut at max_message, plain text and the generic
+         * fields too, not only the rendered formats: a 900 kB text/plain
+         * post must not become one 900 kB chat message. */
+        if (!full &&
+            !(m->body = fmt_cut_full(m->body, hook->max_message, &full))) {
+            msg_free(m);
+            code = 500;
+            error = "out of memory";
+            goto fail;
+        }
         free(full);
     }
     if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */

@@ -553,7 +553,12 @@ static void test_413(void **state)
     request(fx, EVHTTP_REQ_POST, "/hook/" TOK_ALERTS, "text/plain", NULL, buf,
             4096, &r);
     assert_accepted(fx, &r);
-    assert_int_equal(strlen(fx->fake.last->body), 4096);
+    /* ... and its text is cut at max_message (4000 characters), in a
+     * character boundary, with a mark that says so. */
+    assert_true(strlen(fx->fake.last->body) < 4096);
+    assert_true(strlen(fx->fake.last->body) > 3900);
+    assert_non_null(strstr(fx->fake.last->body, "\xE2\x80\xA6"));
+    assert_true(strspn(fx->fake.last->body, "a") >= 3900);
     /* One byte more, and much more: evhttp answers 413 (its own page). */
     request(fx, EVHTTP_REQ_POST, "/hook/" TOK_ALERTS, "text/plain", NULL, buf,
             4097, &r);
