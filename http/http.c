@@ -520,6 +520,12 @@ static void handle_hook(struct call *c, const char *path)
         code = decode_status(rc);
         goto fail;
     }
+    if (http_am_alert(data, len, m) != 0) { /* the alert lifecycle */
+        msg_free(m);
+        code = 500;
+        error = "out of memory";
+        goto fail;
+    }
     if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
         m->labels = http_am_labels(data, len);
     if (hook->n_attach_hosts) /* a file to upload after the text */

@@ -60,6 +60,7 @@ void msg_free(struct msg *m)
     free(m->subject);
     free(m->labels);
     free(m->attach);
+    free(m->group);
     free(m->body);
     free(m);
 }
