@@ -72,7 +72,6 @@ struct comp_life {
     char **seen; /* hooks that sent alert payloads since the start */
     size_t n_seen;
     struct event *sweep;
-    time_t started;
     int internal; /* submitting our own notice: not a webhook */
 };
 
@@ -479,7 +478,7 @@ life_beats_build(struct comp *c, const struct life_beat *old, size_t n_old)
             continue;
         b->c = c;
         b->period = hk->heartbeat;
-        b->last = l->started;
+        b->last = now; /* a hook new on SIGHUP: a whole period from now */
         if (!(b->hook = strdup(hk->name)) ||
             !(b->timer = evtimer_new(c->base, life_on_beat_timer, b))) {
             free(b->hook);
@@ -676,7 +675,6 @@ int comp_life_init(struct comp *c)
     if (!l)
         return XMTA_E_NOMEM;
     c->life = l;
-    l->started = time(NULL);
     if (!(l->sweep = evtimer_new(c->base, life_on_sweep, c)))
         return XMTA_E_NOMEM;
     if (c->spool && spool_life_load(c->spool, life_load_sent, life_load_group,
