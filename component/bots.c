@@ -459,6 +459,7 @@ static int bots_presence(struct comp *c,
 {
     struct xml_node *p = xml_node_new("presence", NULL), *x;
     char from[COMP_JID_MAX], status[512];
+    const char *show = NULL;
 
     bots_self(c, bot, from, sizeof(from), 1);
     if (!p || xml_node_set_attr(p, "from", from) != 0 ||
@@ -469,9 +470,11 @@ static int bots_presence(struct comp *c,
             goto fail;
         return bots_send(c, p);
     }
-    snprintf(status, sizeof(status), "Sends notifications (webhook %s%s)",
-             bot->hooks[0]->name, bot->n_hooks > 1 ? ", ..." : "");
-    if (bots_text_child(p, "status", NULL, status) != 0 ||
+    if (!comp_life_status(c, bot->local, &show, status, sizeof(status)))
+        snprintf(status, sizeof(status), "Sends notifications (webhook %s%s)",
+                 bot->hooks[0]->name, bot->n_hooks > 1 ? ", ..." : "");
+    if ((show && bots_text_child(p, "show", NULL, show) != 0) ||
+        bots_text_child(p, "status", NULL, status) != 0 ||
         bots_text_child(p, "nick", NS_NICK, bot->nick) != 0)
         goto fail;
     if (bot->photo_b64) {
@@ -514,6 +517,49 @@ void comp_bots_on_ready(struct comp *c)
     if (b && b->n_subs)
         xlog_info("bots", "available presence sent to %zu subscriber(s)",
                   b->n_subs);
+}
+
+/* The status board in a room: a presence update to our occupant JID
+ * (no MUC <x/>: not a join). */
+static void bots_room_presence(struct comp *c,
+                               const struct comp_room *r,
+                               const char *show,
+                               const char *status)
+{
+    struct xml_node *p = xml_node_new("presence", NULL);
+    char to[COMP_JID_MAX];
+
+    snprintf(to, sizeof(to), "%s/%s", r->jid, r->real_nick);
+    if (!p || xml_node_set_attr(p, "from", r->self) != 0 ||
+        xml_node_set_attr(p, "to", to) != 0 ||
+        (show && bots_text_child(p, "show", NULL, show) != 0) ||
+        bots_text_child(p, "status", NULL, status) != 0) {
+        xml_node_free(p);
+        return;
+    }
+    bots_send(c, p);
+}
+
+void comp_bots_presence_update(struct comp *c, const char *local)
+{
+    struct comp_bots *b = c->bots;
+    const char *show = NULL;
+    char status[512];
+
+    if (!b || c->state != COMP_READY)
+        return;
+    for (size_t i = 0; i < b->n_subs; i++)
+        if (strcasecmp(b->subs[i].bot->local, local) == 0)
+            bots_presence(c, b->subs[i].bot, b->subs[i].jid, NULL);
+    if (!comp_life_status(c, local, &show, status, sizeof(status)))
+        return;
+    for (size_t i = 0; i < c->n_rooms; i++) {
+        const struct comp_room *r = c->rooms[i];
+
+        if (r->state == ROOM_JOINED && r->real_nick &&
+            strcasecmp(r->bot, local) == 0)
+            bots_room_presence(c, r, show, status);
+    }
 }
 
 void comp_bots_leave_all(struct comp *c)

@@ -867,7 +867,7 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
     if (!c->parent || !c->deadline || !c->keepalive || !c->ping || !c->drain ||
         !c->done_ev || !c->commit || !c->ack_timer || !c->expire ||
         !c->grace_timer || comp_rooms_init(c) != 0 ||
-        comp_outbox_init(c) != 0) {
+        comp_outbox_init(c) != 0 || comp_life_init(c) != 0) {
         comp_free(c);
         return NULL;
     }
@@ -1003,6 +1003,7 @@ int comp_reload(struct comp *c, const struct conf *cfg)
         xlog_error("comp", "reload: out of memory building the bots");
     /* Rooms added, removed (left), passwords changed (rooms.c). */
     comp_rooms_reload(c);
+    comp_life_reload(c); /* heartbeat timers follow the hooks */
     if (relink && c->started && !c->stopping && c->state != COMP_IDLE) {
         xlog_warn("comp", "reload: [component] changed: reconnecting");
         c->failures = 0;
@@ -1042,6 +1043,7 @@ void comp_free(struct comp *c)
     }
     comp_replies_free(c);
     comp_outbox_free(c);
+    comp_life_free(c);
     comp_storm_free(c);
     comp_rooms_free(c);
     if (c->deadline)

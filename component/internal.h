@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 
 #include "component/component.h"
+#include "xml/msg.h"
 
 struct bufferevent;
 struct event;
@@ -25,6 +26,7 @@ struct xml_stream;
 struct comp_resolve;
 struct comp_bots;
 struct spool;
+struct comp_life;
 
 /* The resource of every bot's full JID (the JID that joins rooms and sends
  * groupchat). 1:1 messages are sent from the bare bot JID. */
@@ -275,6 +277,7 @@ struct comp {
     struct comp_counters counters; /* for /metrics (issue 6) */
 
     struct comp_storm *storm; /* storm.c: folding state, or NULL */
+    struct comp_life *life;   /* lifecycle.c: alert lifecycle */
 };
 
 /* ---- component.c -------------------------------------------------------- */
@@ -368,6 +371,48 @@ void comp_storm_hold(struct comp *c, struct comp_delivery *d);
 void comp_storm_release(struct comp *c, struct comp_outbox *list);
 void comp_storm_free(struct comp *c);
 
+/* ---- lifecycle.c (alert lifecycle, issue 5) ---------------------------- */
+
+/* "alert-" and 12 hex digits, and the NUL. */
+#define COMP_LIFE_RESOURCE_LEN 19
+
+/* After comp_outbox_init() (the spool is open): loads the alert series
+ * and firing groups it holds, arms the heartbeat timers. 0 or
+ * XMTA_E_NOMEM. */
+int comp_life_init(struct comp *c);
+/* After c->cfg changed: heartbeat timers follow the hooks (their state
+ * is kept by hook name). */
+void comp_life_reload(struct comp *c);
+void comp_life_free(struct comp *c); /* NULL-safe */
+/* A valid message was submitted: counts its alert group for the status
+ * board and feeds its hook's heartbeat (presence and notices follow).
+ * 1 when m is not to be sent: a heartbeat hook without
+ * heartbeat_forward; else 0. */
+int comp_life_on_submit(struct comp *c, const struct msg *m);
+/* Before a 1:1 delivery of m to user to is written: 1 when m belongs to
+ * an alert group of a hook with on_resolve = correct; then resource is
+ * the full JID resource to send it from, and replace the id it corrects
+ * ("" for a new message); the series is remembered. 0: neither. */
+int comp_life_prepare(struct comp *c,
+                      const struct msg *m,
+                      const char *to,
+                      char resource[COMP_LIFE_RESOURCE_LEN],
+                      char replace[MSG_ID_LEN + 1]);
+/* Appends <replace xmlns='urn:xmpp:message-correct:0' id=replace/> to a
+ * message stanza (nothing for NULL or ""). 0 or XMTA_E_NOMEM. */
+int comp_life_add_replace(struct xml_node *st, const char *replace);
+/* The resource for alert group group: "alert-" and the first 12 hex
+ * digits of its SHA-256. */
+void comp_life_resource(const char *group, char out[COMP_LIFE_RESOURCE_LEN]);
+/* The status board of bot (a localpart): 1 with *show ("xa", "dnd" or
+ * NULL) and status ("no heartbeat since HH:MM", "N firing", "all clear");
+ * 0 when the bot has no alert hooks (its default presence). */
+int comp_life_status(const struct comp *c,
+                     const char *bot,
+                     const char **show,
+                     char *status,
+                     size_t size);
+
 /* ---- tls.c -------------------------------------------------------------- */
 
 /* A new bufferevent for the next connection: plain TCP, or with
@@ -437,6 +482,9 @@ void comp_bots_on_ready(struct comp *c);
 void comp_bots_leave_all(struct comp *c);
 /* Subscriptions known. */
 size_t comp_bots_subscribers(const struct comp *c);
+/* The status board of bot (a localpart) changed: its available presence
+ * again to every subscriber and to the rooms it joined (while READY). */
+void comp_bots_presence_update(struct comp *c, const char *bot);
 /* The XEP-0153 hash of bot local's avatar, or NULL (none). */
 const char *comp_bots_photo(const struct comp *c, const char *local);
 

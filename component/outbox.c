@@ -107,6 +107,9 @@ static void comp_delivery_rec(const struct comp_delivery *d,
     r->type = (int)m->type;
     r->subject = m->subject;
     r->body = m->body;
+    r->group = m->group;
+    r->alert = m->alert;
+    r->firing = m->firing;
 }
 
 /* Frees d (not linked anywhere); the message goes with its last delivery. */
@@ -210,6 +213,18 @@ int comp_submit_async(struct comp *c,
         rc = XMTA_E_IO;
         goto fail;
     }
+    if (comp_life_on_submit(c, m)) {
+        /* A heartbeat hook's webhook, not forwarded: answered like the
+         * others, after this iteration's commit, with nothing queued. */
+        n = 0;
+        c->refusal = "out of memory";
+        if (!(p = calloc(1, sizeof(*p))) ||
+            !(p->item = calloc(1, sizeof(*p->item))))
+            goto fail;
+        TAILQ_INIT(&p->staged);
+        p->item->m = m;
+        goto stage;
+    }
     c->refusal = "out of memory";
     if (!(p = calloc(1, sizeof(*p))) ||
         !(p->item = calloc(1, sizeof(*p->item))))
@@ -243,6 +258,7 @@ int comp_submit_async(struct comp *c,
     }
     p->item->m = m;
     comp_commands_remember(c, m); /* labels, for "ack" in reply */
+stage:
     p->item->pending = n;
     p->n = n;
     p->bytes = bytes;
@@ -260,7 +276,8 @@ int comp_submit_async(struct comp *c,
 
         evtimer_add(c->commit, &now);
     }
-    comp_upload_submit(c, m); /* an attachment follows the text */
+    if (n)
+        comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {
@@ -336,6 +353,12 @@ void comp_outbox_commit(struct comp *c)
         c->batch_items--;
         c->batch_n -= p->n;
         c->batch_bytes -= p->bytes;
+        if (p->n == 0) { /* taken by lifecycle.c: nothing to store */
+            if (p->done)
+                p->done(p->arg, 0);
+            comp_pending_free(c, p);
+            continue;
+        }
         if (rc == 0) {
             const struct msg *m = p->item->m;
 
@@ -409,12 +432,17 @@ static int comp_outbox_restore(void *arg, const struct spool_rec *r)
         (r->nick && !(m->nick = strdup(r->nick))) ||
         (r->subject && !(m->subject = strdup(r->subject))) ||
         !(m->body = strdup(r->body)) ||
+        (r->group && !(m->group = strdup(r->group))) ||
         (r->room ? msg_add_room(m, r->to) : msg_add_to(m, r->to)) != 0 ||
         !(item = calloc(1, sizeof(*item))) || !(d = calloc(1, sizeof(*d))))
         goto nomem;
     memcpy(m->id, r->id, strlen(r->id) + 1);
     m->type = r->type >= 0 && r->type < MSG_TYPE_COUNT ? (enum msg_type)r->type
                                                        : MSG_CHAT;
+    m->alert = m->group && r->alert > 0 && r->alert < MSG_ALERT_COUNT
+                   ? r->alert
+                   : MSG_ALERT_NONE;
+    m->firing = r->firing;
     item->m = m;
     item->pending = 1;
     item->unsent = 1;
@@ -468,27 +496,37 @@ int comp_outbox_init(struct comp *c)
 
 /* ---- the drain ---------------------------------------------------------- */
 
-/* 1:1 from the bare bot JID; groupchat from exactly the JID that joined. */
+/* 1:1 from the bare bot JID (an alert group of an on_resolve = correct
+ * hook: from its own resource, maybe as a correction, lifecycle.c);
+ * groupchat from exactly the JID that joined. */
 static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
 {
     const struct msg *m = d->item->m;
-    char bare[COMP_JID_MAX];
+    char bare[COMP_JID_MAX], resource[COMP_LIFE_RESOURCE_LEN];
+    char replace[MSG_ID_LEN + 1] = "";
     const char *from = bare;
     struct xml_node *st;
     int rc;
 
     if (d->room)
         from = d->room->self;
+    else if (comp_life_prepare(c, m, d->to, resource, replace))
+        snprintf(bare, sizeof(bare), "%s@%s/%s", m->from, c->cfg->domain,
+                 resource);
     else
         snprintf(bare, sizeof(bare), "%s@%s", m->from, c->cfg->domain);
     if (!(st = msg_stanza(m, from, d->to, d->room != NULL)))
         return XMTA_E_NOMEM;
+    if (comp_life_add_replace(st, replace) != 0) {
+        xml_node_free(st);
+        return XMTA_E_NOMEM;
+    }
     rc = comp_send_node(c, st);
     xml_node_free(st);
     if (rc == 0)
-        xlog_info("comp", "sent id=%s hook=%s to=%s%s", m->id,
-                  m->hook ? m->hook : "-", d->to,
-                  d->room ? " (groupchat)" : "");
+        xlog_info("comp", "sent id=%s hook=%s to=%s%s%s%s", m->id,
+                  m->hook ? m->hook : "-", d->to, d->room ? " (groupchat)" : "",
+                  replace[0] ? " correcting " : "", replace);
     return rc;
 }
 

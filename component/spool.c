@@ -36,6 +36,18 @@ static const char spool_schema[] = "CREATE TABLE IF NOT EXISTS delivery ("
                                    " subject TEXT,"
                                    " body TEXT NOT NULL)";
 
+/* Alert lifecycle (lifecycle.c): columns added to delivery by
+ * spool_db_migrate(), and its two tables. */
+static const char spool_schema_life[] =
+    "CREATE TABLE IF NOT EXISTS alert_sent ("
+    " bot TEXT NOT NULL, grp TEXT NOT NULL, rcpt TEXT NOT NULL,"
+    " first_id TEXT NOT NULL, last_id TEXT NOT NULL,"
+    " state INTEGER NOT NULL, firing INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, PRIMARY KEY (bot, grp, rcpt));"
+    "CREATE TABLE IF NOT EXISTS alert_group ("
+    " hook TEXT NOT NULL, grp TEXT NOT NULL, firing INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL, PRIMARY KEY (hook, grp))";
+
 size_t spool_rec_size(const struct spool_rec *r)
 {
     size_t n = 64; /* row overhead, roughly */
@@ -47,6 +59,7 @@ size_t spool_rec_size(const struct spool_rec *r)
     n += r->to ? strlen(r->to) : 0;
     n += r->subject ? strlen(r->subject) : 0;
     n += r->body ? strlen(r->body) : 0;
+    n += r->group ? strlen(r->group) : 0;
     return n;
 }
 
@@ -90,6 +103,26 @@ static int spool_mkdir(const char *dir, char *err, size_t size)
     return 0;
 }
 
+/* A spool written by an older xmta lacks the alert columns: adds them. */
+static int spool_db_migrate(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT grp FROM delivery LIMIT 0", -1, &st,
+                                NULL);
+
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK)
+        return rc;
+    rc = spool_exec(db, "ALTER TABLE delivery ADD COLUMN grp TEXT");
+    if (rc == SQLITE_OK)
+        rc = spool_exec(db, "ALTER TABLE delivery ADD COLUMN alert INTEGER"
+                            " NOT NULL DEFAULT 0");
+    if (rc == SQLITE_OK)
+        rc = spool_exec(db, "ALTER TABLE delivery ADD COLUMN firing INTEGER"
+                            " NOT NULL DEFAULT 0");
+    return rc;
+}
+
 /* Opens file and checks that it reads: 0, or the SQLite error. */
 static int spool_db_open(struct spool *s)
 {
@@ -97,6 +130,7 @@ static int spool_db_open(struct spool *s)
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=FULL",
         spool_schema,
+        spool_schema_life,
     };
     int rc = sqlite3_open_v2(
         s->file, &s->db,
@@ -110,10 +144,13 @@ static int spool_db_open(struct spool *s)
     if (rc == SQLITE_OK)
         rc = spool_exec(s->db, "SELECT count(*) FROM delivery");
     if (rc == SQLITE_OK)
+        rc = spool_db_migrate(s->db);
+    if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db,
                                 "INSERT INTO delivery (created, id, hook, bot,"
-                                " nick, rcpt, room, type, subject, body)"
-                                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                " nick, rcpt, room, type, subject, body,"
+                                " grp, alert, firing)"
+                                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                 -1, &s->ins, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db, "DELETE FROM delivery WHERE seq = ?", -1,
@@ -219,7 +256,8 @@ int spool_load(struct spool *s,
 
     rc = sqlite3_prepare_v2(s->db,
                             "SELECT seq, created, id, hook, bot, nick, rcpt,"
-                            " room, type, subject, body FROM delivery"
+                            " room, type, subject, body, grp, alert, firing"
+                            " FROM delivery"
                             " ORDER BY seq",
                             -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -237,6 +275,9 @@ int spool_load(struct spool *s,
             .type = sqlite3_column_int(st, 8),
             .subject = spool_col(st, 9),
             .body = spool_col(st, 10),
+            .group = spool_col(st, 11),
+            .alert = sqlite3_column_int(st, 12),
+            .firing = (unsigned)sqlite3_column_int64(st, 13),
         };
 
         if (!r.id || !r.hook || !r.from || !r.to || !r.body) {
@@ -292,6 +333,9 @@ int spool_add(struct spool *s, struct spool_rec *r)
     sqlite3_bind_int(st, 8, r->type);
     spool_bind_text(st, 9, r->subject);
     spool_bind_text(st, 10, r->body);
+    spool_bind_text(st, 11, r->group);
+    sqlite3_bind_int(st, 12, r->alert);
+    sqlite3_bind_int64(st, 13, r->firing);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -382,4 +426,152 @@ long spool_count(struct spool *s)
         n = (long)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
+}
+
+/* ---- alert lifecycle ---------------------------------------------------- */
+
+/* Runs one statement of sql with the bindings done by bind; the lifecycle
+ * tables are a cache of what was sent, so a write need not wait for the
+ * disk (synchronous=NORMAL, like spool_delete). */
+static int spool_life_run(struct spool *s,
+                          const char *sql,
+                          void (*bind)(sqlite3_stmt *st, const void *arg),
+                          const void *arg,
+                          const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (s->in_tx)
+        return XMTA_E_STATE;
+    if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) != SQLITE_OK)
+        return spool_fail(s, rc, what);
+    if (bind)
+        bind(st, arg);
+    spool_exec(s->db, "PRAGMA synchronous=NORMAL");
+    rc = sqlite3_step(st);
+    spool_exec(s->db, "PRAGMA synchronous=FULL");
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : spool_fail(s, rc, what);
+}
+
+static void spool_alert_bind(sqlite3_stmt *st, const void *arg)
+{
+    const struct spool_alert *a = arg;
+
+    spool_bind_text(st, 1, a->bot);
+    spool_bind_text(st, 2, a->group);
+    spool_bind_text(st, 3, a->rcpt);
+    spool_bind_text(st, 4, a->first_id);
+    spool_bind_text(st, 5, a->last_id);
+    sqlite3_bind_int(st, 6, a->state);
+    sqlite3_bind_int64(st, 7, a->firing);
+    sqlite3_bind_int64(st, 8, a->updated);
+}
+
+int spool_alert_put(struct spool *s, const struct spool_alert *a)
+{
+    return spool_life_run(s,
+                          "INSERT OR REPLACE INTO alert_sent (bot, grp, rcpt,"
+                          " first_id, last_id, state, firing, updated)"
+                          " VALUES (?,?,?,?,?,?,?,?)",
+                          spool_alert_bind, a, "INSERT alert_sent");
+}
+
+static void spool_group_bind(sqlite3_stmt *st, const void *arg)
+{
+    const struct spool_group *g = arg;
+
+    spool_bind_text(st, 1, g->hook);
+    spool_bind_text(st, 2, g->group);
+    sqlite3_bind_int64(st, 3, g->firing);
+    sqlite3_bind_int64(st, 4, g->updated);
+}
+
+int spool_group_put(struct spool *s, const struct spool_group *g)
+{
+    if (g->firing == 0)
+        return spool_life_run(s,
+                              "DELETE FROM alert_group WHERE hook = ?1 AND"
+                              " grp = ?2",
+                              spool_group_bind, g, "DELETE alert_group");
+    return spool_life_run(s,
+                          "INSERT OR REPLACE INTO alert_group (hook, grp,"
+                          " firing, updated) VALUES (?,?,?,?)",
+                          spool_group_bind, g, "INSERT alert_group");
+}
+
+static void spool_expire_bind(sqlite3_stmt *st, const void *arg)
+{
+    sqlite3_bind_int64(st, 1, *(const int64_t *)arg);
+}
+
+int spool_life_expire(struct spool *s, int64_t before)
+{
+    int rc = spool_life_run(s, "DELETE FROM alert_sent WHERE updated < ?",
+                            spool_expire_bind, &before, "DELETE alert_sent");
+
+    if (rc == 0)
+        rc = spool_life_run(s, "DELETE FROM alert_group WHERE updated < ?",
+                            spool_expire_bind, &before, "DELETE alert_group");
+    return rc;
+}
+
+int spool_life_load(struct spool *s,
+                    int (*alert)(void *arg, const struct spool_alert *a),
+                    int (*group)(void *arg, const struct spool_group *g),
+                    void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT bot, grp, rcpt, first_id, last_id, state,"
+                            " firing, updated FROM alert_sent"
+                            " ORDER BY updated",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return spool_fail(s, rc, "reading alert_sent");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct spool_alert a = {
+            .bot = spool_col(st, 0),
+            .group = spool_col(st, 1),
+            .rcpt = spool_col(st, 2),
+            .first_id = spool_col(st, 3),
+            .last_id = spool_col(st, 4),
+            .state = sqlite3_column_int(st, 5),
+            .firing = (unsigned)sqlite3_column_int64(st, 6),
+            .updated = sqlite3_column_int64(st, 7),
+        };
+
+        if (a.bot && a.group && a.rcpt && a.first_id && a.last_id &&
+            (ret = alert(arg, &a)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = spool_fail(s, rc, "reading alert_sent");
+    sqlite3_finalize(st);
+    if (ret != 0)
+        return ret;
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT hook, grp, firing, updated FROM"
+                            " alert_group",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return spool_fail(s, rc, "reading alert_group");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct spool_group g = {
+            .hook = spool_col(st, 0),
+            .group = spool_col(st, 1),
+            .firing = (unsigned)sqlite3_column_int64(st, 2),
+            .updated = sqlite3_column_int64(st, 3),
+        };
+
+        if (g.hook && g.group && (ret = group(arg, &g)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = spool_fail(s, rc, "reading alert_group");
+    sqlite3_finalize(st);
+    return ret;
 }

@@ -27,6 +27,9 @@ struct spool_rec {
     int type;            /* enum msg_type */
     const char *subject; /* may be NULL */
     const char *body;
+    const char *group; /* alert groupKey, or NULL */
+    int alert;         /* enum msg_alert */
+    unsigned firing;   /* alerts firing in its payload */
 };
 
 /* Bytes a record counts against max_bytes. */
@@ -69,6 +72,36 @@ int spool_checkpoint(struct spool *s);
 /* 1 when the last failure was a write the file system refused (read-only
  * mount, permissions), not a full disk or another error. */
 int spool_readonly(const struct spool *s);
+
+/* ---- alert lifecycle (lifecycle.c) ----
+ * Two small tables beside the deliveries: alert_sent remembers, per (bot,
+ * groupKey, recipient), the id of the first message of an alert series
+ * (for XEP-0308 corrections), alert_group the firing count per (hook,
+ * groupKey) for the status board. Writes are single statements outside
+ * any transaction (XMTA_E_STATE inside one). */
+struct spool_alert {
+    const char *bot, *group, *rcpt;
+    const char *first_id; /* the message corrections replace */
+    const char *last_id;  /* the newest message of the series */
+    int state;            /* enum msg_alert of the newest */
+    unsigned firing;      /* alerts firing in the newest */
+    int64_t updated;      /* Unix seconds */
+};
+struct spool_group {
+    const char *hook, *group;
+    unsigned firing; /* 0: spool_group_put deletes the row */
+    int64_t updated;
+};
+int spool_alert_put(struct spool *s, const struct spool_alert *a);
+int spool_group_put(struct spool *s, const struct spool_group *g);
+/* Deletes the entries of both tables last updated before before. */
+int spool_life_expire(struct spool *s, int64_t before);
+/* Calls alert for every alert_sent row (oldest first), then group for
+ * every alert_group row; a non-zero return stops and is returned. */
+int spool_life_load(struct spool *s,
+                    int (*alert)(void *arg, const struct spool_alert *a),
+                    int (*group)(void *arg, const struct spool_group *g),
+                    void *arg);
 
 /* Rows in the database (a query; for tests). -1 on error. */
 long spool_count(struct spool *s);

@@ -1246,6 +1246,64 @@ static int conf_key_max_message(struct conf_parse *p, const char *v)
     return 0;
 }
 
+/* ---- [hook NAME]: alert lifecycle (issue 5) ---- */
+
+#define CONF_HEARTBEAT_MAX (7u * 86400u)
+
+static int conf_key_on_resolve(struct conf_parse *p, const char *v)
+{
+    struct conf_hook *h = conf_cur_hook(p);
+
+    if (strcmp(v, "new") == 0)
+        h->on_resolve_correct = 0;
+    else if (strcmp(v, "correct") == 0)
+        h->on_resolve_correct = 1;
+    else
+        return conf_fail(p, p->lineno,
+                         "bad on_resolve '%s': expected new or correct", v);
+    return 0;
+}
+
+/* Seconds, or a number with s, m or h ("15m"); 1s to 7 days, or off. */
+static int conf_key_heartbeat(struct conf_parse *p, const char *v)
+{
+    static const char units[] = "smh";
+    static const unsigned long mult[] = {1, 60, 3600};
+    char num[32];
+    size_t len = strlen(v);
+    unsigned long n, m = 1;
+    const char *u;
+
+    if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+        conf_cur_hook(p)->heartbeat = 0;
+        return 0;
+    }
+    if (len > 0 && len < sizeof num && (u = strchr(units, v[len - 1])) && *u) {
+        m = mult[u - units];
+        len--;
+    }
+    if (len == 0 || len >= sizeof num)
+        goto bad;
+    memcpy(num, v, len);
+    num[len] = '\0';
+    if (conf_parse_ulong(num, 1, CONF_HEARTBEAT_MAX, &n) < 0 ||
+        n > CONF_HEARTBEAT_MAX / m)
+        goto bad;
+    conf_cur_hook(p)->heartbeat = (unsigned)(n * m);
+    return 0;
+bad:
+    return conf_fail(p, p->lineno,
+                     "bad heartbeat '%s': expected a duration such as 90s, "
+                     "15m or 1h (at most 168h), or off",
+                     v);
+}
+
+static int conf_key_heartbeat_forward(struct conf_parse *p, const char *v)
+{
+    return conf_bool(p, "heartbeat_forward", v,
+                     &conf_cur_hook(p)->heartbeat_forward);
+}
+
 /* Never quotes the value: it is a secret. */
 static int conf_key_sig_secret(struct conf_parse *p, const char *v)
 {
@@ -1477,6 +1535,9 @@ static const struct conf_key conf_keys_hook[] = {
     {"token_sha256", 0, conf_key_token_sha256},
     {"rate", 0, conf_key_rate},
     {"burst", 0, conf_key_burst},
+    {"on_resolve", 0, conf_key_on_resolve},
+    {"heartbeat", 0, conf_key_heartbeat},
+    {"heartbeat_forward", 0, conf_key_heartbeat_forward},
     {NULL, 0, NULL},
 };
 

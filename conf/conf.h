@@ -67,6 +67,11 @@ struct conf_hook {
     unsigned rate_n;                /* rate = N/PERIOD; 0: unlimited */
     unsigned rate_period;           /* seconds of PERIOD */
     unsigned burst;                 /* bucket size; default rate_n */
+    /* alert lifecycle (issue 5, component/lifecycle.c) */
+    int on_resolve_correct; /* on_resolve = correct (1) or new (0, default) */
+    unsigned heartbeat;     /* heartbeat = DURATION in seconds; 0: off */
+    int heartbeat_forward;  /* heartbeat_forward = yes: the webhooks of a
+                             * heartbeat hook are sent too (default no) */
 };
 
 /* Largest avatar file taken (bytes): the vCard carrying it in base64 must

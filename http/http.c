@@ -523,27 +523,25 @@ static void handle_hook(struct call *c, const char *path)
         code = decode_status(rc);
         goto fail;
     }
-    if (hook->long_body_upload) { /* the whole text follows as a file */
-        if (!full &&
-            !(m->body = fmt_cut_full(m->body, hook->max_message, &full))) {
-            msg_free(m);
-            code = 500;
-            error = "out of memory";
-            goto fail;
-        }
+    /* Every body is cut at max_message, plain text and the generic fields
+     * too, not only the rendered formats (a 900 kB text/plain post must not
+     * become one 900 kB chat message); with long_body = upload the whole
+     * text follows as a file. */
+    if (!full && !(m->body = fmt_cut_full(m->body, hook->max_message, &full))) {
+        msg_free(m);
+        code = 500;
+        error = "out of memory";
+        goto fail;
+    }
+    if (hook->long_body_upload)
         m->long_text = full;
-    } else {
-        /* Every body is cut at max_message, plain text and the generic
-         * fields too, not only the rendered formats: a 900 kB text/plain
-         * post must not become one 900 kB chat message. */
-        if (!full &&
-            !(m->body = fmt_cut_full(m->body, hook->max_message, &full))) {
-            msg_free(m);
-            code = 500;
-            error = "out of memory";
-            goto fail;
-        }
+    else
         free(full);
+    if (http_am_alert(data, len, m) != 0) { /* the alert lifecycle */
+        msg_free(m);
+        code = 500;
+        error = "out of memory";
+        goto fail;
     }
     if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
         m->labels = http_am_labels(data, len);

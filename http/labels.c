@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "http/labels.h"
+#include "xml/msg.h"
 
 /* obj when it is a non-empty object of strings only. */
 static json_t *labels_usable(json_t *obj)
@@ -46,6 +47,62 @@ char *http_am_labels(const char *data, size_t len)
 out:
     json_decref(root);
     return out;
+}
+
+/* 1 when data[0..len) holds needle (memmem is a GNU extension). */
+static int has_text(const char *data, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    const char *p = data, *end = data + len;
+
+    while ((size_t)(end - p) >= n &&
+           (p = memchr(p, needle[0], (size_t)(end - p) - n + 1))) {
+        if (memcmp(p, needle, n) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+int http_am_alert(const char *data, size_t len, struct msg *m)
+{
+    json_t *root, *alerts, *a;
+    const char *key, *status;
+    size_t i;
+    json_int_t trunc;
+    unsigned firing = 0;
+    int rc = 0;
+
+    /* Most payloads are not alert groups: no second parse for them. */
+    if (!has_text(data, len, "\"groupKey\""))
+        return 0;
+    root = json_loadb(data, len, 0, NULL);
+    alerts = json_object_get(root, "alerts");
+    key = json_string_value(json_object_get(root, "groupKey"));
+    status = json_string_value(json_object_get(root, "status"));
+    if (!json_is_array(alerts) || !key || !*key || !status ||
+        (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
+        goto out;
+    json_array_foreach(alerts, i, a)
+    {
+        const char *st = json_string_value(json_object_get(a, "status"));
+
+        if (st && strcmp(st, "firing") == 0)
+            firing++;
+    }
+    trunc = json_integer_value(json_object_get(root, "truncatedAlerts"));
+    if (strcmp(status, "firing") == 0 && trunc > 0 && trunc < 1000000)
+        firing += (unsigned)trunc; /* not listed, counted as firing */
+    if (!(m->group = strdup(key))) {
+        rc = -1;
+        goto out;
+    }
+    m->alert =
+        strcmp(status, "firing") == 0 ? MSG_ALERT_FIRING : MSG_ALERT_RESOLVED;
+    m->firing = m->alert == MSG_ALERT_FIRING ? firing : 0;
+out:
+    json_decref(root);
+    return rc;
 }
 
 static char *attach_ok(const char *s)

@@ -15,6 +15,15 @@
  * failure. */
 char *http_am_labels(const char *data, size_t len);
 
+struct msg;
+
+/* For an Alertmanager or Grafana unified payload data[0..len) (a groupKey,
+ * alerts[] and status "firing" or "resolved"): sets m->group (a copy of
+ * the groupKey), m->alert and m->firing (its alerts with status firing,
+ * plus truncatedAlerts while firing) for the alert lifecycle. Other
+ * payloads leave m alone. 0, or -1 on allocation failure. */
+int http_am_alert(const char *data, size_t len, struct msg *m);
+
 /* The URL of a file to attach (issue 7): the query parameter attach, else
  * the JSON fields "attach", "imageURL" (Grafana), "image_url" or
  * attachments[0].image_url (Slack), if it is an http(s) URL without

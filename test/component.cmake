@@ -40,3 +40,11 @@ target_link_libraries(test_storm PRIVATE xmta_component xmta_conf xmta_xml
                       PkgConfig::SQLITE3)
 add_test(NAME storm COMMAND test_storm)
 set_tests_properties(storm PROPERTIES LABELS fake TIMEOUT 60)
+
+# Alert lifecycle: corrections, heartbeat, status board presence (issue 5).
+add_executable(test_lifecycle fake/test_lifecycle.c fake/fake_server.c)
+target_link_libraries(test_lifecycle PRIVATE xmta_component xmta_conf xmta_xml
+                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
+                      PkgConfig::SQLITE3)
+add_test(NAME lifecycle COMMAND test_lifecycle)
+set_tests_properties(lifecycle PROPERTIES LABELS fake TIMEOUT 60)

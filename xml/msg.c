@@ -61,6 +61,7 @@ void msg_free(struct msg *m)
     free(m->labels);
     free(m->attach);
     free(m->long_text);
+    free(m->group);
     free(m->body);
     free(m);
 }

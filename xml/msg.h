@@ -46,6 +46,18 @@ struct msg {
     int oob;      /* the body is exactly an uploaded file's URL: the
                    * stanza carries it in XEP-0066 <x jabber:x:oob> too
                    * (not spooled: after a restart it is a plain link) */
+    /* alert lifecycle (issue 5): set by http/ for Alertmanager and Grafana
+     * unified payloads, spooled with the message */
+    char *group;     /* the payload's groupKey, or NULL: not an alert */
+    int alert;       /* enum msg_alert */
+    unsigned firing; /* alerts firing in the payload (status firing) */
+};
+
+enum msg_alert {
+    MSG_ALERT_NONE,     /* not an alert group notification */
+    MSG_ALERT_FIRING,   /* status "firing" */
+    MSG_ALERT_RESOLVED, /* status "resolved" */
+    MSG_ALERT_COUNT
 };
 
 /* A zeroed message (NULL on allocation failure). */

@@ -311,6 +311,14 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         if (url)
             xmpp_free(cl->ctx, url);
     }
+    {
+        /* XEP-0308: the id a correction replaces, or null */
+        xmpp_stanza_t *r = xmpp_stanza_get_child_by_name_and_ns(
+            st, "replace", "urn:xmpp:message-correct:0");
+
+        json_set_string(obj, "replace",
+                        r ? xmpp_stanza_get_attribute(r, "id") : NULL);
+    }
     json_object_set_new(obj, "delay",
                         json_boolean(xmpp_stanza_get_child_by_name_and_ns(
                                          st, "delay", NS_DELAY) != NULL));

@@ -330,6 +330,17 @@ static const struct bad_case bad_cases[] = {
     {COMP HOOK_A "rate = 5/week\n", 8, "bad rate '5/week'"},
     {COMP HOOK_A "rate = -5/s\n", 8, "bad rate"},
     {COMP HOOK_A "burst = 0\n", 8, "bad burst '0'"},
+    /* alert lifecycle (issue 5) */
+    {COMP HOOK_A "on_resolve = edit\n", 8,
+     "bad on_resolve 'edit': expected new or correct"},
+    {COMP HOOK_A "on_resolve =\n", 8, "empty value for 'on_resolve'"},
+    {COMP HOOK_A "heartbeat = 15x\n", 8, "bad heartbeat '15x'"},
+    {COMP HOOK_A "heartbeat = m\n", 8, "bad heartbeat 'm'"},
+    {COMP HOOK_A "heartbeat = -5m\n", 8, "bad heartbeat '-5m'"},
+    {COMP HOOK_A "heartbeat = 169h\n", 8, "bad heartbeat '169h'"},
+    {COMP HOOK_A "heartbeat = 99999999999999999999s\n", 8, "bad heartbeat"},
+    {COMP HOOK_A "heartbeat_forward = maybe\n", 8,
+     "bad heartbeat_forward 'maybe'"},
     {COMP HOOK_A "burst = 5\n", 5, "[hook a] has burst but no rate"},
     {COMP "[hook a]\ntoken_sha256 = abc\nto = a@example.org\n", 6,
      "token_sha256 of [hook a] must be 64 hex digits"},
@@ -819,6 +830,42 @@ static void test_conf_file_errors(void **state)
     scratch_remove(&s);
 }
 
+/* on_resolve, heartbeat, heartbeat_forward: defaults and values. */
+static void test_conf_lifecycle(void **state)
+{
+    static const struct {
+        const char *v;
+        unsigned secs;
+    } beats[] = {{"1s", 1},    {"90", 90},       {"15m", 900},
+                 {"2h", 7200}, {"168h", 604800}, {"off", 0}};
+    struct conf_diag diag;
+    struct conf *c;
+    char text[512];
+
+    (void)state;
+    c = conf_load_string(COMP HOOK_A, "l.conf", &diag);
+    assert_non_null(c);
+    assert_int_equal(c->hooks[0].on_resolve_correct, 0); /* new */
+    assert_int_equal(c->hooks[0].heartbeat, 0);
+    assert_int_equal(c->hooks[0].heartbeat_forward, 0);
+    conf_free(c);
+    c = conf_load_string(COMP HOOK_A "on_resolve = correct\n"
+                                     "heartbeat_forward = yes\n",
+                         "l.conf", &diag);
+    assert_non_null(c);
+    assert_int_equal(c->hooks[0].on_resolve_correct, 1);
+    assert_int_equal(c->hooks[0].heartbeat_forward, 1);
+    conf_free(c);
+    for (size_t i = 0; i < sizeof(beats) / sizeof(*beats); i++) {
+        snprintf(text, sizeof(text), COMP HOOK_A "heartbeat = %s\n",
+                 beats[i].v);
+        if (!(c = conf_load_string(text, "l.conf", &diag)))
+            fail_msg("%s: %d: %s", beats[i].v, diag.line, diag.msg);
+        assert_int_equal(c->hooks[0].heartbeat, beats[i].secs);
+        conf_free(c);
+    }
+}
+
 static void test_conf_example(void **state)
 {
     const char *path = XMTA_SOURCE_DIR "/conf/xmta.conf.example";
@@ -855,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_conf_parse_size),
         cmocka_unit_test(test_conf_secret_file),
         cmocka_unit_test(test_conf_file_errors),
+        cmocka_unit_test(test_conf_lifecycle),
         cmocka_unit_test(test_conf_example),
     };
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "component/component.h"
 #include "component/spool.h"
@@ -300,6 +301,123 @@ static void test_garbage_file(void **state)
     spool_close(s);
 }
 
+static int g_loaded_alert;
+static const char *g_group;
+
+static int load_group_col(void *arg, const struct spool_rec *r)
+{
+    (void)arg;
+    if (g_group ? r->group && strcmp(r->group, g_group) == 0 &&
+                      r->alert == MSG_ALERT_RESOLVED && r->firing == 0
+                : r->group == NULL && r->alert == 0)
+        g_loaded_alert++;
+    return 0;
+}
+
+static int life_alert(void *arg, const struct spool_alert *a)
+{
+    int *n = arg;
+
+    assert_string_equal(a->bot, "bot");
+    assert_string_equal(a->first_id, "first");
+    assert_string_equal(a->last_id, "last");
+    assert_int_equal(a->state, MSG_ALERT_FIRING);
+    assert_int_equal(a->firing, 3);
+    n[0]++;
+    return 0;
+}
+
+static int life_group(void *arg, const struct spool_group *g)
+{
+    int *n = arg;
+
+    assert_string_equal(g->hook, "am");
+    assert_int_equal(g->firing, 2);
+    n[1]++;
+    return 0;
+}
+
+/* A spool.db of an older xmta (no alert columns) opens: its rows load
+ * with no group, new rows keep theirs; the lifecycle tables store,
+ * replace, delete and expire. */
+static void test_alert_columns_and_tables(void **state)
+{
+    char path[128], err[256];
+    struct spool *s;
+    struct spool_rec r = {0};
+    sqlite3 *db;
+    int n[2] = {0, 0};
+    int64_t now = (int64_t)time(NULL);
+    struct spool_alert a = {"bot",
+                            "{}:{a=\"b\"}",
+                            "juliet@localhost",
+                            "first",
+                            "last",
+                            MSG_ALERT_FIRING,
+                            3,
+                            now};
+    struct spool_alert old = {"bot", "{}:{old}", "juliet@localhost",
+                              "o1",  "o1",       MSG_ALERT_FIRING,
+                              1,     now - 100};
+    struct spool_group g = {"am", "{}:{a=\"b\"}", 2, now};
+    struct spool_group g2 = {"am", "{}:{c}", 1, now};
+
+    snprintf(path, sizeof(path), "%s/spool.db", g_dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE delivery (seq INTEGER PRIMARY KEY "
+                     "AUTOINCREMENT, created INTEGER NOT NULL, id TEXT NOT "
+                     "NULL, hook TEXT NOT NULL, bot TEXT NOT NULL, nick TEXT,"
+                     " rcpt TEXT NOT NULL, room INTEGER NOT NULL, type "
+                     "INTEGER NOT NULL, subject TEXT, body TEXT NOT NULL);"
+                     "INSERT INTO delivery (created, id, hook, bot, rcpt, "
+                     "room, type, body) VALUES (1, 'old', 'am', 'bot', "
+                     "'juliet@localhost', 0, 0, 'old body')",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    g_group = NULL;
+    g_loaded_alert = 0;
+    assert_int_equal(spool_load(s, load_group_col, NULL), 0);
+    assert_int_equal(g_loaded_alert, 1);
+    r.created = now;
+    r.id = "new";
+    r.hook = "am";
+    r.from = "bot";
+    r.to = "juliet@localhost";
+    r.body = "resolved";
+    r.group = "{}:{a=\"b\"}";
+    r.alert = MSG_ALERT_RESOLVED;
+    assert_int_equal(spool_begin(s), 0);
+    assert_int_equal(spool_add(s, &r), 0);
+    assert_int_equal(spool_commit(s), 0);
+    spool_close(s);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    g_group = r.group;
+    g_loaded_alert = 0;
+    assert_int_equal(spool_load(s, load_group_col, NULL), 0);
+    assert_int_equal(g_loaded_alert, 1);
+
+    assert_int_equal(spool_alert_put(s, &old), 0);
+    a.state = MSG_ALERT_RESOLVED;
+    assert_int_equal(spool_alert_put(s, &a), 0);
+    a.state = MSG_ALERT_FIRING; /* replaces the row */
+    assert_int_equal(spool_alert_put(s, &a), 0);
+    assert_int_equal(spool_group_put(s, &g), 0);
+    assert_int_equal(spool_group_put(s, &g2), 0);
+    g2.firing = 0; /* deletes it */
+    assert_int_equal(spool_group_put(s, &g2), 0);
+    assert_int_equal(spool_life_expire(s, now - 50), 0); /* drops old */
+    spool_close(s);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_life_load(s, life_alert, life_group, n), 0);
+    assert_int_equal(n[0], 1);
+    assert_int_equal(n[1], 1);
+    spool_close(s);
+}
+
 /* A spool path that cannot be a directory: an error naming it, no crash. */
 static void test_unusable_dir(void **state)
 {
@@ -508,6 +626,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_consistency, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_columns_and_tables, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unusable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_recovery_and_expiry, setup,
                                         teardown),

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/* test_lifecycle.c -- the alert lifecycle (issue 5) against the fake
+ * server: on_resolve = correct sends an alert group from its own resource
+ * and corrects the first message (<replace id/>), also after a restart
+ * with the spool; heartbeat = 1s turns the presence xa with one message
+ * and back with one; the presence counts firing alerts (dnd, "N firing",
+ * "all clear"). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "component/component.h"
+#include "conf/conf.h"
+#include "test/fake/fake_server.h"
+#include "xml/msg.h"
+#include "xml/xml.h"
+
+#define DOMAIN "notify.localhost"
+#define SECRET "s3cret-for-lifecycle-tests"
+#define USER "juliet@localhost"
+#define BOT "bot@" DOMAIN
+#define GROUP "{}/{severity=\"page\"}:{alertname=\"DiskFull\"}"
+#define GROUP2 "{}:{alertname=\"Load\"}"
+#define NS_CORRECT "urn:xmpp:message-correct:0"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int
+run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
+{
+    uint64_t end = now_ms() + ms;
+
+    for (;;) {
+        struct timeval slice = {0, 5000};
+
+        if (pred && pred(arg))
+            return 1;
+        if (now_ms() >= end)
+            return pred ? pred(arg) : 1;
+        event_base_loopexit(base, &slice);
+        event_base_dispatch(base);
+    }
+}
+
+struct env {
+    struct event_base *base;
+    struct fake_server *fs;
+    struct conf *cfg;
+    struct comp *c;
+    char dir[64];
+    const char *hooks; /* the [hook] sections */
+    int spool;         /* [spool] path = dir, else none */
+};
+
+static int is_ready(void *arg)
+{
+    struct env *e = arg;
+
+    return comp_state(e->c) == COMP_READY;
+}
+
+static void env_comp(struct env *e)
+{
+    struct conf_diag diag;
+    struct comp_timing t;
+    char text[2048];
+
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\n"
+             "[spool]\npath = %s\n%s",
+             (unsigned)fake_port(e->fs), e->spool ? e->dir : "none", e->hooks);
+    e->cfg = conf_load_string(text, "lifecycle.conf", &diag);
+    if (!e->cfg)
+        fail_msg("%d: %s", diag.line, diag.msg);
+    e->c = comp_new(e->base, e->cfg);
+    assert_non_null(e->c);
+    comp_get_timing(e->c, &t);
+    t.backoff_min_ms = 50;
+    t.backoff_max_ms = 100;
+    t.ping_interval_ms = 0;
+    t.ping_timeout_ms = 0;
+    t.read_timeout_ms = 0;
+    comp_set_timing(e->c, &t);
+    assert_int_equal(comp_start(e->c), 0);
+    assert_true(run_until(e->base, is_ready, e, 3000));
+}
+
+static void env_open(struct env *e, const char *hooks, int spool)
+{
+    struct fake_opts fo = {0};
+
+    memset(e, 0, sizeof(*e));
+    e->hooks = hooks;
+    e->spool = spool;
+    snprintf(e->dir, sizeof(e->dir), "/tmp/xmta-life.XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    assert_non_null(e->base = event_base_new());
+    fo.domain = DOMAIN;
+    fo.secret = SECRET;
+    assert_non_null(e->fs = fake_new(e->base, &fo));
+    env_comp(e);
+}
+
+static void env_comp_close(struct env *e)
+{
+    comp_free(e->c);
+    conf_free(e->cfg);
+    e->c = NULL;
+    e->cfg = NULL;
+}
+
+static void env_close(struct env *e)
+{
+    char cmd[128];
+
+    env_comp_close(e);
+    fake_free(e->fs);
+    event_base_loop(e->base, EVLOOP_NONBLOCK);
+    event_base_free(e->base);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A webhook's message as http/ builds it for an alert group. */
+static void submit_alert(struct env *e,
+                         const char *hook,
+                         const char *id,
+                         const char *group,
+                         int alert,
+                         unsigned firing)
+{
+    struct msg *m = msg_new();
+
+    assert_non_null(m);
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->hook = strdup(hook);
+    m->from = strdup("bot");
+    m->body = strdup(alert == MSG_ALERT_RESOLVED ? "RESOLVED" : "FIRING");
+    if (group) {
+        m->group = strdup(group);
+        m->alert = alert;
+        m->firing = firing;
+    }
+    assert_int_equal(msg_add_to(m, USER), 0);
+    assert_int_equal(comp_submit(e->c, m), 0);
+}
+
+static const char *g_id;
+
+static int got_id(void *arg)
+{
+    struct env *e = arg;
+
+    return fake_find(e->fs, "message", "id", g_id, 0) != NULL;
+}
+
+/* The message with stanza id id, waited for. */
+static const struct xml_node *wait_msg(struct env *e, const char *id)
+{
+    g_id = id;
+    assert_true(run_until(e->base, got_id, e, 3000));
+    return fake_find(e->fs, "message", "id", id, 0);
+}
+
+/* The resource an alert group is sent from, computed here on its own. */
+static void group_jid(const char *group, char *out, size_t size)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+
+    assert_int_equal(
+        EVP_Digest(group, strlen(group), md, &n, EVP_sha256(), NULL), 1);
+    snprintf(out, size, BOT "/alert-%02x%02x%02x%02x%02x%02x", md[0], md[1],
+             md[2], md[3], md[4], md[5]);
+}
+
+/* The id of the <replace/> of message st, or NULL. */
+static const char *replace_of(const struct xml_node *st)
+{
+    const struct xml_node *r = xml_node_child(st, "replace", NS_CORRECT);
+
+    return r ? xml_node_attr(r, "id") : NULL;
+}
+
+#define HOOK_CORRECT                                                           \
+    "[hook am]\ntoken = 0123456789abcdef0123456789abcdef\nfrom = bot\n"        \
+    "to = " USER "\non_resolve = correct\n"
+
+/* firing -> resolved is a correction from the group's own full JID, and
+ * the mapping survives a restart through the spool. */
+static void test_correct_restart(void **state)
+{
+    struct env e;
+    const struct xml_node *st;
+    char jid[128], jid2[128];
+
+    (void)state;
+    group_jid(GROUP, jid, sizeof(jid));
+    group_jid(GROUP2, jid2, sizeof(jid2));
+    env_open(&e, HOOK_CORRECT, 1);
+    submit_alert(&e, "am", "fire-1", GROUP, MSG_ALERT_FIRING, 2);
+    st = wait_msg(&e, "fire-1");
+    assert_string_equal(xml_node_attr(st, "from"), jid);
+    assert_null(replace_of(st));
+    /* Another group in between: its own resource, not a correction. */
+    submit_alert(&e, "am", "other-1", GROUP2, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "other-1");
+    assert_string_equal(xml_node_attr(st, "from"), jid2);
+    assert_null(replace_of(st));
+    /* A message that is no alert group: the bare bot JID as always. */
+    submit_alert(&e, "am", "plain-1", NULL, 0, 0);
+    st = wait_msg(&e, "plain-1");
+    assert_string_equal(xml_node_attr(st, "from"), BOT);
+
+    /* Restart: the series comes back from the spool database. */
+    env_comp_close(&e);
+    env_comp(&e);
+    submit_alert(&e, "am", "resolve-1", GROUP, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "resolve-1");
+    assert_string_equal(xml_node_attr(st, "from"), jid);
+    assert_non_null(replace_of(st));
+    assert_string_equal(replace_of(st), "fire-1");
+    /* The same group firing again later: a new incident, a new message. */
+    submit_alert(&e, "am", "fire-2", GROUP, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "fire-2");
+    assert_string_equal(xml_node_attr(st, "from"), jid);
+    assert_null(replace_of(st));
+    /* A repeat with no more alerts firing: corrects fire-2 (repeated
+     * edits always name the first id). */
+    submit_alert(&e, "am", "fire-2b", GROUP, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "fire-2b");
+    assert_string_equal(replace_of(st), "fire-2");
+    /* More alerts firing than shown: a new message, which notifies. */
+    submit_alert(&e, "am", "fire-3", GROUP, MSG_ALERT_FIRING, 3);
+    st = wait_msg(&e, "fire-3");
+    assert_null(replace_of(st));
+    submit_alert(&e, "am", "resolve-3", GROUP, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "resolve-3");
+    assert_string_equal(replace_of(st), "fire-3");
+    /* Resolved for a group never sent here: a new message. */
+    submit_alert(&e, "am", "resolve-x", "{}:{alertname=\"Never\"}",
+                 MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "resolve-x");
+    assert_null(replace_of(st));
+    env_close(&e);
+}
+
+/* Without a spool the series live in memory; on_resolve = new (the
+ * default) never corrects and sends from the bare JID. */
+static void test_correct_memory_and_new(void **state)
+{
+    struct env e;
+    const struct xml_node *st;
+    char jid[128];
+
+    (void)state;
+    group_jid(GROUP, jid, sizeof(jid));
+    env_open(&e,
+             HOOK_CORRECT "[hook plain]\ntoken = "
+                          "fedcba9876543210fedcba9876543210\nfrom = bot\n"
+                          "to = " USER "\n",
+             0);
+    submit_alert(&e, "am", "m-fire", GROUP, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "m-fire");
+    assert_string_equal(xml_node_attr(st, "from"), jid);
+    submit_alert(&e, "am", "m-resolve", GROUP, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "m-resolve");
+    assert_string_equal(xml_node_attr(st, "from"), jid);
+    assert_string_equal(replace_of(st), "m-fire");
+
+    submit_alert(&e, "plain", "p-fire", GROUP2, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "p-fire");
+    assert_string_equal(xml_node_attr(st, "from"), BOT);
+    submit_alert(&e, "plain", "p-resolve", GROUP2, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "p-resolve");
+    assert_string_equal(xml_node_attr(st, "from"), BOT);
+    assert_null(replace_of(st));
+    env_close(&e);
+}
+
+/* ---- presence ----------------------------------------------------------- */
+
+/* The newest available presence of the bot to USER. */
+static const struct xml_node *last_presence(struct env *e)
+{
+    const struct xml_node *last = NULL;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *to = xml_node_attr(p, "to");
+
+        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+            strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
+            last = p;
+    }
+    return last;
+}
+
+/* Text of child name of n ("" when missing); static buffer. */
+static const char *child_text(const struct xml_node *n, const char *name)
+{
+    static char buf[256];
+    const struct xml_node *ch = n ? xml_node_child(n, name, NULL) : NULL;
+    char *t = ch ? xml_node_text(ch) : NULL;
+
+    snprintf(buf, sizeof(buf), "%s", t ? t : "");
+    free(t);
+    return buf;
+}
+
+static const char *g_status;
+
+static int got_status(void *arg)
+{
+    return strcmp(child_text(last_presence(arg), "status"), g_status) == 0;
+}
+
+/* Waits for the bot's newest presence to show status, then checks its
+ * <show/> ("" for none). */
+static void want_presence(struct env *e, const char *show, const char *status)
+{
+    g_status = status;
+    if (!run_until(e->base, got_status, e, 3000))
+        fail_msg("presence status '%s', wanted '%s'",
+                 child_text(last_presence(e), "status"), status);
+    assert_string_equal(child_text(last_presence(e), "show"), show);
+    assert_string_equal(xml_node_attr(last_presence(e), "from"), BOT "/xmta");
+}
+
+static void subscribe(struct env *e)
+{
+    assert_int_equal(fake_send(e->fs, "<presence type='subscribe' from='" USER
+                                      "' to='" BOT "'/>"),
+                     0);
+}
+
+/* The presence counts firing alerts per group: dnd "N firing", then "all
+ * clear" once every group resolved. */
+static void test_status_board(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e, HOOK_CORRECT, 0);
+    subscribe(&e);
+    want_presence(&e, "", "all clear");
+    submit_alert(&e, "am", "sb-1", GROUP, MSG_ALERT_FIRING, 3);
+    want_presence(&e, "dnd", "3 firing");
+    submit_alert(&e, "am", "sb-2", GROUP2, MSG_ALERT_FIRING, 2);
+    want_presence(&e, "dnd", "5 firing");
+    submit_alert(&e, "am", "sb-3", GROUP, MSG_ALERT_FIRING, 1);
+    want_presence(&e, "dnd", "3 firing");
+    submit_alert(&e, "am", "sb-4", GROUP, MSG_ALERT_RESOLVED, 0);
+    want_presence(&e, "dnd", "2 firing");
+    submit_alert(&e, "am", "sb-5", GROUP2, MSG_ALERT_RESOLVED, 0);
+    want_presence(&e, "", "all clear");
+    env_close(&e);
+}
+
+#define HOOK_BEAT                                                              \
+    "[hook watchdog]\ntoken = 0123456789abcdef0123456789abcdef\nfrom = bot\n"  \
+    "to = " USER "\nheartbeat = 1s\n"
+
+static size_t g_msgs;
+
+static int got_msgs(void *arg)
+{
+    struct env *e = arg;
+
+    return fake_count_named(e->fs, "message", "to", USER) >= g_msgs;
+}
+
+static char *msg_body(struct env *e, size_t nth)
+{
+    const struct xml_node *m = fake_find(e->fs, "message", "to", USER, nth);
+    const struct xml_node *b = m ? xml_node_child(m, "body", NULL) : NULL;
+
+    return b ? xml_node_text(b) : NULL;
+}
+
+/* heartbeat = 1s: after a second without a webhook the presence is xa
+ * "no heartbeat since HH:MM" and exactly one message is sent; a webhook
+ * brings one "back" message and available presence; the webhooks
+ * themselves are not forwarded. */
+static void test_heartbeat(void **state)
+{
+    struct env e;
+    char want[64], hhmm[8], *body;
+    time_t last;
+    struct tm tm;
+    uint64_t t0;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 0);
+    t0 = now_ms();
+    subscribe(&e);
+    want_presence(&e, "", "all clear");
+    /* A webhook in time: not forwarded, the heartbeat is fine. */
+    last = time(NULL);
+    submit_alert(&e, "watchdog", "wd-0", "{}:{alertname=\"Watchdog\"}",
+                 MSG_ALERT_FIRING, 1);
+    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
+    g_msgs = 1;
+    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    /* About a second after the last webhook, not before. */
+    assert_true(now_ms() - t0 >= 1000);
+    localtime_r(&last, &tm);
+    strftime(hhmm, sizeof(hhmm), "%H:%M", &tm);
+    snprintf(want, sizeof(want), "no heartbeat since %s", hhmm);
+    want_presence(&e, "xa", want);
+    body = msg_body(&e, 0);
+    assert_non_null(body);
+    assert_non_null(strstr(body, "No heartbeat"));
+    assert_non_null(strstr(body, "watchdog"));
+    free(body);
+    /* Silence goes on: still that one message. */
+    assert_true(run_until(e.base, NULL, NULL, 2200));
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 1);
+    /* A webhook: one "back" message, available again, none forwarded. */
+    submit_alert(&e, "watchdog", "wd-1", "{}:{alertname=\"Watchdog\"}",
+                 MSG_ALERT_FIRING, 1);
+    g_msgs = 2;
+    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    want_presence(&e, "", "all clear");
+    body = msg_body(&e, 1);
+    assert_non_null(body);
+    assert_non_null(strstr(body, "Heartbeat back"));
+    free(body);
+    assert_null(fake_find(e.fs, "message", "id", "wd-1", 0));
+    assert_null(fake_find(e.fs, "message", "id", "wd-0", 0));
+    /* Webhooks keep coming every 500 ms: no new notice. */
+    for (int i = 0; i < 4; i++) {
+        char id[16];
+
+        snprintf(id, sizeof(id), "wd-k%d", i);
+        submit_alert(&e, "watchdog", id, "{}:{alertname=\"Watchdog\"}",
+                     MSG_ALERT_FIRING, 1);
+        assert_true(run_until(e.base, NULL, NULL, 500));
+    }
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 2);
+    env_close(&e);
+}
+
+/* heartbeat_forward = yes: the webhooks are sent as well. */
+static void test_heartbeat_forward(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT "heartbeat_forward = yes\n", 0);
+    submit_alert(&e, "watchdog", "fw-1", NULL, 0, 0);
+    assert_non_null(wait_msg(&e, "fw-1"));
+    env_close(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_correct_restart),
+        cmocka_unit_test(test_correct_memory_and_new),
+        cmocka_unit_test(test_status_board),
+        cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_heartbeat_forward),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

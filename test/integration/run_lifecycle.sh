@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# shellcheck source-path=SCRIPTDIR
+# run_lifecycle.sh -- the alert lifecycle end to end (issue 5): a private
+# Prosody, the real daemon and a real XMPP client (alice).
+#  - on_resolve = correct: an Alertmanager group firing, then resolved; the
+#    resolved message alice receives carries <replace id> equal to the
+#    firing message's id and comes from the same full JID
+#    (am@DOMAIN/alert-<12 hex>).
+#  - the status board: alice, subscribed to the bot, sees its presence go
+#    dnd "1 firing" and back to "all clear".
+#  - heartbeat = 2s: no webhook for 2 s turns the bot's presence xa "no
+#    heartbeat since HH:MM" with one message; a webhook brings one "back"
+#    message and available presence; the webhooks are not forwarded.
+# Usage: run_lifecycle.sh --xmta PATH/xmta --client PATH/xmta_test_client
+# XMTA_KEEP=1 keeps the temp dir.
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/prosody.sh"
+
+XMTA=${XMTA_BIN:-}
+CLIENT=${XMTA_TEST_CLIENT:-}
+while [ $# -gt 0 ]; do
+    case $1 in
+    --xmta) XMTA=$2; shift 2 ;;
+    --client) CLIENT=$2; shift 2 ;;
+    *) echo "usage: $0 --xmta PATH --client PATH" >&2; exit 2 ;;
+    esac
+done
+[ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
+[ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
+
+prosody_install_if_missing || exit $?
+it_lock 600 || { echo "not ok - another integration run holds the lock"; exit 1; }
+HTTP_PORT=${XMTA_HTTP_PORT:-18080}
+BASE=http://127.0.0.1:$HTTP_PORT
+PROSODY_COMPONENT_SECRET=life-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+DIR=$(mktemp -d /tmp/xmta-life.XXXXXX)
+chmod 755 "$DIR"
+XMTA_PID=""
+
+cleanup() {
+    it_kill_all
+    [ -n "$XMTA_PID" ] && it_kill "$XMTA_PID"
+    prosody_stop "$DIR"
+    if [ "$IT_FAILED" -ne 0 ]; then
+        echo "# --- xmta log (tail)"
+        tail -n 60 "$DIR/xmta.log" 2>/dev/null | sed 's/^/#   /'
+    fi
+    if [ "$IT_FAILED" -eq 0 ] && [ -z "${XMTA_KEEP:-}" ]; then
+        rm -rf "$DIR"
+    else
+        echo "# files kept in $DIR"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bail() {
+    not_ok "$*"
+    it_summary
+    exit 1
+}
+
+# line_has FILE TEXT...: some line of FILE holds every TEXT.
+line_has() {
+    local file=$1 line t
+    shift
+    [ -f "$file" ] || return 1
+    while IFS= read -r line; do
+        for t in "$@"; do
+            case $line in *"$t"*) ;; *) continue 2 ;; esac
+        done
+        return 0
+    done <"$file"
+    return 1
+}
+
+# wait_has SECONDS FILE TEXT...: until line_has holds.
+wait_has() {
+    local secs=$1 i
+    shift
+    for ((i = 0; i < secs * 10; i++)); do
+        line_has "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# The bot's newest available presence to alice (one serialized stanza).
+last_presence() {
+    grep -F "<presence" "$S" | grep -F "from=\"$1@$DOMAIN/xmta\"" |
+        grep -vF 'type=' | tail -n 1
+}
+
+# presence_is BOT TEXT...: until the newest presence of BOT holds every
+# TEXT (10 s at most).
+presence_is() {
+    local bot=$1 i p t
+    shift
+    for ((i = 0; i < 100; i++)); do
+        p=$(last_presence "$bot")
+        local all=1
+        for t in "$@"; do
+            case $p in *"$t"*) ;; *) all=0 ;; esac
+        done
+        [ "$all" -eq 1 ] && return 0
+        sleep 0.1
+    done
+    echo "# newest presence of $bot: $p"
+    return 1
+}
+
+# post TOKEN JSON: prints the HTTP status.
+post() {
+    curl -sS --max-time 15 -X POST -o /dev/null -w '%{http_code}' \
+        -H 'Content-Type: application/json' --data-binary "$2" \
+        "$BASE/hook/$1" 2>>"$DIR/curl.stderr"
+}
+
+# An Alertmanager v4 payload for group KEY with STATUS and alert DiskFull.
+am_payload() {
+    local status=$1 ends=0001-01-01T00:00:00Z
+    [ "$status" = resolved ] && ends=2024-05-01T12:41:00Z
+    cat <<EOF
+{"version":"4","groupKey":"{}:{alertname=\"DiskFull\"}","truncatedAlerts":0,
+ "status":"$status","receiver":"xmpp","groupLabels":{"alertname":"DiskFull"},
+ "commonLabels":{"alertname":"DiskFull","instance":"db1"},
+ "commonAnnotations":{"summary":"Disk full on db1"},
+ "externalURL":"http://am:9093",
+ "alerts":[{"status":"$status","labels":{"alertname":"DiskFull",
+ "instance":"db1"},"annotations":{"summary":"Disk full on db1"},
+ "startsAt":"2024-05-01T12:03:00Z","endsAt":"$ends",
+ "generatorURL":"http://prom:9090/graph","fingerprint":"abc123"}]}
+EOF
+}
+
+WATCHDOG='{"version":"4","groupKey":"{}:{alertname=\"Watchdog\"}","status":"firing","receiver":"wd","groupLabels":{},"commonLabels":{"alertname":"Watchdog"},"commonAnnotations":{},"externalURL":"http://am:9093","alerts":[{"status":"firing","labels":{"alertname":"Watchdog"},"annotations":{},"startsAt":"2024-05-01T12:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"w1"}]}'
+
+port_open "$HTTP_PORT" && bail "port $HTTP_PORT is free for xmta"
+prosody_setup "$DIR" || bail "Prosody setup"
+prosody_start "$DIR" || bail "private Prosody starts"
+ok "private Prosody runs"
+DOMAIN=$PROSODY_COMPONENT_DOMAIN
+
+T_AM=$("$XMTA" token | sed -n "s/^token = //p")
+T_WD=$("$XMTA" token | sed -n "s/^token = //p")
+cat >"$DIR/xmta.ini" <<EOF
+[component]
+domain = $DOMAIN
+server = 127.0.0.1
+port = $PROSODY_COMPONENT_PORT
+secret = $PROSODY_COMPONENT_SECRET
+
+[spool]
+path = $DIR/spool
+
+[http]
+listen = 127.0.0.1:$HTTP_PORT
+
+[hook am]
+token = $T_AM
+from = am
+to = alice@localhost
+on_resolve = correct
+
+[hook wd]
+token = $T_WD
+from = wd
+to = alice@localhost
+heartbeat = 2s
+EOF
+"$XMTA" check -c "$DIR/xmta.ini" >"$DIR/check.out" 2>&1 ||
+    bail "xmta check accepts the config ($(cat "$DIR/check.out"))"
+ok "xmta check accepts on_resolve and heartbeat"
+
+# Config errors name the file and line.
+sed 's/^on_resolve = correct/on_resolve = edit/' "$DIR/xmta.ini" >"$DIR/bad.ini"
+out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
+check_eq "bad on_resolve: FILE:LINE" \
+    "$DIR/bad.ini:17: bad on_resolve 'edit': expected new or correct" "$out"
+sed 's/^heartbeat = 2s/heartbeat = 2w/' "$DIR/xmta.ini" >"$DIR/bad.ini"
+out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
+case $out in
+"$DIR/bad.ini:23: bad heartbeat '2w'"*) ok "bad heartbeat: FILE:LINE" ;;
+*) not_ok "bad heartbeat: FILE:LINE (got: $out)" ;;
+esac
+
+"$XMTA" -v -c "$DIR/xmta.ini" >"$DIR/xmta.stdout" 2>"$DIR/xmta.log" </dev/null &
+XMTA_PID=$!
+for ((i = 0; i < 150; i++)); do
+    curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' && break
+    sleep 0.2
+done
+curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' ||
+    bail "xmta is online"
+ok "xmta is online"
+# The heartbeat starts now: one webhook in time (202, not forwarded).
+check_eq "watchdog webhook: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
+WD_AT=$(date +%H:%M)
+
+J=$DIR/alice.jsonl
+S=$DIR/alice.stanzas
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+    --password alice-pw --out "$J" --stanzas "$S" --expect 0 --duration 60 \
+    --timeout 70 \
+    --raw "<presence type='subscribe' to='am@$DOMAIN'/>" \
+    --raw "<presence type='subscribe' to='wd@$DOMAIN'/>" \
+    >"$DIR/alice.stdout" 2>"$DIR/alice.stderr" &
+ALICE=$!
+it_track "$ALICE"
+wait_for_line "$DIR/alice.stdout" ready 20 "$ALICE" || bail "alice is online"
+check "status board: am is 'all clear' once subscribed" \
+    presence_is am '<status>all clear</status>'
+
+# --- on_resolve = correct ----------------------------------------------
+check_eq "firing: 202" 202 "$(post "$T_AM" "$(am_payload firing)")"
+wait_has 10 "$J" "\"from\":\"am@$DOMAIN/alert-" || bail "alice gets the firing message"
+F_LINE=$(grep -n "\"from\":\"am@$DOMAIN/alert-" "$J" | head -n 1 | cut -d: -f1)
+F_ID=$("$CLIENT" --get "$J" $((F_LINE - 1)) id)
+F_FROM=$("$CLIENT" --get "$J" $((F_LINE - 1)) from)
+F_REPL=$("$CLIENT" --get "$J" $((F_LINE - 1)) replace)
+case $F_FROM in
+"am@$DOMAIN/alert-"????????????) ok "firing comes from the group's full JID ($F_FROM)" ;;
+*) not_ok "firing comes from am@$DOMAIN/alert-<12 hex> (got $F_FROM)" ;;
+esac
+check_eq "firing is a new message (no replace)" "" "$F_REPL"
+check "status board: am is dnd '1 firing'" \
+    presence_is am '<show>dnd</show>' '<status>1 firing</status>'
+
+check_eq "resolved: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
+wait_has 10 "$J" "\"replace\":\"$F_ID\"" || not_ok "alice gets a correction of $F_ID"
+R_LINE=$(grep -n "\"replace\":\"$F_ID\"" "$J" | head -n 1 | cut -d: -f1)
+if [ -n "$R_LINE" ]; then
+    R_FROM=$("$CLIENT" --get "$J" $((R_LINE - 1)) from)
+    R_BODY=$("$CLIENT" --get "$J" $((R_LINE - 1)) body)
+    R_ID=$("$CLIENT" --get "$J" $((R_LINE - 1)) id)
+    check_eq "the correction comes from the same full JID" "$F_FROM" "$R_FROM"
+    check "the correction is a new stanza id" test "$R_ID" != "$F_ID"
+    case $R_BODY in
+    *RESOLVED*) ok "the correction's body is the resolved text" ;;
+    *) not_ok "the correction's body is the resolved text (got: $R_BODY)" ;;
+    esac
+fi
+check "status board: am back to 'all clear' (no show)" \
+    presence_is am '<status>all clear</status>'
+p=$(last_presence am)
+case $p in *"<show>"*) not_ok "all clear has no <show> ($p)" ;; *) ok "all clear has no <show>" ;; esac
+
+# --- heartbeat ----------------------------------------------------------
+check "heartbeat missing: wd presence xa 'no heartbeat since $WD_AT'" \
+    presence_is wd '<show>xa</show>' "<status>no heartbeat since $WD_AT</status>"
+wait_has 10 "$J" "\"from\":\"wd@$DOMAIN\"" "No heartbeat" ||
+    not_ok "alice gets the heartbeat message"
+sleep 3 # more silence: no second message
+n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
+check_eq "one heartbeat message during the silence" 1 "$n"
+check_eq "watchdog webhook again: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
+wait_has 10 "$J" "\"from\":\"wd@$DOMAIN\"" "Heartbeat back" ||
+    not_ok "alice gets the back message"
+check "heartbeat back: wd presence available again" \
+    presence_is wd '<status>all clear</status>'
+check_eq "watchdog webhook in time: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
+sleep 1
+n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
+check_eq "two heartbeat messages in all; the webhooks are not forwarded" 2 "$n"
+it_summary
