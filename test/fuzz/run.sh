@@ -66,7 +66,7 @@ for t in "${TARGETS[@]}"; do
     # The first corpus directory collects new inputs; the seeds are read.
     # -timeout: one input over 10 s is a hang; -rss_limit_mb: a blow-up.
     "$BUILD/test/fuzz_$t" -max_total_time="$SECS" -timeout=10 \
-        -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 \
+        -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/crash/" \
         "$dir/corpus" "test/fuzz/corpus/$t" >"$dir/log" 2>&1 </dev/null ||
         rc=$?
