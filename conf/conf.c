@@ -603,6 +603,7 @@ static int conf_add_listen(struct conf_parse *p,
     l->host = copy;
     l->port = port;
     l->line = line;
+    l->tls = 0; /* conf_key_listen() sets it; the default listener has none */
     return 0;
 }
 

@@ -204,23 +204,17 @@ static int uuid_v4(char out[MSG_ID_LEN + 1])
     return 0;
 }
 
-/* The token from /hook/TOKEN (percent-decoded) or from "Authorization:
+/* The token of /hook/TOKEN (taken from rt) or from "Authorization:
  * Bearer TOKEN". Malloc'd; NULL when there is none. */
-static char *token_get(struct evhttp_request *req, const char *path)
+static char *token_get(struct evhttp_request *req, struct http_route *rt)
 {
     const char *auth, *t;
+    char *tok;
     size_t n;
 
-    if (strncmp(path, "/hook/", 6) == 0 && path[6] != '\0') {
-        size_t len = 0, tlen = strcspn(path + 6, "/"); /* /hook/TOK/FMT */
-        char *raw = strndup(path + 6, tlen);
-        char *tok = raw ? evhttp_uridecode(raw, 0, &len) : NULL;
-
-        free(raw);
-        if (tok && strlen(tok) != len) { /* %00: matches no token */
-            free(tok);
-            tok = strdup("");
-        }
+    if (rt->token) {
+        tok = rt->token;
+        rt->token = NULL;
         return tok;
     }
     auth = evhttp_find_header(evhttp_request_get_input_headers(req),
@@ -297,7 +291,7 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
  * with err filled; *quotes_body when err may quote the body. */
 static int hook_decode(struct call *c,
                        const struct conf_hook *hook,
-                       const char *path,
+                       const struct http_route *rt,
                        const char *data,
                        size_t len,
                        struct body_fields *f,
@@ -308,7 +302,7 @@ static int hook_decode(struct call *c,
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(c->req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
-    const char *name = hook->format, *slash = NULL;
+    const char *name = rt->format ? rt->format : hook->format;
     const struct fmt_def *forced = NULL, *used = NULL;
     struct fmt_request rq = {0};
     struct fmt_header *hdrs = NULL;
@@ -317,10 +311,6 @@ static int hook_decode(struct call *c,
     int rc, code = 0;
 
     *quotes_body = 0;
-    if (strncmp(path, "/hook/", 6) == 0)
-        slash = strchr(path + 6, '/');
-    if (slash && slash[1])
-        name = slash + 1;
     if (name && strcasecmp(name, "auto") != 0 &&
         !(forced = format_find(name))) {
         snprintf(err, errlen, "unknown format '%.40s' (known: %s)", name,
@@ -456,7 +446,7 @@ static int hook_rate_limited(struct call *c, const struct conf_hook *hook)
     return 1;
 }
 
-static void handle_hook(struct call *c, const char *path)
+static void handle_hook(struct call *c, struct http_route *rt)
 {
     struct evhttp_request *req = c->req;
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -478,7 +468,7 @@ static void handle_hook(struct call *c, const char *path)
         error = "method not allowed";
         goto fail;
     }
-    token = token_get(req, path);
+    token = token_get(req, rt);
     hook = token ? http_auth_find(cfg, c->h->digests, token) : NULL;
     if (!hook) {
         evhttp_add_header(out, "WWW-Authenticate", "Bearer realm=\"xmta\"");
@@ -506,7 +496,7 @@ static void handle_hook(struct call *c, const char *path)
         goto fail;
     }
     xlog_debug("http", "hook=%s body_len=%zu", hook->name, len);
-    code = hook_decode(c, hook, path, data, len, &f, &reply, &quotes_body, err,
+    code = hook_decode(c, hook, rt, data, len, &f, &reply, &quotes_body, err,
                        sizeof(err));
     if (code != 0) {
         if (code == 401)
@@ -847,19 +837,33 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct call c = {.h = arg, .req = req, .start_us = http_now_us()};
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    struct http_route rt;
 
     http_conns_request(c.h->conns, req);
     peer_format(req, c.peer, sizeof(c.peer));
-    if (!path)
+    if (!path) {
         call_fail(&c, 400, "bad request", NULL);
-    else if (strcmp(path, "/health") == 0)
+        return;
+    }
+    if (http_route(path, &rt) != 0) {
+        call_fail(&c, 500, "out of memory", NULL);
+        return;
+    }
+    switch (rt.kind) {
+    case HTTP_ROUTE_HEALTH:
         handle_health(&c);
-    else if (strcmp(path, "/metrics") == 0)
+        break;
+    case HTTP_ROUTE_METRICS:
         handle_metrics(&c);
-    else if (strcmp(path, "/hook") == 0 || strncmp(path, "/hook/", 6) == 0)
-        handle_hook(&c, path);
-    else
+        break;
+    case HTTP_ROUTE_HOOK:
+        handle_hook(&c, &rt);
+        break;
+    default:
         call_fail(&c, 404, "not found", NULL);
+        break;
+    }
+    http_route_clear(&rt);
 }
 
 /* ---- life cycle -------------------------------------------------------- */

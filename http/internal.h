@@ -88,4 +88,33 @@ uint64_t http_now_us(void); /* monotonic */
  * (or the list is empty), else 0. */
 int http_status_allowed(const struct conf *cfg, const char *addr);
 
+/* ---- route.c: the request path ----------------------------------------- */
+
+enum http_route_kind {
+    HTTP_ROUTE_NONE, /* 404 (or no path at all) */
+    HTTP_ROUTE_HEALTH,
+    HTTP_ROUTE_METRICS,
+    HTTP_ROUTE_HOOK,
+    HTTP_ROUTE_KIND_COUNT
+};
+
+/* Where a request goes: /health, /metrics, /hook, /hook/TOKEN and
+ * /hook/TOKEN/FORMAT (exact paths: no trailing slash, no case folding). */
+struct http_route {
+    enum http_route_kind kind;
+    /* HOOK with /hook/TOKEN: TOKEN percent-decoded, malloc'd; "" when it
+     * decodes to a NUL byte (matches no token). NULL for /hook and
+     * /hook/: the token is then in "Authorization: Bearer". */
+    char *token;
+    /* HOOK: FORMAT of /hook/TOKEN/FORMAT (everything after the slash,
+     * not decoded), pointing into the path; NULL when absent or empty. */
+    const char *format;
+};
+
+/* Fills *out for path (borrowed: out->format points into it). 0, or
+ * XMTA_E_NOMEM (*out then cleared). */
+int http_route(const char *path, struct http_route *out);
+/* Wipes and frees the token; *r cleared. */
+void http_route_clear(struct http_route *r);
+
 #endif

@@ -11,4 +11,4 @@ foreach(t test_conf test_jid)
     set_tests_properties(${t} PROPERTIES LABELS unit TIMEOUT 60)
 endforeach()
 
-xmta_fuzz_target(conf ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_conf.c xmta_conf)
+xmta_fuzz_target(conf ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_conf.c xmta_http)

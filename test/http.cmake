@@ -13,6 +13,13 @@ endforeach()
 
 xmta_fuzz_target(body ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_body.c xmta_http)
 
+# The request-path router (/health, /metrics, /hook/TOKEN[/FORMAT]).
+add_executable(test_route ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_route.c)
+target_link_libraries(test_route PRIVATE xmta_http PkgConfig::CMOCKA)
+add_test(NAME test_route COMMAND test_route)
+set_tests_properties(test_route PROPERTIES LABELS unit TIMEOUT 30)
+xmta_fuzz_target(route ${CMAKE_SOURCE_DIR}/test/fuzz/fuzz_route.c xmta_http)
+
 # Webhook formats (issue 5): the fixtures rendered exactly, templates and
 # signatures; fuzz targets over the fixtures (corpus/fmt and corpus/tmpl
 # are links to test/fixtures and test/fixtures/templates).

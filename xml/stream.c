@@ -420,22 +420,42 @@ stream_feed_bounded(struct xml_stream *s, const char *buf, size_t len)
     return 0;
 }
 
+/* The first byte XML over a UTF-8 stream never holds: NUL, 0xFE or 0xFF
+ * (no UTF-8 sequence has them). Its offset, or len when there is none. */
+static size_t stream_bad_byte(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+
+        if (c == 0 || c >= 0xFE)
+            return i;
+    }
+    return len;
+}
+
 int xml_stream_feed(struct xml_stream *s, const char *buf, size_t len)
 {
-    const char *nul;
+    size_t bad;
     int rc;
 
     if (!s || (!buf && len))
         return XMTA_E_INVAL;
     if (s->err)
         return s->err;
-    /* NUL is never allowed in XML. Stop at it ourselves: expat, even with
-     * UTF-8 forced, takes "x\0" or "\0x" at the start for UTF-16. */
-    nul = len ? memchr(buf, '\0', len) : NULL;
-    rc = stream_feed_bounded(s, buf, nul ? (size_t)(nul - buf) : len);
-    if (rc == 0 && nul) {
+    /* Stop at these ourselves: expat, even with UTF-8 forced, takes "x\0"
+     * or "\0x" at the start for UTF-16, and a UTF-16 byte order mark
+     * (FE FF, FF FE) for a switch to UTF-16. */
+    bad = stream_bad_byte(buf, len);
+    rc = stream_feed_bounded(s, buf, bad);
+    if (rc == 0 && bad < len) {
         s->err = XMTA_E_PARSE;
-        snprintf(s->msg, sizeof(s->msg), "NUL byte in stream");
+        if (buf[bad] == '\0')
+            snprintf(s->msg, sizeof(s->msg), "NUL byte in stream");
+        else
+            snprintf(s->msg, sizeof(s->msg),
+                     "byte 0x%02X in stream: not UTF-8 (a UTF-16 byte order "
+                     "mark?)",
+                     (unsigned)(unsigned char)buf[bad]);
         rc = s->err;
     }
     return rc;

@@ -26,6 +26,8 @@ LOAD=$BUILD/test/bench_ingest
 for b in "$XMTA" "$SINK" "$LOAD"; do
     [ -x "$b" ] || { echo "missing $b (build it first)" >&2; exit 2; }
 done
+. "$HERE/../integration/lib.sh"
+XMTA=$(it_xmta "$XMTA") || exit 2 # under valgrind with XMTA_VALGRIND=1
 
 DIR=$(mktemp -d "$PARENT/xmta-bench.XXXXXX")
 SECRET=bench-secret

@@ -675,6 +675,13 @@ static void open_room(struct env *e, struct env_opts *eo)
 
 /* Status 201: our join created the room: leave it, report, never rejoin
  * (not even after a reconnect). */
+static int got_unavailable(void *arg)
+{
+    struct env *e = arg;
+
+    return fake_find(e->fs, "presence", "type", "unavailable", 0) != NULL;
+}
+
 static void test_room_created(void **state)
 {
     struct env_opts eo = {0};
@@ -684,6 +691,8 @@ static void test_room_created(void **state)
     eo.fo.muc_status = "201";
     open_room(&e, &eo);
     wait_room(&e, "failed");
+    /* sent as the room fails: the fake reads it on a later loop turn */
+    assert_true(run_until(e.base, got_unavailable, &e, 3000));
     p = fake_find(e.fs, "presence", "type", "unavailable", 0);
     assert_attr(p, "to", ROOM "/Bot");
     assert_attr(p, "from", BOT_FULL);

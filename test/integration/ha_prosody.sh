@@ -29,6 +29,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
+XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
 
 prosody_install_if_missing || exit 77

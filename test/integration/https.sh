@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
+XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 for tool in curl openssl; do
     command -v $tool >/dev/null || { echo "# $tool missing: skipped"; exit 77; }
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # lib.sh -- shared helpers of the integration scripts: TAP-like checks,
-# background processes that are always cleaned up, bounded waits.
+# background processes that are always cleaned up, bounded waits, xmta
+# under valgrind (XMTA_VALGRIND=1).
 
 IT_PASSED=0
 IT_FAILED=0
@@ -39,6 +40,7 @@ check_eq() {
 }
 
 it_summary() {
+    it_valgrind_report
     echo "$IT_PASSED passed, $IT_FAILED failed"
     [ "$IT_FAILED" -eq 0 ]
 }
@@ -48,12 +50,14 @@ it_track() {
     IT_PIDS+=("$1")
 }
 
-# Stops one tracked process: SIGTERM, up to 5 s, then SIGKILL.
+# Stops one tracked process: SIGTERM, up to 5 s (30 s under valgrind,
+# which checks for leaks at exit), then SIGKILL.
 it_kill() {
-    local pid=$1 i
+    local pid=$1 i n=50
     kill -0 "$pid" 2>/dev/null || return 0
+    [ "${XMTA_VALGRIND:-0}" = 1 ] && n=300
     kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < n; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -131,4 +135,49 @@ it_lock() {
         echo "# waiting (up to ${secs}s) for another integration run to end"
         flock -w "$secs" 9 || return 1
     fi
+}
+
+# --- xmta under valgrind ------------------------------------------------------
+# With XMTA_VALGRIND=1 (set by ctest in a XMTA_VALGRIND=ON build), the
+# scripts run xmta through it_xmta: valgrind memcheck (test/valgrind/
+# wrap.sh), one log per process in XMTA_VALGRIND_LOGS (xmta.PID.log; the
+# PID is xmta's, as the wrapper execs). it_summary reports the errors and
+# leaks of the runs that ended; ctest's valgrind_logs (test/valgrind/
+# check.sh) checks every log once all tests are done, so that the xmta a
+# script stops in its cleanup, after its summary, is checked as well.
+IT_VG_REPORTED=" "
+
+# it_xmta PATH: the command to run xmta with: PATH itself, or with
+# XMTA_VALGRIND=1 a wrapper script running PATH under valgrind.
+it_xmta() {
+    local bin=$1 dir wrap
+    if [ "${XMTA_VALGRIND:-0}" != 1 ]; then
+        echo "$bin"
+        return 0
+    fi
+    dir=${XMTA_VALGRIND_LOGS:-${TMPDIR:-/tmp}/xmta-valgrind}
+    wrap=$(cd "$(dirname "${BASH_SOURCE[0]}")/../valgrind" && pwd)/wrap.sh
+    mkdir -p "$dir" || return 1
+    dir=$(cd "$dir" && pwd)
+    bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+    printf '#!/bin/sh\nexec %q --log-file=%q %q "$@"\n' "$wrap" \
+        "$dir/xmta.%p.log" "$bin" >"$dir/xmta" &&
+        chmod 755 "$dir/xmta" || return 1
+    echo "$dir/xmta"
+}
+
+# A not ok for each finished valgrind run of xmta with errors or leaks
+# (each log once).
+it_valgrind_report() {
+    local log
+    [ "${XMTA_VALGRIND:-0}" = 1 ] || return 0
+    for log in "${XMTA_VALGRIND_LOGS:-${TMPDIR:-/tmp}/xmta-valgrind}"/xmta.*.log; do
+        [ -f "$log" ] || continue
+        case $IT_VG_REPORTED in *" $log "*) continue ;; esac
+        grep -q 'ERROR SUMMARY: ' "$log" || continue # running, or killed
+        IT_VG_REPORTED+="$log "
+        grep -q 'ERROR SUMMARY: 0 errors' "$log" && continue
+        not_ok "valgrind: xmta without errors or leaks ($log)"
+        head -n 150 "$log" | sed 's/^/#   /'
+    done
 }

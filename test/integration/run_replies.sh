@@ -42,6 +42,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
+XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
 [ -x "$RECEIVER" ] || { echo "no receiver at '$RECEIVER'" >&2; exit 2; }
 

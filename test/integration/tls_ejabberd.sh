@@ -27,6 +27,7 @@ if [ ! -x "$XMTA" ] || [ ! -x "$CLIENT" ]; then
     echo "usage: $0 --xmta PATH --client PATH" >&2
     exit 2
 fi
+XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 SECRET=tls-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export EJABBERD_COMPONENT_SECRET=$SECRET
 . "$HERE/ejabberd.sh"

@@ -136,6 +136,7 @@ static void test_conf_defaults(void **state)
     assert_string_equal(c->listen[0].host, "127.0.0.1");
     assert_int_equal(c->listen[0].port, 8080);
     assert_int_equal(c->listen[0].line, 0);
+    assert_int_equal(c->listen[0].tls, 0); /* the default is plain HTTP */
     assert_int_equal(c->max_body, 1024 * 1024);
     assert_string_equal(c->spool_path, "/var/lib/xmta");
     assert_int_equal(c->spool_max_messages, 100000);

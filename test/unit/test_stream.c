@@ -391,6 +391,24 @@ static void test_nul_and_utf16(void **state)
         xml_stream_free(s);
         free(r.log);
     }
+
+    /* A UTF-16 byte order mark alone (expat would switch to UTF-16 on it
+     * and wait) is refused at once; so is 0xFE/0xFF anywhere later. */
+    static const char *const boms[] = {"\xff\xfe", "\xfe\xff",
+                                       "\xff\xfe\x3c\x4e", HDR "<iq/>\xfe"};
+    for (size_t i = 0; i < sizeof(boms) / sizeof(boms[0]); i++) {
+        struct rec r = {0};
+        struct xml_stream *s = xml_stream_new(&cbs, &r, NULL);
+
+        assert_int_equal(xml_stream_feed(s, boms[i], strlen(boms[i])),
+                         XMTA_E_PARSE);
+        assert_non_null(strstr(xml_stream_error(s), "not UTF-8"));
+        assert_int_equal(r.n_open, i == 3);
+        assert_int_equal(r.n_stanza, i == 3);
+        assert_int_equal(xml_stream_feed(s, HDR, strlen(HDR)), XMTA_E_PARSE);
+        xml_stream_free(s);
+        free(r.log);
+    }
 }
 
 static void test_error_strings(void **state)
