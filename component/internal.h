@@ -393,6 +393,13 @@ int comp_life_status(const struct comp *c,
                      char *status,
                      size_t size);
 
+/* Appends the status board of bot to presence p (<show/> and <status/>,
+ * as comp_life_status() says; nothing for a bot without one): for room
+ * joins and updates. 0 or XMTA_E_NOMEM. */
+int comp_life_presence_add(const struct comp *c,
+                           const char *bot,
+                           struct xml_node *p);
+
 /* ---- tls.c -------------------------------------------------------------- */
 
 /* A new bufferevent for the next connection: plain TCP, or with
@@ -507,8 +514,9 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m);
 void comp_replies_free(struct comp *c);
 /* The id of the newest alert of hook delivered to jid (a bare user or
  * room JID), or NULL. */
-const char *
-comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
+const char *comp_replies_last_alert(const struct comp *c,
+                                    const char *hook,
+                                    const char *jid);
 /* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
  * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
  * Alertmanager answers), 0 when not ours. */

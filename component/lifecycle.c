@@ -316,6 +316,25 @@ int comp_life_status(const struct comp *c,
     return board || missing || firing;
 }
 
+int comp_life_presence_add(const struct comp *c,
+                           const char *bot,
+                           struct xml_node *p)
+{
+    const char *show;
+    char status[128];
+    struct xml_node *n;
+
+    if (!comp_life_status(c, bot, &show, status, sizeof(status)))
+        return 0;
+    if (show && (!(n = xml_node_add_child(p, "show", NULL)) ||
+                 xml_node_add_text(n, show, strlen(show)) != 0))
+        return XMTA_E_NOMEM;
+    if (!(n = xml_node_add_child(p, "status", NULL)) ||
+        xml_node_add_text(n, status, strlen(status)) != 0)
+        return XMTA_E_NOMEM;
+    return 0;
+}
+
 /* Sends the presence of bot again when its status differs from before. */
 static void life_board_changed(struct comp *c,
                                const char *bot,

@@ -114,6 +114,7 @@ static void env_open(struct env *e, const char *hooks, int spool)
     assert_non_null(e->base = event_base_new());
     fo.domain = DOMAIN;
     fo.secret = SECRET;
+    fo.muc_auto = 1; /* rooms are joined at once (110 self-presence) */
     assert_non_null(e->fs = fake_new(e->base, &fo));
     env_comp(e);
 }
@@ -471,6 +472,138 @@ static void test_heartbeat_forward(void **state)
     env_close(&e);
 }
 
+/* ---- rooms ------------------------------------------------------------- */
+
+#define ROOM "ops@conference.localhost"
+#define NS_MUC "http://jabber.org/protocol/muc"
+
+static int room_joined(void *arg)
+{
+    struct env *e = arg;
+    struct comp_room_info ri;
+
+    return comp_room_info(e->c, 0, &ri) == 0 && strcmp(ri.state, "joined") == 0;
+}
+
+/* The newest presence of the bot to its occupant JID in ROOM (join or
+ * update), or NULL. */
+static const struct xml_node *last_room_presence(struct env *e)
+{
+    const struct xml_node *last = NULL;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *to = xml_node_attr(p, "to");
+
+        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+            strncmp(to, ROOM "/", strlen(ROOM) + 1) == 0 &&
+            !xml_node_attr(p, "type"))
+            last = p;
+    }
+    return last;
+}
+
+static int got_room_status(void *arg)
+{
+    return strcmp(child_text(last_room_presence(arg), "status"), g_status) == 0;
+}
+
+/* A room gets the status board too: in the join presence and as
+ * presence updates to the bot's occupant JID (no MUC <x/>, from the JID
+ * that joined); the heartbeat notice of another hook of the same bot goes
+ * to the room once; an alert group of an on_resolve = correct hook is
+ * never corrected in a room (groupchat from the joined JID, no
+ * <replace/>). */
+static void test_room_board(void **state)
+{
+    struct env e;
+    const struct xml_node *p, *st;
+    size_t n;
+
+    (void)state;
+    env_open(&e,
+             "[hook am]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nroom = " ROOM "\non_resolve = correct\n"
+             "[hook wd]\ntoken = fedcba9876543210fedcba9876543210\n"
+             "from = bot\nroom = " ROOM "\nheartbeat = 1s\n",
+             0);
+    assert_true(run_until(e.base, room_joined, &e, 3000));
+    /* The join itself shows the board. */
+    p = last_room_presence(&e);
+    assert_non_null(p);
+    assert_non_null(xml_node_child(p, "x", NS_MUC));
+    assert_string_equal(child_text(p, "status"), "all clear");
+    assert_string_equal(child_text(p, "show"), "");
+
+    /* A firing group: dnd "2 firing" as an update, not a second join. */
+    {
+        struct msg *m = msg_new();
+
+        assert_non_null(m);
+        snprintf(m->id, sizeof(m->id), "room-fire");
+        m->hook = strdup("am");
+        m->from = strdup("bot");
+        m->body = strdup("FIRING");
+        m->group = strdup(GROUP);
+        m->alert = MSG_ALERT_FIRING;
+        m->firing = 2;
+        assert_int_equal(msg_add_room(m, ROOM), 0);
+        assert_int_equal(comp_submit(e.c, m), 0);
+    }
+    g_status = "2 firing";
+    assert_true(run_until(e.base, got_room_status, &e, 3000));
+    p = last_room_presence(&e);
+    assert_null(xml_node_child(p, "x", NS_MUC));
+    assert_string_equal(xml_node_attr(p, "from"), BOT "/xmta");
+    assert_string_equal(child_text(p, "show"), "dnd");
+    st = wait_msg(&e, "room-fire");
+    assert_string_equal(xml_node_attr(st, "type"), "groupchat");
+    assert_string_equal(xml_node_attr(st, "from"), BOT "/xmta");
+    assert_null(replace_of(st));
+    {
+        struct msg *m = msg_new();
+
+        assert_non_null(m);
+        snprintf(m->id, sizeof(m->id), "room-resolve");
+        m->hook = strdup("am");
+        m->from = strdup("bot");
+        m->body = strdup("RESOLVED");
+        m->group = strdup(GROUP);
+        m->alert = MSG_ALERT_RESOLVED;
+        assert_int_equal(msg_add_room(m, ROOM), 0);
+        assert_int_equal(comp_submit(e.c, m), 0);
+    }
+    st = wait_msg(&e, "room-resolve");
+    assert_string_equal(xml_node_attr(st, "from"), BOT "/xmta");
+    assert_null(replace_of(st));
+
+    /* No webhook for a second: the room sees xa and one notice. */
+    g_status = "no heartbeat since ";
+    for (int i = 0; i < 300; i++) {
+        if (strncmp(child_text(last_room_presence(&e), "status"), g_status,
+                    strlen(g_status)) == 0)
+            break;
+        run_until(e.base, NULL, NULL, 10);
+    }
+    p = last_room_presence(&e);
+    assert_string_equal(child_text(p, "show"), "xa");
+    assert_non_null(strstr(child_text(p, "status"), "no heartbeat since "));
+    n = 0;
+    for (size_t i = 0; i < fake_count(e.fs); i++) {
+        const struct xml_node *m = fake_stanza(e.fs, i);
+        const struct xml_node *b = xml_node_child(m, "body", NULL);
+        char *t = b ? xml_node_text(b) : NULL;
+
+        if (strcmp(xml_node_name(m), "message") == 0 &&
+            strcmp(xml_node_attr(m, "to"), ROOM) == 0 && t &&
+            strstr(t, "No heartbeat"))
+            n++;
+        free(t);
+    }
+    assert_int_equal(n, 1);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_status_board),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_heartbeat_forward),
+        cmocka_unit_test(test_room_board),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
