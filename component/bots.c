@@ -413,10 +413,8 @@ int comp_bots_init(struct comp *c)
     return 0;
 }
 
-void comp_bots_free(struct comp *c)
+static void bots_free(struct comp_bots *b)
 {
-    struct comp_bots *b = c->bots;
-
     if (!b)
         return;
     for (size_t i = 0; i < b->n_bots; i++) {
@@ -431,7 +429,36 @@ void comp_bots_free(struct comp *c)
     free(b->subs);
     free(b->subs_path);
     free(b);
+}
+
+void comp_bots_free(struct comp *c)
+{
+    bots_free(c->bots);
     c->bots = NULL;
+}
+
+int comp_bots_reload(struct comp *c)
+{
+    struct comp_bots *old = c->bots;
+    int rc;
+
+    c->bots = NULL;
+    rc = comp_bots_init(c);
+    /* Without a subscribers file they live only here: carried over for
+     * the bots that remain (by localpart). */
+    for (size_t i = 0; rc == 0 && old && !c->bots->subs_path && i < old->n_subs;
+         i++) {
+        char jid[COMP_JID_MAX];
+        struct comp_bot *bot;
+
+        snprintf(jid, sizeof(jid), "%s@%s", old->subs[i].bot->local,
+                 c->cfg->domain);
+        if ((bot = bots_find(c, jid)) &&
+            bots_sub_add(c->bots, bot, old->subs[i].jid) == XMTA_E_NOMEM)
+            rc = XMTA_E_NOMEM;
+    }
+    bots_free(old);
+    return rc;
 }
 
 const char *comp_bots_photo(const struct comp *c, const char *local)

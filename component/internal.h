@@ -361,7 +361,7 @@ void comp_storm_free(struct comp *c);
  * XMTA_E_NOMEM. */
 int comp_life_init(struct comp *c);
 /* After c->cfg changed: heartbeat timers follow the hooks (their state
- * is kept by hook name). */
+ * is kept by hook name); every bot's presence is sent again. */
 void comp_life_reload(struct comp *c);
 void comp_life_free(struct comp *c); /* NULL-safe */
 /* A valid message was submitted: counts its alert group for the status
@@ -452,6 +452,9 @@ void comp_rooms_on_message(struct comp *c, const struct xml_node *m);
 int comp_bots_init(struct comp *c);
 /* Called by comp_rooms_free(). */
 void comp_bots_free(struct comp *c);
+/* SIGHUP: the bots built again from c->cfg; subscriptions come back from
+ * the subscribers file, or (path = none) from memory. 0 or NOMEM. */
+int comp_bots_reload(struct comp *c);
 /* A get/set iq to one of our JIDs (the domain, a bot, or an unknown
  * localpart): answers it (disco#info/#items, ping, version, vCard, else
  * an error) and returns 1; returns 0 for results, errors and before

@@ -724,6 +724,17 @@ void comp_life_reload(struct comp *c)
     if (life_beats_build(c, old.beats, old.n_beats) != 0)
         xlog_error("life", "reload: out of memory building heartbeats");
     life_beats_free(&old);
+    /* A heartbeat dropped while missing, a hook moved to another bot:
+     * every bot's presence again (once per bot; SIGHUP is rare). */
+    for (size_t i = 0; i < c->cfg->n_hooks; i++) {
+        const char *bot = life_bot_of(&c->cfg->hooks[i]);
+        size_t j = 0;
+
+        while (j < i && strcmp(life_bot_of(&c->cfg->hooks[j]), bot) != 0)
+            j++;
+        if (j == i)
+            comp_bots_presence_update(c, bot);
+    }
 }
 
 void comp_life_free(struct comp *c)

@@ -460,6 +460,41 @@ static void test_heartbeat(void **state)
     env_close(&e);
 }
 
+/* SIGHUP without the heartbeat while it is missing: the presence leaves
+ * xa at once (the bot's plain status again). */
+static void test_heartbeat_reload(void **state)
+{
+    struct env e;
+    struct conf_diag diag;
+    struct conf *cfg2;
+    char text[2048];
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 0);
+    subscribe(&e);
+    g_status = "no heartbeat since ";
+    for (int i = 0; i < 300; i++) {
+        if (strncmp(child_text(last_presence(&e), "status"), g_status,
+                    strlen(g_status)) == 0)
+            break;
+        run_until(e.base, NULL, NULL, 10);
+    }
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\n[spool]\npath = none\n"
+             "[hook watchdog]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nto = " USER "\n",
+             (unsigned)fake_port(e.fs));
+    cfg2 = conf_load_string(text, "lifecycle2.conf", &diag);
+    assert_non_null(cfg2);
+    assert_int_equal(comp_reload(e.c, cfg2), 0);
+    conf_free(e.cfg);
+    e.cfg = cfg2;
+    want_presence(&e, "", "Sends notifications (webhook watchdog)");
+    env_close(&e);
+}
+
 /* heartbeat_forward = yes: the webhooks are sent as well. */
 static void test_heartbeat_forward(void **state)
 {
@@ -612,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_status_board),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_heartbeat_forward),
+        cmocka_unit_test(test_heartbeat_reload),
         cmocka_unit_test(test_room_board),
     };
 
