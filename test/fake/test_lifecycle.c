@@ -200,6 +200,62 @@ static const char *replace_of(const struct xml_node *st)
     return r ? xml_node_attr(r, "id") : NULL;
 }
 
+/* ---- presence ----------------------------------------------------------- */
+
+/* The newest available presence of the bot to USER. */
+static const struct xml_node *last_presence(struct env *e)
+{
+    const struct xml_node *last = NULL;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *to = xml_node_attr(p, "to");
+
+        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+            strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
+            last = p;
+    }
+    return last;
+}
+
+/* Text of child name of n ("" when missing); static buffer. */
+static const char *child_text(const struct xml_node *n, const char *name)
+{
+    static char buf[256];
+    const struct xml_node *ch = n ? xml_node_child(n, name, NULL) : NULL;
+    char *t = ch ? xml_node_text(ch) : NULL;
+
+    snprintf(buf, sizeof(buf), "%s", t ? t : "");
+    free(t);
+    return buf;
+}
+
+static const char *g_status;
+
+static int got_status(void *arg)
+{
+    return strcmp(child_text(last_presence(arg), "status"), g_status) == 0;
+}
+
+/* Waits for the bot's newest presence to show status, then checks its
+ * <show/> ("" for none). */
+static void want_presence(struct env *e, const char *show, const char *status)
+{
+    g_status = status;
+    if (!run_until(e->base, got_status, e, 3000))
+        fail_msg("presence status '%s', wanted '%s'",
+                 child_text(last_presence(e), "status"), status);
+    assert_string_equal(child_text(last_presence(e), "show"), show);
+    assert_string_equal(xml_node_attr(last_presence(e), "from"), BOT "/xmta");
+}
+
+static void subscribe(struct env *e)
+{
+    assert_int_equal(fake_send(e->fs, "<presence type='subscribe' from='" USER
+                                      "' to='" BOT "'/>"),
+                     0);
+}
+
 #define HOOK_CORRECT                                                           \
     "[hook am]\ntoken = 0123456789abcdef0123456789abcdef\nfrom = bot\n"        \
     "to = " USER "\non_resolve = correct\n"
@@ -230,9 +286,12 @@ static void test_correct_restart(void **state)
     st = wait_msg(&e, "plain-1");
     assert_string_equal(xml_node_attr(st, "from"), BOT);
 
-    /* Restart: the series comes back from the spool database. */
+    /* Restart: the series comes back from the spool database, and so do
+     * the firing counts (2 + 1) of the status board. */
     env_comp_close(&e);
     env_comp(&e);
+    subscribe(&e);
+    want_presence(&e, "dnd", "3 firing");
     submit_alert(&e, "am", "resolve-1", GROUP, MSG_ALERT_RESOLVED, 0);
     st = wait_msg(&e, "resolve-1");
     assert_string_equal(xml_node_attr(st, "from"), jid);
@@ -294,62 +353,6 @@ static void test_correct_memory_and_new(void **state)
     assert_string_equal(xml_node_attr(st, "from"), BOT);
     assert_null(replace_of(st));
     env_close(&e);
-}
-
-/* ---- presence ----------------------------------------------------------- */
-
-/* The newest available presence of the bot to USER. */
-static const struct xml_node *last_presence(struct env *e)
-{
-    const struct xml_node *last = NULL;
-
-    for (size_t i = 0; i < fake_count(e->fs); i++) {
-        const struct xml_node *p = fake_stanza(e->fs, i);
-        const char *to = xml_node_attr(p, "to");
-
-        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
-            strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
-            last = p;
-    }
-    return last;
-}
-
-/* Text of child name of n ("" when missing); static buffer. */
-static const char *child_text(const struct xml_node *n, const char *name)
-{
-    static char buf[256];
-    const struct xml_node *ch = n ? xml_node_child(n, name, NULL) : NULL;
-    char *t = ch ? xml_node_text(ch) : NULL;
-
-    snprintf(buf, sizeof(buf), "%s", t ? t : "");
-    free(t);
-    return buf;
-}
-
-static const char *g_status;
-
-static int got_status(void *arg)
-{
-    return strcmp(child_text(last_presence(arg), "status"), g_status) == 0;
-}
-
-/* Waits for the bot's newest presence to show status, then checks its
- * <show/> ("" for none). */
-static void want_presence(struct env *e, const char *show, const char *status)
-{
-    g_status = status;
-    if (!run_until(e->base, got_status, e, 3000))
-        fail_msg("presence status '%s', wanted '%s'",
-                 child_text(last_presence(e), "status"), status);
-    assert_string_equal(child_text(last_presence(e), "show"), show);
-    assert_string_equal(xml_node_attr(last_presence(e), "from"), BOT "/xmta");
-}
-
-static void subscribe(struct env *e)
-{
-    assert_int_equal(fake_send(e->fs, "<presence type='subscribe' from='" USER
-                                      "' to='" BOT "'/>"),
-                     0);
 }
 
 /* The presence counts firing alerts per group: dnd "N firing", then "all
