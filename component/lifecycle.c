@@ -420,6 +420,13 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!hk || b->missing)
         return;
+    if (comp_standby(c)) {
+        /* A standby (HA) gets no webhooks: the active instance watches.
+         * The period starts over; after a takeover, a whole one. */
+        b->last = time(NULL);
+        comp_timer_arm(b->timer, b->period * 1000u);
+        return;
+    }
     if (!comp_life_status(c, life_bot_of(hk), &old_show, old_status,
                           sizeof(old_status)))
         old_status[0] = '\0';

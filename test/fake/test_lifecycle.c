@@ -75,6 +75,10 @@ static int is_ready(void *arg)
     return comp_state(e->c) == COMP_READY;
 }
 
+/* env_open: the fake answers this many connections with a conflict
+ * stream error (another instance holds the domain): a standby first. */
+static unsigned g_conflicts;
+
 static void env_comp(struct env *e)
 {
     struct conf_diag diag;
@@ -97,9 +101,10 @@ static void env_comp(struct env *e)
     t.ping_interval_ms = 0;
     t.ping_timeout_ms = 0;
     t.read_timeout_ms = 0;
+    t.standby_ms = 300;
     comp_set_timing(e->c, &t);
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(run_until(e->base, is_ready, e, 3000 + g_conflicts * 400));
 }
 
 static void env_open(struct env *e, const char *hooks, int spool)
@@ -115,6 +120,11 @@ static void env_open(struct env *e, const char *hooks, int spool)
     fo.domain = DOMAIN;
     fo.secret = SECRET;
     fo.muc_auto = 1; /* rooms are joined at once (110 self-presence) */
+    if (g_conflicts) {
+        fo.mode = FAKE_STREAM_ERROR;
+        fo.mode_conns = g_conflicts;
+        fo.err_condition = "conflict";
+    }
     assert_non_null(e->fs = fake_new(e->base, &fo));
     env_comp(e);
 }
@@ -498,6 +508,45 @@ static void test_heartbeat_reload(void **state)
     env_close(&e);
 }
 
+/* A standby (HA: another instance holds the stream) does not watch the
+ * heartbeat: after it takes over, the bot is not xa at once and has sent
+ * no notice; a whole period later it is. */
+static void test_heartbeat_standby(void **state)
+{
+    struct env e;
+    const struct xml_node *first = NULL;
+    uint64_t t0 = now_ms();
+
+    (void)state;
+    g_conflicts = 8; /* about 2.4 s of standby: the 1 s period passes */
+    env_open(&e, HOOK_BEAT, 0);
+    g_conflicts = 0;
+    assert_true(now_ms() - t0 >= 1500);
+    assert_true(fake_connections(e.fs) > 8);
+    subscribe(&e);
+    for (int i = 0; i < 300 && !first; i++) {
+        for (size_t j = 0; j < fake_count(e.fs) && !first; j++) {
+            const struct xml_node *p = fake_stanza(e.fs, j);
+            const char *to = xml_node_attr(p, "to");
+
+            if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+                strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
+                first = p;
+        }
+        if (!first)
+            run_until(e.base, NULL, NULL, 10);
+    }
+    assert_non_null(first);
+    assert_string_equal(child_text(first, "status"), "all clear");
+    assert_string_equal(child_text(first, "show"), "");
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
+    /* Active now: the heartbeat is watched. */
+    g_msgs = 1;
+    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    env_close(&e);
+}
+
 /* heartbeat_forward = yes: the webhooks are sent as well. */
 static void test_heartbeat_forward(void **state)
 {
@@ -651,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_heartbeat_forward),
         cmocka_unit_test(test_heartbeat_reload),
+        cmocka_unit_test(test_heartbeat_standby),
         cmocka_unit_test(test_room_board),
     };
 
