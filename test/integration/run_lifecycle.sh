@@ -14,6 +14,8 @@
 #  - heartbeat = 2s: no webhook for 2 s turns the bot's presence xa "no
 #    heartbeat since HH:MM" with one message; a webhook brings one "back"
 #    message and available presence; the webhooks are not forwarded.
+#  - the group fires again (a new message), xmta restarts on its spool, and
+#    the resolved notification still corrects that message.
 # Usage: run_lifecycle.sh --xmta PATH/xmta --client PATH/xmta_test_client
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
@@ -220,14 +222,19 @@ CAROL=$!
 it_track "$CAROL"
 wait_for_line "$DIR/carol.stdout" ready 20 "$CAROL" || bail "carol creates $ROOM"
 
-"$XMTA" -v -c "$DIR/xmta.ini" >"$DIR/xmta.stdout" 2>"$DIR/xmta.log" </dev/null &
-XMTA_PID=$!
-for ((i = 0; i < 150; i++)); do
-    curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' && break
-    sleep 0.2
-done
-curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' ||
-    bail "xmta is online"
+# start_xmta: the daemon in the background (its log appended), online.
+start_xmta() {
+    local i
+    "$XMTA" -v -c "$DIR/xmta.ini" >>"$DIR/xmta.stdout" 2>>"$DIR/xmta.log" </dev/null &
+    XMTA_PID=$!
+    for ((i = 0; i < 150; i++)); do
+        curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' &&
+            return 0
+        sleep 0.2
+    done
+    return 1
+}
+start_xmta || bail "xmta is online"
 ok "xmta is online"
 # The heartbeat starts now: one webhook in time (202, not forwarded).
 # (the minute before and after it: the status names one of them)
@@ -325,4 +332,33 @@ check_eq "watchdog webhook in time: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
 sleep 1
 n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
 check_eq "two heartbeat messages in all; the webhooks are not forwarded" 2 "$n"
+
+# --- a restart between firing and resolved (the spool keeps the series) ---
+# The group fires again: a new incident, a new message from its resource.
+check_eq "firing again: 202" 202 "$(post "$T_AM" "$(am_payload firing)")"
+# new_firing_lines: the group's messages that are no correction.
+new_firing_lines() {
+    grep -nF "\"from\":\"$F_FROM\"" "$J" | grep -F '"replace":null'
+}
+for ((i = 0; i < 100; i++)); do
+    [ "$(new_firing_lines | wc -l)" -ge 2 ] && break
+    sleep 0.1
+done
+F2_LINE=$(new_firing_lines | sed -n 2p | cut -d: -f1)
+[ -n "$F2_LINE" ] || bail "alice gets the second firing message as a new one"
+F2_ID=$("$CLIENT" --get "$J" $((F2_LINE - 1)) id)
+ok "firing after resolved is a new message ($F2_ID)"
+it_kill "$XMTA_PID"
+XMTA_PID=""
+start_xmta || bail "xmta is online again after a restart"
+ok "xmta restarted on the same spool"
+check_eq "resolved after the restart: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
+if wait_has 10 "$J" "\"replace\":\"$F2_ID\""; then
+    R2_LINE=$(grep -n "\"replace\":\"$F2_ID\"" "$J" | head -n 1 | cut -d: -f1)
+    check_eq "after the restart: the correction comes from the same full JID" \
+        "$F_FROM" "$("$CLIENT" --get "$J" $((R2_LINE - 1)) from)"
+    ok "after the restart: resolved corrects the firing message sent before it"
+else
+    not_ok "after the restart: resolved corrects $F2_ID"
+fi
 it_summary
