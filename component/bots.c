@@ -413,10 +413,8 @@ int comp_bots_init(struct comp *c)
     return 0;
 }
 
-void comp_bots_free(struct comp *c)
+static void bots_free(struct comp_bots *b)
 {
-    struct comp_bots *b = c->bots;
-
     if (!b)
         return;
     for (size_t i = 0; i < b->n_bots; i++) {
@@ -431,7 +429,36 @@ void comp_bots_free(struct comp *c)
     free(b->subs);
     free(b->subs_path);
     free(b);
+}
+
+void comp_bots_free(struct comp *c)
+{
+    bots_free(c->bots);
     c->bots = NULL;
+}
+
+int comp_bots_reload(struct comp *c)
+{
+    struct comp_bots *old = c->bots;
+    int rc;
+
+    c->bots = NULL;
+    rc = comp_bots_init(c);
+    /* Without a subscribers file they live only here: carried over for
+     * the bots that remain (by localpart). */
+    for (size_t i = 0; rc == 0 && old && !c->bots->subs_path && i < old->n_subs;
+         i++) {
+        char jid[COMP_JID_MAX];
+        struct comp_bot *bot;
+
+        snprintf(jid, sizeof(jid), "%s@%s", old->subs[i].bot->local,
+                 c->cfg->domain);
+        if ((bot = bots_find(c, jid)) &&
+            bots_sub_add(c->bots, bot, old->subs[i].jid) == XMTA_E_NOMEM)
+            rc = XMTA_E_NOMEM;
+    }
+    bots_free(old);
+    return rc;
 }
 
 const char *comp_bots_photo(const struct comp *c, const char *local)
@@ -520,20 +547,19 @@ void comp_bots_on_ready(struct comp *c)
 }
 
 /* The status board in a room: a presence update to our occupant JID
- * (no MUC <x/>: not a join). */
-static void bots_room_presence(struct comp *c,
-                               const struct comp_room *r,
-                               const char *show,
-                               const char *status)
+ * (no MUC <x/>: not a join), with the avatar hash like the join. */
+static void bots_room_presence(struct comp *c, const struct comp_room *r)
 {
-    struct xml_node *p = xml_node_new("presence", NULL);
+    struct xml_node *p = xml_node_new("presence", NULL), *x;
+    const char *photo = comp_bots_photo(c, r->bot);
     char to[COMP_JID_MAX];
 
     snprintf(to, sizeof(to), "%s/%s", r->jid, r->real_nick);
     if (!p || xml_node_set_attr(p, "from", r->self) != 0 ||
         xml_node_set_attr(p, "to", to) != 0 ||
-        (show && bots_text_child(p, "show", NULL, show) != 0) ||
-        bots_text_child(p, "status", NULL, status) != 0) {
+        comp_life_presence_add(c, r->bot, p) != 0 ||
+        (photo && (!(x = xml_node_add_child(p, "x", NS_VCARD_UPDATE)) ||
+                   bots_text_child(x, "photo", NULL, photo) != 0))) {
         xml_node_free(p);
         return;
     }
@@ -543,8 +569,8 @@ static void bots_room_presence(struct comp *c,
 void comp_bots_presence_update(struct comp *c, const char *local)
 {
     struct comp_bots *b = c->bots;
-    const char *show = NULL;
-    char status[512];
+    const char *show;
+    char status[128];
 
     if (!b || c->state != COMP_READY)
         return;
@@ -558,7 +584,7 @@ void comp_bots_presence_update(struct comp *c, const char *local)
 
         if (r->state == ROOM_JOINED && r->real_nick &&
             strcasecmp(r->bot, local) == 0)
-            bots_room_presence(c, r, show, status);
+            bots_room_presence(c, r);
     }
 }
 

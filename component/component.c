@@ -997,9 +997,9 @@ int comp_reload(struct comp *c, const struct conf *cfg)
     free(c->parent);
     c->parent = parent;
     /* The bots borrow their hooks from the conf: build them again (their
-     * subscriptions come back from the spool directory's file). */
-    comp_bots_free(c);
-    if (comp_bots_init(c) != 0)
+     * subscriptions come back from the spool directory's file, or from
+     * memory). */
+    if (comp_bots_reload(c) != 0)
         xlog_error("comp", "reload: out of memory building the bots");
     /* Rooms added, removed (left), passwords changed (rooms.c). */
     comp_rooms_reload(c);

@@ -381,7 +381,7 @@ void comp_storm_free(struct comp *c);
  * XMTA_E_NOMEM. */
 int comp_life_init(struct comp *c);
 /* After c->cfg changed: heartbeat timers follow the hooks (their state
- * is kept by hook name). */
+ * is kept by hook name); every bot's presence is sent again. */
 void comp_life_reload(struct comp *c);
 void comp_life_free(struct comp *c); /* NULL-safe */
 /* A valid message was submitted: counts its alert group for the status
@@ -412,6 +412,13 @@ int comp_life_status(const struct comp *c,
                      const char **show,
                      char *status,
                      size_t size);
+
+/* Appends the status board of bot to presence p (<show/> and <status/>,
+ * as comp_life_status() says; nothing for a bot without one): for room
+ * joins and updates. 0 or XMTA_E_NOMEM. */
+int comp_life_presence_add(const struct comp *c,
+                           const char *bot,
+                           struct xml_node *p);
 
 /* ---- tls.c -------------------------------------------------------------- */
 
@@ -465,6 +472,9 @@ void comp_rooms_on_message(struct comp *c, const struct xml_node *m);
 int comp_bots_init(struct comp *c);
 /* Called by comp_rooms_free(). */
 void comp_bots_free(struct comp *c);
+/* SIGHUP: the bots built again from c->cfg; subscriptions come back from
+ * the subscribers file, or (path = none) from memory. 0 or NOMEM. */
+int comp_bots_reload(struct comp *c);
 /* A get/set iq to one of our JIDs (the domain, a bot, or an unknown
  * localpart): answers it (disco#info/#items, ping, version, vCard, else
  * an error) and returns 1; returns 0 for results, errors and before
@@ -528,8 +538,9 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m);
 void comp_replies_free(struct comp *c);
 /* The id of the newest alert of hook delivered to jid (a bare user or
  * room JID), or NULL. */
-const char *
-comp_replies_last_alert(const struct comp *c, const char *hook, const char *jid);
+const char *comp_replies_last_alert(const struct comp *c,
+                                    const char *hook,
+                                    const char *jid);
 /* XEP-0050 on bots of Alertmanager hooks: disco#items of the command node
  * and <command/> sets ("alerts", "silence"). 1 when answered (now or when
  * Alertmanager answers), 0 when not ours. */

@@ -316,6 +316,25 @@ int comp_life_status(const struct comp *c,
     return board || missing || firing;
 }
 
+int comp_life_presence_add(const struct comp *c,
+                           const char *bot,
+                           struct xml_node *p)
+{
+    const char *show;
+    char status[128];
+    struct xml_node *n;
+
+    if (!comp_life_status(c, bot, &show, status, sizeof(status)))
+        return 0;
+    if (show && (!(n = xml_node_add_child(p, "show", NULL)) ||
+                 xml_node_add_text(n, show, strlen(show)) != 0))
+        return XMTA_E_NOMEM;
+    if (!(n = xml_node_add_child(p, "status", NULL)) ||
+        xml_node_add_text(n, status, strlen(status)) != 0)
+        return XMTA_E_NOMEM;
+    return 0;
+}
+
 /* Sends the presence of bot again when its status differs from before. */
 static void life_board_changed(struct comp *c,
                                const char *bot,
@@ -401,6 +420,13 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!hk || b->missing)
         return;
+    if (comp_standby(c)) {
+        /* A standby (HA) gets no webhooks: the active instance watches.
+         * The period starts over; after a takeover, a whole one. */
+        b->last = time(NULL);
+        comp_timer_arm(b->timer, b->period * 1000u);
+        return;
+    }
     if (!comp_life_status(c, life_bot_of(hk), &old_show, old_status,
                           sizeof(old_status)))
         old_status[0] = '\0';
@@ -705,6 +731,17 @@ void comp_life_reload(struct comp *c)
     if (life_beats_build(c, old.beats, old.n_beats) != 0)
         xlog_error("life", "reload: out of memory building heartbeats");
     life_beats_free(&old);
+    /* A heartbeat dropped while missing, a hook moved to another bot:
+     * every bot's presence again (once per bot; SIGHUP is rare). */
+    for (size_t i = 0; i < c->cfg->n_hooks; i++) {
+        const char *bot = life_bot_of(&c->cfg->hooks[i]);
+        size_t j = 0;
+
+        while (j < i && strcmp(life_bot_of(&c->cfg->hooks[j]), bot) != 0)
+            j++;
+        if (j == i)
+            comp_bots_presence_update(c, bot);
+    }
 }
 
 void comp_life_free(struct comp *c)

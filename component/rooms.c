@@ -177,6 +177,7 @@ static void comp_room_join(struct comp_room *r)
         (!r->password ||
          ((h = xml_node_add_child(x, "password", NULL)) &&
           xml_node_add_text(h, r->password, strlen(r->password)) == 0)) &&
+        comp_life_presence_add(c, r->bot, p) == 0 && /* status board */
         (!photo || ((h = xml_node_add_child(p, "x", "vcard-temp:x:update")) &&
                     (h = xml_node_add_child(h, "photo", NULL)) &&
                     xml_node_add_text(h, photo, strlen(photo)) == 0)))

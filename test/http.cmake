@@ -54,3 +54,13 @@ add_test(NAME http_https
                  --xmta $<TARGET_FILE:xmta>)
 set_tests_properties(http_https PROPERTIES LABELS integration TIMEOUT 120
                      SKIP_RETURN_CODE 77)
+
+# The alert lifecycle's view of a payload (issue 5): groupKey, status and
+# firing count from the Alertmanager and Grafana fixtures.
+add_executable(test_alert_group ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_alert_group.c)
+target_compile_definitions(test_alert_group PRIVATE
+    XMTA_FIXTURES_DIR="${CMAKE_CURRENT_SOURCE_DIR}/fixtures")
+target_link_libraries(test_alert_group PRIVATE xmta_http xmta_conf xmta_xml
+                      PkgConfig::EVENT PkgConfig::JANSSON PkgConfig::CMOCKA)
+add_test(NAME test_alert_group COMMAND test_alert_group)
+set_tests_properties(test_alert_group PROPERTIES LABELS unit TIMEOUT 60)

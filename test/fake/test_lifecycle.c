@@ -75,6 +75,10 @@ static int is_ready(void *arg)
     return comp_state(e->c) == COMP_READY;
 }
 
+/* env_open: the fake answers this many connections with a conflict
+ * stream error (another instance holds the domain): a standby first. */
+static unsigned g_conflicts;
+
 static void env_comp(struct env *e)
 {
     struct conf_diag diag;
@@ -97,9 +101,10 @@ static void env_comp(struct env *e)
     t.ping_interval_ms = 0;
     t.ping_timeout_ms = 0;
     t.read_timeout_ms = 0;
+    t.standby_ms = 300;
     comp_set_timing(e->c, &t);
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(run_until(e->base, is_ready, e, 3000 + g_conflicts * 400));
 }
 
 static void env_open(struct env *e, const char *hooks, int spool)
@@ -114,6 +119,12 @@ static void env_open(struct env *e, const char *hooks, int spool)
     assert_non_null(e->base = event_base_new());
     fo.domain = DOMAIN;
     fo.secret = SECRET;
+    fo.muc_auto = 1; /* rooms are joined at once (110 self-presence) */
+    if (g_conflicts) {
+        fo.mode = FAKE_STREAM_ERROR;
+        fo.mode_conns = g_conflicts;
+        fo.err_condition = "conflict";
+    }
     assert_non_null(e->fs = fake_new(e->base, &fo));
     env_comp(e);
 }
@@ -199,6 +210,62 @@ static const char *replace_of(const struct xml_node *st)
     return r ? xml_node_attr(r, "id") : NULL;
 }
 
+/* ---- presence ----------------------------------------------------------- */
+
+/* The newest available presence of the bot to USER. */
+static const struct xml_node *last_presence(struct env *e)
+{
+    const struct xml_node *last = NULL;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *to = xml_node_attr(p, "to");
+
+        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+            strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
+            last = p;
+    }
+    return last;
+}
+
+/* Text of child name of n ("" when missing); static buffer. */
+static const char *child_text(const struct xml_node *n, const char *name)
+{
+    static char buf[256];
+    const struct xml_node *ch = n ? xml_node_child(n, name, NULL) : NULL;
+    char *t = ch ? xml_node_text(ch) : NULL;
+
+    snprintf(buf, sizeof(buf), "%s", t ? t : "");
+    free(t);
+    return buf;
+}
+
+static const char *g_status;
+
+static int got_status(void *arg)
+{
+    return strcmp(child_text(last_presence(arg), "status"), g_status) == 0;
+}
+
+/* Waits for the bot's newest presence to show status, then checks its
+ * <show/> ("" for none). */
+static void want_presence(struct env *e, const char *show, const char *status)
+{
+    g_status = status;
+    if (!run_until(e->base, got_status, e, 3000))
+        fail_msg("presence status '%s', wanted '%s'",
+                 child_text(last_presence(e), "status"), status);
+    assert_string_equal(child_text(last_presence(e), "show"), show);
+    assert_string_equal(xml_node_attr(last_presence(e), "from"), BOT "/xmta");
+}
+
+static void subscribe(struct env *e)
+{
+    assert_int_equal(fake_send(e->fs, "<presence type='subscribe' from='" USER
+                                      "' to='" BOT "'/>"),
+                     0);
+}
+
 #define HOOK_CORRECT                                                           \
     "[hook am]\ntoken = 0123456789abcdef0123456789abcdef\nfrom = bot\n"        \
     "to = " USER "\non_resolve = correct\n"
@@ -229,9 +296,12 @@ static void test_correct_restart(void **state)
     st = wait_msg(&e, "plain-1");
     assert_string_equal(xml_node_attr(st, "from"), BOT);
 
-    /* Restart: the series comes back from the spool database. */
+    /* Restart: the series comes back from the spool database, and so do
+     * the firing counts (2 + 1) of the status board. */
     env_comp_close(&e);
     env_comp(&e);
+    subscribe(&e);
+    want_presence(&e, "dnd", "3 firing");
     submit_alert(&e, "am", "resolve-1", GROUP, MSG_ALERT_RESOLVED, 0);
     st = wait_msg(&e, "resolve-1");
     assert_string_equal(xml_node_attr(st, "from"), jid);
@@ -293,62 +363,6 @@ static void test_correct_memory_and_new(void **state)
     assert_string_equal(xml_node_attr(st, "from"), BOT);
     assert_null(replace_of(st));
     env_close(&e);
-}
-
-/* ---- presence ----------------------------------------------------------- */
-
-/* The newest available presence of the bot to USER. */
-static const struct xml_node *last_presence(struct env *e)
-{
-    const struct xml_node *last = NULL;
-
-    for (size_t i = 0; i < fake_count(e->fs); i++) {
-        const struct xml_node *p = fake_stanza(e->fs, i);
-        const char *to = xml_node_attr(p, "to");
-
-        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
-            strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
-            last = p;
-    }
-    return last;
-}
-
-/* Text of child name of n ("" when missing); static buffer. */
-static const char *child_text(const struct xml_node *n, const char *name)
-{
-    static char buf[256];
-    const struct xml_node *ch = n ? xml_node_child(n, name, NULL) : NULL;
-    char *t = ch ? xml_node_text(ch) : NULL;
-
-    snprintf(buf, sizeof(buf), "%s", t ? t : "");
-    free(t);
-    return buf;
-}
-
-static const char *g_status;
-
-static int got_status(void *arg)
-{
-    return strcmp(child_text(last_presence(arg), "status"), g_status) == 0;
-}
-
-/* Waits for the bot's newest presence to show status, then checks its
- * <show/> ("" for none). */
-static void want_presence(struct env *e, const char *show, const char *status)
-{
-    g_status = status;
-    if (!run_until(e->base, got_status, e, 3000))
-        fail_msg("presence status '%s', wanted '%s'",
-                 child_text(last_presence(e), "status"), status);
-    assert_string_equal(child_text(last_presence(e), "show"), show);
-    assert_string_equal(xml_node_attr(last_presence(e), "from"), BOT "/xmta");
-}
-
-static void subscribe(struct env *e)
-{
-    assert_int_equal(fake_send(e->fs, "<presence type='subscribe' from='" USER
-                                      "' to='" BOT "'/>"),
-                     0);
 }
 
 /* The presence counts firing alerts per group: dnd "N firing", then "all
@@ -459,6 +473,80 @@ static void test_heartbeat(void **state)
     env_close(&e);
 }
 
+/* SIGHUP without the heartbeat while it is missing: the presence leaves
+ * xa at once (the bot's plain status again). */
+static void test_heartbeat_reload(void **state)
+{
+    struct env e;
+    struct conf_diag diag;
+    struct conf *cfg2;
+    char text[2048];
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 0);
+    subscribe(&e);
+    g_status = "no heartbeat since ";
+    for (int i = 0; i < 300; i++) {
+        if (strncmp(child_text(last_presence(&e), "status"), g_status,
+                    strlen(g_status)) == 0)
+            break;
+        run_until(e.base, NULL, NULL, 10);
+    }
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    snprintf(text, sizeof(text),
+             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
+             "port = %u\nsecret = " SECRET "\n[spool]\npath = none\n"
+             "[hook watchdog]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nto = " USER "\n",
+             (unsigned)fake_port(e.fs));
+    cfg2 = conf_load_string(text, "lifecycle2.conf", &diag);
+    assert_non_null(cfg2);
+    assert_int_equal(comp_reload(e.c, cfg2), 0);
+    conf_free(e.cfg);
+    e.cfg = cfg2;
+    want_presence(&e, "", "Sends notifications (webhook watchdog)");
+    env_close(&e);
+}
+
+/* A standby (HA: another instance holds the stream) does not watch the
+ * heartbeat: after it takes over, the bot is not xa at once and has sent
+ * no notice; a whole period later it is. */
+static void test_heartbeat_standby(void **state)
+{
+    struct env e;
+    const struct xml_node *first = NULL;
+    uint64_t t0 = now_ms();
+
+    (void)state;
+    g_conflicts = 8; /* about 2.4 s of standby: the 1 s period passes */
+    env_open(&e, HOOK_BEAT, 0);
+    g_conflicts = 0;
+    assert_true(now_ms() - t0 >= 1500);
+    assert_true(fake_connections(e.fs) > 8);
+    subscribe(&e);
+    for (int i = 0; i < 300 && !first; i++) {
+        for (size_t j = 0; j < fake_count(e.fs) && !first; j++) {
+            const struct xml_node *p = fake_stanza(e.fs, j);
+            const char *to = xml_node_attr(p, "to");
+
+            if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+                strcmp(to, USER) == 0 && !xml_node_attr(p, "type"))
+                first = p;
+        }
+        if (!first)
+            run_until(e.base, NULL, NULL, 10);
+    }
+    assert_non_null(first);
+    assert_string_equal(child_text(first, "status"), "all clear");
+    assert_string_equal(child_text(first, "show"), "");
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
+    /* Active now: the heartbeat is watched. */
+    g_msgs = 1;
+    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    env_close(&e);
+}
+
 /* heartbeat_forward = yes: the webhooks are sent as well. */
 static void test_heartbeat_forward(void **state)
 {
@@ -471,6 +559,138 @@ static void test_heartbeat_forward(void **state)
     env_close(&e);
 }
 
+/* ---- rooms ------------------------------------------------------------- */
+
+#define ROOM "ops@conference.localhost"
+#define NS_MUC "http://jabber.org/protocol/muc"
+
+static int room_joined(void *arg)
+{
+    struct env *e = arg;
+    struct comp_room_info ri;
+
+    return comp_room_info(e->c, 0, &ri) == 0 && strcmp(ri.state, "joined") == 0;
+}
+
+/* The newest presence of the bot to its occupant JID in ROOM (join or
+ * update), or NULL. */
+static const struct xml_node *last_room_presence(struct env *e)
+{
+    const struct xml_node *last = NULL;
+
+    for (size_t i = 0; i < fake_count(e->fs); i++) {
+        const struct xml_node *p = fake_stanza(e->fs, i);
+        const char *to = xml_node_attr(p, "to");
+
+        if (strcmp(xml_node_name(p), "presence") == 0 && to &&
+            strncmp(to, ROOM "/", strlen(ROOM) + 1) == 0 &&
+            !xml_node_attr(p, "type"))
+            last = p;
+    }
+    return last;
+}
+
+static int got_room_status(void *arg)
+{
+    return strcmp(child_text(last_room_presence(arg), "status"), g_status) == 0;
+}
+
+/* A room gets the status board too: in the join presence and as
+ * presence updates to the bot's occupant JID (no MUC <x/>, from the JID
+ * that joined); the heartbeat notice of another hook of the same bot goes
+ * to the room once; an alert group of an on_resolve = correct hook is
+ * never corrected in a room (groupchat from the joined JID, no
+ * <replace/>). */
+static void test_room_board(void **state)
+{
+    struct env e;
+    const struct xml_node *p, *st;
+    size_t n;
+
+    (void)state;
+    env_open(&e,
+             "[hook am]\ntoken = 0123456789abcdef0123456789abcdef\n"
+             "from = bot\nroom = " ROOM "\non_resolve = correct\n"
+             "[hook wd]\ntoken = fedcba9876543210fedcba9876543210\n"
+             "from = bot\nroom = " ROOM "\nheartbeat = 1s\n",
+             0);
+    assert_true(run_until(e.base, room_joined, &e, 3000));
+    /* The join itself shows the board. */
+    p = last_room_presence(&e);
+    assert_non_null(p);
+    assert_non_null(xml_node_child(p, "x", NS_MUC));
+    assert_string_equal(child_text(p, "status"), "all clear");
+    assert_string_equal(child_text(p, "show"), "");
+
+    /* A firing group: dnd "2 firing" as an update, not a second join. */
+    {
+        struct msg *m = msg_new();
+
+        assert_non_null(m);
+        snprintf(m->id, sizeof(m->id), "room-fire");
+        m->hook = strdup("am");
+        m->from = strdup("bot");
+        m->body = strdup("FIRING");
+        m->group = strdup(GROUP);
+        m->alert = MSG_ALERT_FIRING;
+        m->firing = 2;
+        assert_int_equal(msg_add_room(m, ROOM), 0);
+        assert_int_equal(comp_submit(e.c, m), 0);
+    }
+    g_status = "2 firing";
+    assert_true(run_until(e.base, got_room_status, &e, 3000));
+    p = last_room_presence(&e);
+    assert_null(xml_node_child(p, "x", NS_MUC));
+    assert_string_equal(xml_node_attr(p, "from"), BOT "/xmta");
+    assert_string_equal(child_text(p, "show"), "dnd");
+    st = wait_msg(&e, "room-fire");
+    assert_string_equal(xml_node_attr(st, "type"), "groupchat");
+    assert_string_equal(xml_node_attr(st, "from"), BOT "/xmta");
+    assert_null(replace_of(st));
+    {
+        struct msg *m = msg_new();
+
+        assert_non_null(m);
+        snprintf(m->id, sizeof(m->id), "room-resolve");
+        m->hook = strdup("am");
+        m->from = strdup("bot");
+        m->body = strdup("RESOLVED");
+        m->group = strdup(GROUP);
+        m->alert = MSG_ALERT_RESOLVED;
+        assert_int_equal(msg_add_room(m, ROOM), 0);
+        assert_int_equal(comp_submit(e.c, m), 0);
+    }
+    st = wait_msg(&e, "room-resolve");
+    assert_string_equal(xml_node_attr(st, "from"), BOT "/xmta");
+    assert_null(replace_of(st));
+
+    /* No webhook for a second: the room sees xa and one notice. */
+    g_status = "no heartbeat since ";
+    for (int i = 0; i < 300; i++) {
+        if (strncmp(child_text(last_room_presence(&e), "status"), g_status,
+                    strlen(g_status)) == 0)
+            break;
+        run_until(e.base, NULL, NULL, 10);
+    }
+    p = last_room_presence(&e);
+    assert_string_equal(child_text(p, "show"), "xa");
+    assert_non_null(strstr(child_text(p, "status"), "no heartbeat since "));
+    n = 0;
+    for (size_t i = 0; i < fake_count(e.fs); i++) {
+        const struct xml_node *m = fake_stanza(e.fs, i);
+        const struct xml_node *b = xml_node_child(m, "body", NULL);
+        char *t = b ? xml_node_text(b) : NULL;
+
+        if (strcmp(xml_node_name(m), "message") == 0 &&
+            strcmp(xml_node_attr(m, "to"), ROOM) == 0 && t &&
+            strstr(t, "No heartbeat"))
+            n++;
+        free(t);
+    }
+    assert_int_equal(n, 1);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +699,9 @@ int main(void)
         cmocka_unit_test(test_status_board),
         cmocka_unit_test(test_heartbeat),
         cmocka_unit_test(test_heartbeat_forward),
+        cmocka_unit_test(test_heartbeat_reload),
+        cmocka_unit_test(test_heartbeat_standby),
+        cmocka_unit_test(test_room_board),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,10 +8,14 @@
 #    firing message's id and comes from the same full JID
 #    (am@DOMAIN/alert-<12 hex>).
 #  - the status board: alice, subscribed to the bot, sees its presence go
-#    dnd "1 firing" and back to "all clear".
+#    dnd "1 firing" and back to "all clear"; carol, in the room the hook
+#    also sends to, sees the bot's occupant presence do the same, and
+#    gets the groupchat messages without <replace/>.
 #  - heartbeat = 2s: no webhook for 2 s turns the bot's presence xa "no
 #    heartbeat since HH:MM" with one message; a webhook brings one "back"
 #    message and available presence; the webhooks are not forwarded.
+#  - the group fires again (a new message), xmta restarts on its spool, and
+#    the resolved notification still corrects that message.
 # Usage: run_lifecycle.sh --xmta PATH/xmta --client PATH/xmta_test_client
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
@@ -113,6 +117,24 @@ presence_is() {
     return 1
 }
 
+# room_presence_is TEXT...: until the newest presence carol got from the
+# bot's occupant JID ($ROOM/am) holds every TEXT (10 s at most).
+room_presence_is() {
+    local i p t all
+    for ((i = 0; i < 100; i++)); do
+        p=$(grep -F "<presence" "$C" | grep -F "from=\"$ROOM/am\"" |
+            grep -vF 'type=' | tail -n 1)
+        all=1
+        for t in "$@"; do
+            case $p in *"$t"*) ;; *) all=0 ;; esac
+        done
+        [ "$all" -eq 1 ] && return 0
+        sleep 0.1
+    done
+    echo "# newest presence of $ROOM/am: $p"
+    return 1
+}
+
 # post TOKEN JSON: prints the HTTP status.
 post() {
     curl -sS --max-time 15 -X POST -o /dev/null -w '%{http_code}' \
@@ -145,6 +167,7 @@ prosody_start "$DIR" || bail "private Prosody starts"
 ok "private Prosody runs"
 DOMAIN=$PROSODY_COMPONENT_DOMAIN
 
+ROOM=board@conference.localhost
 T_AM=$("$XMTA" token | sed -n "s/^token = //p")
 T_WD=$("$XMTA" token | sed -n "s/^token = //p")
 cat >"$DIR/xmta.ini" <<EOF
@@ -164,6 +187,7 @@ listen = 127.0.0.1:$HTTP_PORT
 token = $T_AM
 from = am
 to = alice@localhost
+room = $ROOM
 on_resolve = correct
 
 [hook wd]
@@ -180,24 +204,41 @@ ok "xmta check accepts on_resolve and heartbeat"
 sed 's/^on_resolve = correct/on_resolve = edit/' "$DIR/xmta.ini" >"$DIR/bad.ini"
 out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
 check_eq "bad on_resolve: FILE:LINE" \
-    "$DIR/bad.ini:17: bad on_resolve 'edit': expected new or correct" "$out"
+    "$DIR/bad.ini:18: bad on_resolve 'edit': expected new or correct" "$out"
 sed 's/^heartbeat = 2s/heartbeat = 2w/' "$DIR/xmta.ini" >"$DIR/bad.ini"
 out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
 case $out in
-"$DIR/bad.ini:23: bad heartbeat '2w'"*) ok "bad heartbeat: FILE:LINE" ;;
+"$DIR/bad.ini:24: bad heartbeat '2w'"*) ok "bad heartbeat: FILE:LINE" ;;
 *) not_ok "bad heartbeat: FILE:LINE (got: $out)" ;;
 esac
 
-"$XMTA" -v -c "$DIR/xmta.ini" >"$DIR/xmta.stdout" 2>"$DIR/xmta.log" </dev/null &
-XMTA_PID=$!
-for ((i = 0; i < 150; i++)); do
-    curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' && break
-    sleep 0.2
-done
-curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' ||
-    bail "xmta is online"
+# carol creates the room before xmta joins it (xmta never creates rooms).
+C=$DIR/carol.stanzas
+"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid carol@localhost \
+    --password carol-pw --join "$ROOM/carol" --out "$DIR/carol.jsonl" \
+    --stanzas "$C" --expect 0 --duration 60 --timeout 70 \
+    >"$DIR/carol.stdout" 2>"$DIR/carol.stderr" &
+CAROL=$!
+it_track "$CAROL"
+wait_for_line "$DIR/carol.stdout" ready 20 "$CAROL" || bail "carol creates $ROOM"
+
+# start_xmta: the daemon in the background (its log appended), online.
+start_xmta() {
+    local i
+    "$XMTA" -v -c "$DIR/xmta.ini" >>"$DIR/xmta.stdout" 2>>"$DIR/xmta.log" </dev/null &
+    XMTA_PID=$!
+    for ((i = 0; i < 150; i++)); do
+        curl -s --max-time 2 "$BASE/health" | grep -qE '"component" *: *"online"' &&
+            return 0
+        sleep 0.2
+    done
+    return 1
+}
+start_xmta || bail "xmta is online"
 ok "xmta is online"
 # The heartbeat starts now: one webhook in time (202, not forwarded).
+# (the minute before and after it: the status names one of them)
+WD_AT0=$(date +%H:%M)
 check_eq "watchdog webhook: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
 WD_AT=$(date +%H:%M)
 
@@ -229,6 +270,8 @@ esac
 check_eq "firing is a new message (no replace)" "" "$F_REPL"
 check "status board: am is dnd '1 firing'" \
     presence_is am '<show>dnd</show>' '<status>1 firing</status>'
+check "status board in the room: $ROOM/am is dnd '1 firing'" \
+    room_presence_is '<show>dnd</show>' '<status>1 firing</status>'
 
 check_eq "resolved: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
 wait_has 10 "$J" "\"replace\":\"$F_ID\"" || not_ok "alice gets a correction of $F_ID"
@@ -248,10 +291,33 @@ check "status board: am back to 'all clear' (no show)" \
     presence_is am '<status>all clear</status>'
 p=$(last_presence am)
 case $p in *"<show>"*) not_ok "all clear has no <show> ($p)" ;; *) ok "all clear has no <show>" ;; esac
+check "status board in the room: $ROOM/am back to 'all clear'" \
+    room_presence_is '<status>all clear</status>'
+# The room got both notifications as groupchat, neither a correction.
+wait_has 10 "$DIR/carol.jsonl" "\"from\":\"$ROOM/am\"" RESOLVED ||
+    not_ok "carol gets the resolved groupchat message"
+n=$(grep -F "\"from\":\"$ROOM/am\"" "$DIR/carol.jsonl" | grep -cF '"type":"groupchat"')
+check_eq "carol got firing and resolved as groupchat" 2 "$n"
+n=$(grep -F "\"from\":\"$ROOM/am\"" "$DIR/carol.jsonl" | grep -cF '"replace":"')
+check_eq "no correction in the room" 0 "$n"
 
 # --- heartbeat ----------------------------------------------------------
-check "heartbeat missing: wd presence xa 'no heartbeat since $WD_AT'" \
-    presence_is wd '<show>xa</show>' "<status>no heartbeat since $WD_AT</status>"
+# presence_xa HH:MM...: the newest presence of wd is xa since one of them.
+presence_xa() {
+    local t
+    for t in "$@"; do
+        presence_is wd '<show>xa</show>' "<status>no heartbeat since $t</status>" &&
+            return 0
+    done
+    return 1
+}
+if [ "$WD_AT0" = "$WD_AT" ]; then
+    check "heartbeat missing: wd presence xa 'no heartbeat since $WD_AT'" \
+        presence_xa "$WD_AT"
+else
+    check "heartbeat missing: wd presence xa 'no heartbeat since $WD_AT0|$WD_AT'" \
+        presence_xa "$WD_AT0" "$WD_AT"
+fi
 wait_has 10 "$J" "\"from\":\"wd@$DOMAIN\"" "No heartbeat" ||
     not_ok "alice gets the heartbeat message"
 sleep 3 # more silence: no second message
@@ -266,4 +332,33 @@ check_eq "watchdog webhook in time: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
 sleep 1
 n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
 check_eq "two heartbeat messages in all; the webhooks are not forwarded" 2 "$n"
+
+# --- a restart between firing and resolved (the spool keeps the series) ---
+# The group fires again: a new incident, a new message from its resource.
+check_eq "firing again: 202" 202 "$(post "$T_AM" "$(am_payload firing)")"
+# new_firing_lines: the group's messages that are no correction.
+new_firing_lines() {
+    grep -nF "\"from\":\"$F_FROM\"" "$J" | grep -F '"replace":null'
+}
+for ((i = 0; i < 100; i++)); do
+    [ "$(new_firing_lines | wc -l)" -ge 2 ] && break
+    sleep 0.1
+done
+F2_LINE=$(new_firing_lines | sed -n 2p | cut -d: -f1)
+[ -n "$F2_LINE" ] || bail "alice gets the second firing message as a new one"
+F2_ID=$("$CLIENT" --get "$J" $((F2_LINE - 1)) id)
+ok "firing after resolved is a new message ($F2_ID)"
+it_kill "$XMTA_PID"
+XMTA_PID=""
+start_xmta || bail "xmta is online again after a restart"
+ok "xmta restarted on the same spool"
+check_eq "resolved after the restart: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
+if wait_has 10 "$J" "\"replace\":\"$F2_ID\""; then
+    R2_LINE=$(grep -n "\"replace\":\"$F2_ID\"" "$J" | head -n 1 | cut -d: -f1)
+    check_eq "after the restart: the correction comes from the same full JID" \
+        "$F_FROM" "$("$CLIENT" --get "$J" $((R2_LINE - 1)) from)"
+    ok "after the restart: resolved corrects the firing message sent before it"
+else
+    not_ok "after the restart: resolved corrects $F2_ID"
+fi
 it_summary
