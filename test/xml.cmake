@@ -7,7 +7,9 @@
 #   replay_NAME (test/fuzz/replay.c + SOURCE, linked with LIBS) and adds the
 #   ctest fuzz_replay_NAME (label fuzz) running it over the seed corpus
 #   test/fuzz/corpus/NAME/. With XMTA_FUZZ=ON (clang only) it also builds
-#   the libFuzzer binary fuzz_NAME, run by hand, e.g.
+#   the libFuzzer binary fuzz_NAME, run for a bounded time by
+#   test/fuzz/run.sh (test/run's fuzz step; add NAME to its list), or by
+#   hand, e.g.
 #     ./fuzz_NAME -max_total_time=60 /tmp/scratch ../test/fuzz/corpus/NAME
 set(XMTA_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
 function(xmta_fuzz_target NAME SOURCE)
