@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 
 #include "component/component.h"
+#include "xml/xml.h"
 
 struct bufferevent;
 struct event;
@@ -234,6 +235,7 @@ struct comp {
     uint64_t ack_last_ms;        /* when the newest ack ping was sent */
     unsigned long expired;       /* deliveries dropped after max_age */
     unsigned long spool_errors;  /* failed commits */
+    struct xml_buf stanza;       /* each delivery's stanza, reused */
     int64_t *undeleted;          /* acknowledged rows a delete missed */
     size_t n_undeleted, cap_undeleted;
     uint64_t checkpoint_ms;    /* last WAL truncation */

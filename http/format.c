@@ -61,10 +61,20 @@ const char *format_names(void)
 
 /* ---- request helpers --------------------------------------------------- */
 
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
 const char *fmt_header_get(const struct fmt_request *rq, const char *name)
 {
+    /* The detection asks for some 20 names a request mostly lacks: the
+     * first letter rules most headers out before strcasecmp(). */
+    unsigned char first = ascii_lower((unsigned char)name[0]);
+
     for (size_t i = 0; i < rq->n_headers; i++)
-        if (strcasecmp(rq->headers[i].name, name) == 0)
+        if (ascii_lower((unsigned char)rq->headers[i].name[0]) == first &&
+            strcasecmp(rq->headers[i].name, name) == 0)
             return rq->headers[i].value;
     return NULL;
 }

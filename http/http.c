@@ -270,8 +270,15 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
     if (reply != FMT_REPLY_OK) {
         /* {"ok":true,"id":ID}: the id is a UUID (nothing to escape), so
          * no JSON object is built for the most frequent answer */
+        static const char head[] = "{\"ok\":true,\"id\":\"";
+        char text[sizeof(head) + MSG_ID_LEN + 3];
+        size_t n = strnlen(id, MSG_ID_LEN);
+
+        memcpy(text, head, sizeof(head) - 1);
+        memcpy(text + sizeof(head) - 1, id, n);
+        memcpy(text + sizeof(head) - 1 + n, "\"}\n", 3);
         buf = evhttp_request_get_output_buffer(req);
-        if (evbuffer_add_printf(buf, "{\"ok\":true,\"id\":\"%s\"}\n", id) < 0) {
+        if (evbuffer_add(buf, text, sizeof(head) - 1 + n + 3) != 0) {
             evhttp_send_error(req, HTTP_INTERNAL, NULL);
             return;
         }

@@ -118,13 +118,42 @@ static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
     return -1;
 }
 
+/* "2026-11-22T10:00:00.123Z " into out (32 bytes); the date and time of
+ * the current second are formatted once per second, not per line (a
+ * webhook logs two lines: issue 8's profile). */
+static size_t xlog_stamp(char *out)
+{
+    static time_t last = (time_t)-1;
+    static char date[24];
+    static size_t date_len;
+    struct timespec now;
+    long ms;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != last) {
+        struct tm tm;
+
+        gmtime_r(&now.tv_sec, &tm);
+        date_len = strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        last = now.tv_sec;
+    }
+    ms = now.tv_nsec / 1000000L;
+    memcpy(out, date, date_len);
+    out[date_len] = '.';
+    out[date_len + 1] = (char)('0' + ms / 100);
+    out[date_len + 2] = (char)('0' + ms / 10 % 10);
+    out[date_len + 3] = (char)('0' + ms % 10);
+    out[date_len + 4] = 'Z';
+    out[date_len + 5] = ' ';
+    return date_len + 6;
+}
+
 void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
 {
+    static const char hex[] = "0123456789abcdef";
     static int journal = -1; /* stderr goes to journald: no time stamp */
-    char msg[2048], line[4096 + 64], ts[32];
-    struct timespec now;
-    struct tm tm;
-    size_t o = 0, start;
+    char msg[2048], line[4096 + 64];
+    size_t o = 0, start, n;
     va_list ap;
 
     if (level >= XLOG_LEVEL_COUNT)
@@ -134,23 +163,29 @@ void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (xlog_fd < 0 && !journal) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        o = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ ", ts,
-                             now.tv_nsec / 1000000L);
-    }
+    if (xlog_fd < 0 && !journal)
+        o = xlog_stamp(line);
     start = o;
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s ",
-                          xlog_names[level], area);
+    /* "level area " (area is one of ours: short) */
+    n = strlen(xlog_names[level]);
+    memcpy(line + o, xlog_names[level], n);
+    o += n;
+    line[o++] = ' ';
+    n = strnlen(area, 64);
+    memcpy(line + o, area, n);
+    o += n;
+    line[o++] = ' ';
     /* Escape control characters so untrusted text cannot forge lines. */
     for (const unsigned char *p = (const unsigned char *)msg;
          *p && o + 5 < sizeof(line); p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t)snprintf(line + o, sizeof(line) - o, "\\x%02x", *p);
-        else
+        if (*p < 0x20 || *p == 0x7f) {
+            line[o++] = '\\';
+            line[o++] = 'x';
+            line[o++] = hex[*p >> 4];
+            line[o++] = hex[*p & 15];
+        } else {
             line[o++] = (char)*p;
+        }
     }
     if (xlog_fd >= 0 && xlog_syslog_send(level, line + start, o - start) == 0)
         return;
