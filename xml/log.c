@@ -38,6 +38,12 @@ static const int xlog_severity[XLOG_LEVEL_COUNT] = {
 
 #define XLOG_FACILITY_DAEMON 3
 
+/* Lines for stderr waiting for xlog_flush() (see xlog_set_flusher). */
+static char xlog_buf[16384];
+static size_t xlog_len;
+static void (*xlog_flusher)(void *arg);
+static void *xlog_flusher_arg;
+
 void xlog_set_level(enum xlog_level level)
 {
     xlog_threshold = level;
@@ -118,6 +124,24 @@ static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
     return -1;
 }
 
+/* One line for stderr: written now, or kept for xlog_flush() while a
+ * flusher is set (errors and warnings are written at once, after what
+ * waits, so that they are never held back). */
+static void xlog_out(enum xlog_level level, const char *line, size_t n)
+{
+    if (!xlog_flusher || level <= XLOG_WARN || n > sizeof(xlog_buf)) {
+        xlog_flush();
+        fwrite(line, 1, n, stderr);
+        return;
+    }
+    if (n > sizeof(xlog_buf) - xlog_len)
+        xlog_flush();
+    if (xlog_len == 0)
+        xlog_flusher(xlog_flusher_arg);
+    memcpy(xlog_buf + xlog_len, line, n);
+    xlog_len += n;
+}
+
 /* "2026-11-22T10:00:00.123Z " into out (32 bytes); the date and time of
  * the current second are formatted once per second, not per line (a
  * webhook logs two lines: issue 8's profile). */
@@ -190,5 +214,23 @@ void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
     if (xlog_fd >= 0 && xlog_syslog_send(level, line + start, o - start) == 0)
         return;
     line[o++] = '\n';
-    fwrite(line, 1, o, stderr);
+    xlog_out(level, line, o);
+}
+
+void xlog_flush(void)
+{
+    if (xlog_len)
+        fwrite(xlog_buf, 1, xlog_len, stderr);
+    xlog_len = 0;
+}
+
+void xlog_set_flusher(void (*schedule)(void *arg), void *arg)
+{
+    static int registered;
+
+    xlog_flush();
+    xlog_flusher = schedule;
+    xlog_flusher_arg = arg;
+    if (schedule && !registered)
+        registered = atexit(xlog_flush) == 0;
 }

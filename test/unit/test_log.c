@@ -77,6 +77,62 @@ static void test_log_stderr(void **state)
     free(text);
 }
 
+static int schedules;
+
+static void count_schedule(void *arg)
+{
+    (void)arg;
+    schedules++;
+}
+
+/* With a flusher: info lines wait for xlog_flush() (one schedule per
+ * batch), a warning goes out at once after them, order kept; every
+ * character of a long burst arrives. */
+static void test_log_coalesce(void **state)
+{
+    struct capture cap;
+    char *text, *a, *b, *c;
+    long pos;
+
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    xlog_set_level(XLOG_INFO);
+    capture_start(&cap);
+    schedules = 0;
+    xlog_set_flusher(count_schedule, NULL);
+    xlog_info("http", "first");
+    xlog_info("http", "second");
+    assert_int_equal(schedules, 1);
+    fflush(stderr);
+    assert_int_equal(ftell(cap.tmp), 0); /* nothing written yet */
+    xlog_warn("comp", "third");
+    pos = ftell(cap.tmp);
+    assert_true(pos > 0);
+    xlog_info("http", "fourth");
+    assert_int_equal(schedules, 2);
+    assert_int_equal(ftell(cap.tmp), pos);
+    xlog_flush();
+    assert_true(ftell(cap.tmp) > pos);
+    for (int i = 0; i < 1000; i++) /* more than the buffer holds */
+        xlog_info("http", "burst %04d", i);
+    xlog_set_flusher(NULL, NULL); /* writes what waits */
+    xlog_info("http", "direct");
+    text = capture_stop(&cap);
+    a = strstr(text, " info http first\n");
+    b = strstr(text, " info http second\n");
+    c = strstr(text, " warn comp third\n");
+    assert_true(a && b && c && a < b && b < c);
+    assert_true(strstr(text, " info http fourth\n") > c);
+    for (int i = 0; i < 1000; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), " info http burst %04d\n", i);
+        assert_non_null(strstr(text, want));
+    }
+    assert_non_null(strstr(text, " info http direct\n"));
+    free(text);
+}
+
 static int dgram_bind(const char *path)
 {
     struct sockaddr_un sa;
@@ -162,6 +218,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_stderr),
+        cmocka_unit_test(test_log_coalesce),
         cmocka_unit_test(test_log_syslog),
     };
 
