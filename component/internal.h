@@ -221,8 +221,10 @@ struct comp {
     uint64_t spool_retry_ms;     /* next attempt to reopen it */
     struct comp_outbox sent;     /* written, not yet acknowledged */
     struct comp_batch batch;     /* submitted this loop iteration */
-    size_t batch_n, batch_bytes; /* deliveries and bytes in batch */
-    size_t batch_items;          /* messages in batch */
+    struct comp_batch syncing;   /* committed, the disk syncing it */
+    struct event *synced;        /* the spool's syncer is done */
+    size_t batch_n, batch_bytes; /* deliveries and bytes in both */
+    size_t batch_items;          /* messages in both */
     size_t n_unsent;             /* messages with a delivery not written */
     struct event *commit;        /* activated: commit the batch */
     struct event *expire;        /* periodic max_age sweep */

@@ -130,6 +130,8 @@ static void comp_delivery_drop(struct comp *c, struct comp_delivery *d)
     comp_room_unref(room); /* a room removed by a reload may leave now */
 }
 
+static void comp_on_synced(evutil_socket_t fd, short what, void *arg);
+
 /* Tries to open the configured spool (again). */
 static void comp_spool_try_open(struct comp *c)
 {
@@ -150,6 +152,13 @@ static void comp_spool_try_open(struct comp *c)
     if (c->spool_broken)
         xlog_info("spool", "%s is usable again", spool_file(c->spool));
     c->spool_broken = 0;
+    /* Without this event commits are synced inline (comp_batch_write). */
+    if ((c->synced = event_new(c->base, spool_sync_fd(c->spool),
+                               EV_READ | EV_PERSIST, comp_on_synced, c)) &&
+        event_add(c->synced, NULL) != 0) {
+        event_free(c->synced);
+        c->synced = NULL;
+    }
 }
 
 /* ---- submit and group commit --------------------------------------------- */
@@ -297,21 +306,22 @@ static int comp_batch_write(struct comp *c)
             d->seq = r.seq;
         }
     }
-    rc = spool_commit(c->spool);
+    /* With the syncer, the fdatasync runs while the loop goes on. */
+    rc = c->synced ? spool_commit_async(c->spool) : spool_commit(c->spool);
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
 }
 
-void comp_outbox_commit(struct comp *c)
+/* Answers the submitters of list, whose commit returned rc (0: durable):
+ * their deliveries join the outbox, or they get 503. */
+static void comp_batch_finish(struct comp *c, struct comp_batch *list, int rc)
 {
     struct comp_delivery *d;
     struct comp_pending *p;
-    size_t n = 0;
-    int rc;
+    size_t n = 0, msgs = 0;
 
-    if (TAILQ_EMPTY(&c->batch))
-        return;
-    rc = comp_batch_write(c);
     if (rc != 0) {
+        TAILQ_FOREACH (p, list, link)
+            msgs += p->n;
         c->spool_errors++;
         if (rc == XMTA_E_FULL && c->spool)
             spool_checkpoint(c->spool); /* space for the next batch */
@@ -322,14 +332,14 @@ void comp_outbox_commit(struct comp *c)
         xlog_error("spool",
                    "%s: cannot store %zu message(s): %s; answered "
                    "503",
-                   spool_file(c->spool), c->batch_n,
+                   spool_file(c->spool), msgs,
                    rc == XMTA_E_FULL ? "disk full"
                    : c->spool && spool_readonly(c->spool)
                        ? "the spool is read-only"
                        : "write failed");
     }
-    while ((p = TAILQ_FIRST(&c->batch))) {
-        TAILQ_REMOVE(&c->batch, p, link);
+    while ((p = TAILQ_FIRST(list))) {
+        TAILQ_REMOVE(list, p, link);
         c->batch_items--;
         c->batch_n -= p->n;
         c->batch_bytes -= p->bytes;
@@ -359,6 +369,64 @@ void comp_outbox_commit(struct comp *c)
     }
     if (n)
         comp_wake_drain(c);
+}
+
+/* Commits the batch: one transaction for every submit since the last
+ * one. While the disk syncs a commit (spool_commit_async), the loop goes
+ * on and what is submitted meanwhile waits for the next commit, which
+ * comp_on_synced() starts: one fdatasync covers all of it (issue 8). */
+void comp_outbox_commit(struct comp *c)
+{
+    int rc;
+
+    if (TAILQ_EMPTY(&c->batch) || !TAILQ_EMPTY(&c->syncing))
+        return;
+    rc = comp_batch_write(c);
+    if (rc == 0 && c->synced) {
+        TAILQ_CONCAT(&c->syncing, &c->batch, link);
+        return; /* answered by comp_on_synced() */
+    }
+    comp_batch_finish(c, &c->batch, rc);
+}
+
+/* The rows of a commit whose fdatasync failed: answered 503, so they
+ * should not come back after a restart (best effort). */
+static void comp_syncing_unstore(struct comp *c)
+{
+    struct comp_delivery *d;
+    struct comp_pending *p;
+    int64_t *seqs;
+    size_t n = 0, k = 0;
+
+    TAILQ_FOREACH (p, &c->syncing, link)
+        n += p->n;
+    if (!n || !(seqs = calloc(n, sizeof(*seqs))))
+        return;
+    TAILQ_FOREACH (p, &c->syncing, link) {
+        TAILQ_FOREACH (d, &p->staged, link) {
+            if (d->seq && k < n)
+                seqs[k++] = d->seq;
+        }
+    }
+    spool_delete(c->spool, seqs, k);
+    free(seqs);
+}
+
+/* The syncer finished the fdatasync of the commit in c->syncing. */
+static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    struct comp *c = arg;
+    int rc = spool_sync_result(c->spool);
+
+    if (rc == XMTA_E_STATE || TAILQ_EMPTY(&c->syncing))
+        return; /* nothing finished */
+    if (rc != 0)
+        comp_syncing_unstore(c);
+    comp_batch_finish(c, &c->syncing, rc);
+    /* What came meanwhile: committed after this iteration's requests. */
+    if (!TAILQ_EMPTY(&c->batch) && !evtimer_pending(c->commit, NULL))
+        evtimer_add(c->commit, &now);
 }
 
 /* Fails whatever is still pending (shutdown, free): 503 for them. */
@@ -446,6 +514,7 @@ int comp_outbox_init(struct comp *c)
 
     TAILQ_INIT(&c->sent);
     TAILQ_INIT(&c->batch);
+    TAILQ_INIT(&c->syncing);
     if (!c->cfg->spool_path) {
         xlog_info("spool", "no spool (path = none): accepted messages are "
                            "lost on a restart");
@@ -767,7 +836,8 @@ int comp_outbox_busy(const struct comp *c)
 {
     const struct comp_delivery *d;
 
-    if (!TAILQ_EMPTY(&c->sent) || !TAILQ_EMPTY(&c->batch))
+    if (!TAILQ_EMPTY(&c->sent) || !TAILQ_EMPTY(&c->batch) ||
+        !TAILQ_EMPTY(&c->syncing))
         return 1;
     TAILQ_FOREACH (d, &c->outbox, link) {
         if (!d->room || d->room->state == ROOM_JOINED)
@@ -914,6 +984,11 @@ void comp_outbox_free(struct comp *c)
 {
     struct comp_delivery *d;
 
+    if (!TAILQ_EMPTY(&c->syncing)) /* answered as the disk says */
+        comp_batch_finish(c, &c->syncing, spool_sync_wait(c->spool));
+    if (c->synced)
+        event_free(c->synced);
+    c->synced = NULL;
     comp_batch_abort(c);
     comp_outbox_requeue(c);
     while ((d = TAILQ_FIRST(&c->outbox))) {
