@@ -37,6 +37,22 @@
 #define COMP_ACK_PREFIX "ack-"
 #define COMP_CHECKPOINT_MS 10000 /* WAL truncation when empty, at most */
 
+/* "local@domain" into out (size bytes), without printf (twice per
+ * webhook); cut as snprintf would when too long. */
+static void
+comp_jid_join(char *out, size_t size, const char *local, const char *domain)
+{
+    size_t nl = strlen(local), nd = strlen(domain);
+
+    if (nl + nd + 2 > size) {
+        snprintf(out, size, "%s@%s", local, domain);
+        return;
+    }
+    memcpy(out, local, nl);
+    out[nl] = '@';
+    memcpy(out + nl + 1, domain, nd + 1);
+}
+
 static int comp_msg_valid(const struct msg *m)
 {
     if (!m->from || !*m->from || strlen(m->from) > JID_PART_MAX ||
@@ -63,7 +79,7 @@ static int comp_msg_addresses_ok(const struct comp *c, struct msg *m)
     struct jid jid, *j = &jid; /* 3 KiB: a malloc per webhook cost more */
     int ok = 0;
 
-    snprintf(buf, sizeof(buf), "%s@%s", m->from, c->cfg->domain);
+    comp_jid_join(buf, sizeof(buf), m->from, c->cfg->domain);
     if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
         strcasecmp(j->domain, c->cfg->domain) != 0)
         goto out;
@@ -546,7 +562,7 @@ static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
     if (d->room)
         from = d->room->self;
     else
-        snprintf(bare, sizeof(bare), "%s@%s", m->from, c->cfg->domain);
+        comp_jid_join(bare, sizeof(bare), m->from, c->cfg->domain);
     /* Serialized without a tree, into a buffer kept for the next one:
      * some 20 allocations less per webhook (issue 8). */
     b->len = 0;

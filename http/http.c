@@ -816,14 +816,35 @@ static void peer_format(struct evhttp_request *req, char *out, size_t size)
     char *addr = NULL;
     ev_uint16_t port = 0;
 
+    char num[8], *p = num + sizeof(num);
+    size_t n, o = 0;
+    int v6;
+
     if (conn)
         evhttp_connection_get_peer(conn, &addr, &port);
-    if (!addr)
+    if (!addr) {
         snprintf(out, size, "?");
-    else if (strchr(addr, ':'))
-        snprintf(out, size, "[%s]:%u", addr, (unsigned)port);
-    else
-        snprintf(out, size, "%s:%u", addr, (unsigned)port);
+        return;
+    }
+    n = strlen(addr);
+    v6 = strchr(addr, ':') != NULL;
+    if (n + 10 > size) { /* cut, as printf would */
+        snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
+        return;
+    }
+    /* "[v6]:port" or "v4:port", without printf (every request) */
+    if (v6)
+        out[o++] = '[';
+    memcpy(out + o, addr, n);
+    o += n;
+    if (v6)
+        out[o++] = ']';
+    out[o++] = ':';
+    *--p = '\0';
+    do
+        *--p = (char)('0' + port % 10);
+    while ((port /= 10) != 0);
+    memcpy(out + o, p, (size_t)(num + sizeof(num) - p));
 }
 
 static void on_request(struct evhttp_request *req, void *arg)

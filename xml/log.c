@@ -172,6 +172,93 @@ static size_t xlog_stamp(char *out)
     return date_len + 6;
 }
 
+/* Appends the decimal form of v (negative when neg) at buf[*o]. */
+static void
+xlog_num(char *buf, size_t size, size_t *o, unsigned long long v, int neg)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (neg)
+        *--p = '-';
+    while (p < tmp + sizeof(tmp) && *o + 1 < size)
+        buf[(*o)++] = *p++;
+}
+
+/* vsnprintf() into buf for formats of plain %s, %d, %u, %ld, %lu, %zu
+ * and %% only (no flags, width or precision), which is what the lines of
+ * every webhook use: glibc's printf machinery was a third of a line's
+ * cost (issue 8). Any other format goes to vsnprintf(); the text is the
+ * same either way. */
+static void xlog_format(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t o = 0;
+
+    for (const char *f = fmt; (f = strchr(f, '%')) != NULL;) {
+        f++;
+        if (*f == '%' || *f == 's' || *f == 'd' || *f == 'u') {
+            f++;
+        } else if ((f[0] == 'l' && (f[1] == 'd' || f[1] == 'u')) ||
+                   (f[0] == 'z' && f[1] == 'u')) {
+            f += 2;
+        } else {
+            vsnprintf(buf, size, fmt, ap);
+            return;
+        }
+    }
+    for (const char *f = fmt; *f && o + 1 < size; f++) {
+        if (*f != '%') {
+            buf[o++] = *f;
+            continue;
+        }
+        switch (*++f) {
+        case '%':
+            buf[o++] = '%';
+            break;
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+
+            if (!v)
+                v = "(null)";
+            while (*v && o + 1 < size)
+                buf[o++] = *v++;
+            break;
+        }
+        case 'd': {
+            int v = va_arg(ap, int);
+
+            xlog_num(buf, size, &o,
+                     v < 0 ? 0ull - (unsigned long long)v
+                           : (unsigned long long)v,
+                     v < 0);
+            break;
+        }
+        case 'u':
+            xlog_num(buf, size, &o, va_arg(ap, unsigned), 0);
+            break;
+        case 'l':
+            if (*++f == 'd') {
+                long v = va_arg(ap, long);
+
+                xlog_num(buf, size, &o,
+                         v < 0 ? 0ull - (unsigned long long)v
+                               : (unsigned long long)v,
+                         v < 0);
+            } else {
+                xlog_num(buf, size, &o, va_arg(ap, unsigned long), 0);
+            }
+            break;
+        case 'z':
+            f++;
+            xlog_num(buf, size, &o, va_arg(ap, size_t), 0);
+            break;
+        }
+    }
+    buf[o] = '\0';
+}
+
 void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
 {
     static const char hex[] = "0123456789abcdef";
@@ -185,7 +272,7 @@ void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
     if (journal < 0)
         journal = getenv("JOURNAL_STREAM") != NULL;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    xlog_format(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (xlog_fd < 0 && !journal)
         o = xlog_stamp(line);
