@@ -68,6 +68,26 @@ static int comp_msg_valid(const struct msg *m)
     return 1;
 }
 
+/* The addresses comp_msg_addresses_ok() passed last: webhooks of a hook
+ * mostly repeat the same bot and recipients, so these skip jid_parse()
+ * and the snprintf() before it. Event-loop thread only. */
+static struct {
+    char domain[JID_PART_MAX + 1];
+    char from[JID_PART_MAX + 1], from_norm[JID_PART_MAX + 1];
+    char to[COMP_JID_MAX];
+} comp_addr_seen;
+
+/* Remembers s in a cache slot of size bytes ("" when it does not fit). */
+static void comp_addr_remember(char *slot, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < size)
+        memcpy(slot, s, n + 1);
+    else
+        slot[0] = '\0';
+}
+
 /* Only JIDs under our domain are ever used as from (anything else makes
  * the server close the stream: invalid-from), and only valid addresses
  * reach the server: the bot localpart must pass nodeprep (it is replaced
@@ -75,29 +95,50 @@ static int comp_msg_valid(const struct msg *m)
  * a valid JID (rooms bare, with a localpart). 1 when m is fine. */
 static int comp_msg_addresses_ok(const struct comp *c, struct msg *m)
 {
+    const char *domain = c->cfg->domain;
     char buf[2 * JID_PART_MAX + 4];
-    struct jid jid, *j = &jid; /* 3 KiB: a malloc per webhook cost more */
+    struct jid jid, *j = NULL; /* 3 KiB: on the stack, used on a miss */
     int ok = 0;
 
-    comp_jid_join(buf, sizeof(buf), m->from, c->cfg->domain);
-    if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
-        strcasecmp(j->domain, c->cfg->domain) != 0)
-        goto out;
-    if (strcmp(j->local, m->from) != 0) {
-        char *norm = strdup(j->local);
+    if (strcmp(comp_addr_seen.domain, domain) != 0) {
+        memset(&comp_addr_seen, 0, sizeof(comp_addr_seen));
+        comp_addr_remember(comp_addr_seen.domain, sizeof(comp_addr_seen.domain),
+                           domain);
+    }
+    if (!comp_addr_seen.from[0] || strcmp(comp_addr_seen.from, m->from) != 0) {
+        j = &jid;
+        comp_jid_join(buf, sizeof(buf), m->from, domain);
+        if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
+            strcasecmp(j->domain, domain) != 0)
+            goto out;
+        comp_addr_remember(comp_addr_seen.from_norm,
+                           sizeof(comp_addr_seen.from_norm), j->local);
+        comp_addr_remember(comp_addr_seen.from, sizeof(comp_addr_seen.from),
+                           comp_addr_seen.from_norm[0] ? m->from : "");
+    }
+    if (strcmp(comp_addr_seen.from_norm, m->from) != 0) {
+        char *norm = strdup(j ? j->local : comp_addr_seen.from_norm);
 
         if (!norm)
             goto out;
         free(m->from);
         m->from = norm;
     }
-    for (size_t i = 0; i < m->n_to; i++)
+    for (size_t i = 0; i < m->n_to; i++) {
+        if (comp_addr_seen.to[0] && strcmp(comp_addr_seen.to, m->to[i]) == 0)
+            continue;
+        j = &jid;
         if (jid_parse(m->to[i], j, NULL) != 0)
             goto out;
-    for (size_t i = 0; i < m->n_rooms; i++)
+        comp_addr_remember(comp_addr_seen.to, sizeof(comp_addr_seen.to),
+                           m->to[i]);
+    }
+    for (size_t i = 0; i < m->n_rooms; i++) {
+        j = &jid;
         if (jid_parse(m->rooms[i], j, NULL) != 0 || !j->local[0] ||
             j->resource[0])
             goto out;
+    }
     ok = 1;
 out:
     return ok;
@@ -274,15 +315,20 @@ int comp_submit_async(struct comp *c,
     c->batch_items++;
     c->batch_n += n;
     c->batch_bytes += bytes;
-    /* The commit runs in the next loop iteration, after the requests
-     * that are ready by then (the I/O of an iteration runs before its
-     * timers): with many senders, one fsync covers more of them. */
-    if (!evtimer_pending(c->commit, NULL)) {
+    comp_upload_submit(c, m); /* an attachment follows the text */
+    /* Without a spool there is nothing to wait for: committed (and the
+     * submitter answered) now; the drain still runs once per loop
+     * iteration, for all of them. With one, the commit runs in the next
+     * loop iteration, after the requests that are ready by then (the I/O
+     * of an iteration runs before its timers): with many senders, one
+     * fsync covers more of them. */
+    if (!c->cfg->spool_path) {
+        comp_outbox_commit(c);
+    } else if (!evtimer_pending(c->commit, NULL)) {
         static const struct timeval now = {0, 0};
 
         evtimer_add(c->commit, &now);
     }
-    comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {
