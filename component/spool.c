@@ -532,8 +532,10 @@ static int spool_sync_take(struct spool *s)
     char buf[16];
     int err;
 
-    while (read(s->notify[0], buf, sizeof(buf)) > 0)
-        ;
+    /* one byte per sync and one sync at a time: one read takes them */
+    if (read(s->notify[0], buf, sizeof(buf)) < 0) {
+        /* EAGAIN: nothing there (asked for the result early) */
+    }
     if (s->sync != SYNC_DONE)
         return XMTA_E_STATE;
     err = s->sync_err;
