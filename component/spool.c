@@ -472,7 +472,7 @@ static int spool_commit_tx(struct spool *s)
 static int spool_sync_fail(struct spool *s, int err)
 {
     s->readonly = err == EROFS;
-    xlog_error("spool", "%s: fdatasync of the WAL failed: %s", s->file,
+    xlog_error("spool", "%s: syncing the WAL (fdatasync) failed: %s", s->file,
                strerror(err));
     return err == ENOSPC || err == EDQUOT ? XMTA_E_FULL : XMTA_E_IO;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -572,6 +573,52 @@ static void test_outbox_commit_while_syncing(void **state)
     spool_close(s);
 }
 
+/* The lowest free descriptor becomes the limit: the next open() fails
+ * (EMFILE), as the spool's first open of its WAL does here. */
+static void fd_limit_squeeze(struct rlimit *saved)
+{
+    struct rlimit lim;
+    int fd = dup(0);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+    lim = *saved;
+    lim.rlim_cur = (rlim_t)fd;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+}
+
+/* A commit whose WAL cannot be synced: its submitters get 503 (XMTA_E_IO)
+ * and its rows leave the spool again; the next commit works. */
+static void test_outbox_sync_failure(void **state)
+{
+    struct comp_spool_status st;
+    struct answers a = {0};
+    struct rlimit saved;
+    struct spool *s;
+    struct env e;
+    char err[256];
+
+    env_open(&e, "");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
+                         0);
+    fd_limit_squeeze(&saved);
+    event_base_loop(e.base, EVLOOP_NONBLOCK); /* the commit, no WAL fd */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    env_answered(&e, &a, 2);
+    assert_int_equal(a.io, 2);
+    comp_spool_status(e.c, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(2, "y"), on_done, &a), 0);
+    env_answered(&e, &a, 3);
+    assert_int_equal(a.ok, 1);
+    env_close(&e);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 1);
+    spool_close(s);
+}
+
 /* A spool directory that cannot be created: comp runs, submits get
  * XMTA_E_IO (503) and the status says so. */
 static void test_outbox_unwritable(void **state)
@@ -618,6 +665,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_commit_while_syncing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_sync_failure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_unwritable, setup,
                                         teardown),
