@@ -850,6 +850,7 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
     TAILQ_INIT(&c->outbox);
     TAILQ_INIT(&c->sent);
     TAILQ_INIT(&c->batch);
+    TAILQ_INIT(&c->syncing);
     comp_timing_default(cfg, &c->t);
     /* Ping the parent server (notify.example.org -> example.org); a
      * domain without a dot pings itself through the server. */

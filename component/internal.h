@@ -16,6 +16,7 @@
 
 #include "component/component.h"
 #include "xml/msg.h"
+#include "xml/xml.h"
 
 struct bufferevent;
 struct event;
@@ -240,8 +241,10 @@ struct comp {
     uint64_t spool_retry_ms;     /* next attempt to reopen it */
     struct comp_outbox sent;     /* written, not yet acknowledged */
     struct comp_batch batch;     /* submitted this loop iteration */
-    size_t batch_n, batch_bytes; /* deliveries and bytes in batch */
-    size_t batch_items;          /* messages in batch */
+    struct comp_batch syncing;   /* committed, the disk syncing it */
+    struct event *synced;        /* the spool's syncer is done */
+    size_t batch_n, batch_bytes; /* deliveries and bytes in both */
+    size_t batch_items;          /* messages in both */
     size_t n_unsent;             /* messages with a delivery not written */
     struct event *commit;        /* activated: commit the batch */
     struct event *expire;        /* periodic max_age sweep */
@@ -254,6 +257,7 @@ struct comp {
     uint64_t ack_last_ms;        /* when the newest ack ping was sent */
     unsigned long expired;       /* deliveries dropped after max_age */
     unsigned long spool_errors;  /* failed commits */
+    struct xml_buf stanza;       /* each delivery's stanza, reused */
     int64_t *undeleted;          /* acknowledged rows a delete missed */
     size_t n_undeleted, cap_undeleted;
     uint64_t checkpoint_ms;    /* last WAL truncation */
@@ -400,7 +404,7 @@ int comp_life_prepare(struct comp *c,
                       char replace[MSG_ID_LEN + 1]);
 /* Appends <replace xmlns='urn:xmpp:message-correct:0' id=replace/> to a
  * message stanza (nothing for NULL or ""). 0 or XMTA_E_NOMEM. */
-int comp_life_add_replace(struct xml_node *st, const char *replace);
+int comp_life_add_replace(struct xml_buf *b, const char *replace);
 /* The resource for alert group group: "alert-" and the first 12 hex
  * digits of its SHA-256. */
 void comp_life_resource(const char *group, char out[COMP_LIFE_RESOURCE_LEN]);

@@ -615,19 +615,23 @@ int comp_life_prepare(struct comp *c,
     return 1;
 }
 
-int comp_life_add_replace(struct xml_node *st, const char *replace)
+int comp_life_add_replace(struct xml_buf *b, const char *replace)
 {
-    struct xml_node *r;
+    static const char end[] = "</message>";
+    static const char open[] = "<replace xmlns='" LIFE_NS_CORRECT "' id='";
+    const size_t n = sizeof(end) - 1;
 
     if (!replace || !*replace)
         return 0;
-    if (!(r = xml_node_new("replace", LIFE_NS_CORRECT)) ||
-        xml_node_set_attr(r, "id", replace) != 0 ||
-        xml_node_append(st, r) != 0) {
-        xml_node_free(r);
-        return XMTA_E_NOMEM;
-    }
-    return 0;
+    /* the last child of the stanza msg_stanza_write() has just written */
+    if (b->len < n || memcmp(b->p + b->len - n, end, n) != 0)
+        return XMTA_E_INVAL;
+    b->len -= n;
+    xml_buf_add(b, open, sizeof(open) - 1);
+    xml_buf_attr(b, replace, strlen(replace));
+    xml_buf_add(b, "'/>", 3);
+    xml_buf_add(b, end, n);
+    return b->failed ? XMTA_E_NOMEM : 0;
 }
 
 /* ---- set-up, expiry ----------------------------------------------------- */

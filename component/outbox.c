@@ -37,6 +37,22 @@
 #define COMP_ACK_PREFIX "ack-"
 #define COMP_CHECKPOINT_MS 10000 /* WAL truncation when empty, at most */
 
+/* "local@domain" into out (size bytes), without printf (twice per
+ * webhook); cut as snprintf would when too long. */
+static void
+comp_jid_join(char *out, size_t size, const char *local, const char *domain)
+{
+    size_t nl = strlen(local), nd = strlen(domain);
+
+    if (nl + nd + 2 > size) {
+        snprintf(out, size, "%s@%s", local, domain);
+        return;
+    }
+    memcpy(out, local, nl);
+    out[nl] = '@';
+    memcpy(out + nl + 1, domain, nd + 1);
+}
+
 static int comp_msg_valid(const struct msg *m)
 {
     if (!m->from || !*m->from || strlen(m->from) > JID_PART_MAX ||
@@ -52,6 +68,26 @@ static int comp_msg_valid(const struct msg *m)
     return 1;
 }
 
+/* The addresses comp_msg_addresses_ok() passed last: webhooks of a hook
+ * mostly repeat the same bot and recipients, so these skip jid_parse()
+ * and the snprintf() before it. Event-loop thread only. */
+static struct {
+    char domain[JID_PART_MAX + 1];
+    char from[JID_PART_MAX + 1], from_norm[JID_PART_MAX + 1];
+    char to[COMP_JID_MAX];
+} comp_addr_seen;
+
+/* Remembers s in a cache slot of size bytes ("" when it does not fit). */
+static void comp_addr_remember(char *slot, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < size)
+        memcpy(slot, s, n + 1);
+    else
+        slot[0] = '\0';
+}
+
 /* Only JIDs under our domain are ever used as from (anything else makes
  * the server close the stream: invalid-from), and only valid addresses
  * reach the server: the bot localpart must pass nodeprep (it is replaced
@@ -59,34 +95,52 @@ static int comp_msg_valid(const struct msg *m)
  * a valid JID (rooms bare, with a localpart). 1 when m is fine. */
 static int comp_msg_addresses_ok(const struct comp *c, struct msg *m)
 {
+    const char *domain = c->cfg->domain;
     char buf[2 * JID_PART_MAX + 4];
-    struct jid *j = malloc(sizeof(*j));
+    struct jid jid, *j = NULL; /* 3 KiB: on the stack, used on a miss */
     int ok = 0;
 
-    if (!j)
-        return 0;
-    snprintf(buf, sizeof(buf), "%s@%s", m->from, c->cfg->domain);
-    if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
-        strcasecmp(j->domain, c->cfg->domain) != 0)
-        goto out;
-    if (strcmp(j->local, m->from) != 0) {
-        char *norm = strdup(j->local);
+    if (strcmp(comp_addr_seen.domain, domain) != 0) {
+        memset(&comp_addr_seen, 0, sizeof(comp_addr_seen));
+        comp_addr_remember(comp_addr_seen.domain, sizeof(comp_addr_seen.domain),
+                           domain);
+    }
+    if (!comp_addr_seen.from[0] || strcmp(comp_addr_seen.from, m->from) != 0) {
+        j = &jid;
+        comp_jid_join(buf, sizeof(buf), m->from, domain);
+        if (jid_parse(buf, j, NULL) != 0 || j->resource[0] ||
+            strcasecmp(j->domain, domain) != 0)
+            goto out;
+        comp_addr_remember(comp_addr_seen.from_norm,
+                           sizeof(comp_addr_seen.from_norm), j->local);
+        comp_addr_remember(comp_addr_seen.from, sizeof(comp_addr_seen.from),
+                           comp_addr_seen.from_norm[0] ? m->from : "");
+    }
+    if (strcmp(comp_addr_seen.from_norm, m->from) != 0) {
+        char *norm = strdup(j ? j->local : comp_addr_seen.from_norm);
 
         if (!norm)
             goto out;
         free(m->from);
         m->from = norm;
     }
-    for (size_t i = 0; i < m->n_to; i++)
+    for (size_t i = 0; i < m->n_to; i++) {
+        if (comp_addr_seen.to[0] && strcmp(comp_addr_seen.to, m->to[i]) == 0)
+            continue;
+        j = &jid;
         if (jid_parse(m->to[i], j, NULL) != 0)
             goto out;
-    for (size_t i = 0; i < m->n_rooms; i++)
+        comp_addr_remember(comp_addr_seen.to, sizeof(comp_addr_seen.to),
+                           m->to[i]);
+    }
+    for (size_t i = 0; i < m->n_rooms; i++) {
+        j = &jid;
         if (jid_parse(m->rooms[i], j, NULL) != 0 || !j->local[0] ||
             j->resource[0])
             goto out;
+    }
     ok = 1;
 out:
-    free(j);
     return ok;
 }
 
@@ -136,6 +190,8 @@ static void comp_delivery_drop(struct comp *c, struct comp_delivery *d)
     comp_room_unref(room); /* a room removed by a reload may leave now */
 }
 
+static void comp_on_synced(evutil_socket_t fd, short what, void *arg);
+
 /* Tries to open the configured spool (again). */
 static void comp_spool_try_open(struct comp *c)
 {
@@ -156,6 +212,13 @@ static void comp_spool_try_open(struct comp *c)
     if (c->spool_broken)
         xlog_info("spool", "%s is usable again", spool_file(c->spool));
     c->spool_broken = 0;
+    /* Without this event commits are synced inline (comp_batch_write). */
+    if ((c->synced = event_new(c->base, spool_sync_fd(c->spool),
+                               EV_READ | EV_PERSIST, comp_on_synced, c)) &&
+        event_add(c->synced, NULL) != 0) {
+        event_free(c->synced);
+        c->synced = NULL;
+    }
 }
 
 /* ---- submit and group commit --------------------------------------------- */
@@ -268,16 +331,21 @@ stage:
     c->batch_items++;
     c->batch_n += n;
     c->batch_bytes += bytes;
-    /* The commit runs in the next loop iteration, after the requests
-     * that are ready by then (the I/O of an iteration runs before its
-     * timers): with many senders, one fsync covers more of them. */
-    if (!evtimer_pending(c->commit, NULL)) {
+    if (n)
+        comp_upload_submit(c, m); /* an attachment follows the text */
+    /* Without a spool there is nothing to wait for: committed (and the
+     * submitter answered) now; the drain still runs once per loop
+     * iteration, for all of them. With one, the commit runs in the next
+     * loop iteration, after the requests that are ready by then (the I/O
+     * of an iteration runs before its timers): with many senders, one
+     * fsync covers more of them. */
+    if (!c->cfg->spool_path) {
+        comp_outbox_commit(c);
+    } else if (!evtimer_pending(c->commit, NULL)) {
         static const struct timeval now = {0, 0};
 
         evtimer_add(c->commit, &now);
     }
-    if (n)
-        comp_upload_submit(c, m); /* an attachment follows the text */
     return 0;
 fail:
     if (p) {
@@ -317,21 +385,22 @@ static int comp_batch_write(struct comp *c)
             d->seq = r.seq;
         }
     }
-    rc = spool_commit(c->spool);
+    /* With the syncer, the fdatasync runs while the loop goes on. */
+    rc = c->synced ? spool_commit_async(c->spool) : spool_commit(c->spool);
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
 }
 
-void comp_outbox_commit(struct comp *c)
+/* Answers the submitters of list, whose commit returned rc (0: durable):
+ * their deliveries join the outbox, or they get 503. */
+static void comp_batch_finish(struct comp *c, struct comp_batch *list, int rc)
 {
     struct comp_delivery *d;
     struct comp_pending *p;
-    size_t n = 0;
-    int rc;
+    size_t n = 0, msgs = 0;
 
-    if (TAILQ_EMPTY(&c->batch))
-        return;
-    rc = comp_batch_write(c);
     if (rc != 0) {
+        TAILQ_FOREACH (p, list, link)
+            msgs += p->n;
         c->spool_errors++;
         if (rc == XMTA_E_FULL && c->spool)
             spool_checkpoint(c->spool); /* space for the next batch */
@@ -342,14 +411,14 @@ void comp_outbox_commit(struct comp *c)
         xlog_error("spool",
                    "%s: cannot store %zu message(s): %s; answered "
                    "503",
-                   spool_file(c->spool), c->batch_n,
+                   spool_file(c->spool), msgs,
                    rc == XMTA_E_FULL ? "disk full"
                    : c->spool && spool_readonly(c->spool)
                        ? "the spool is read-only"
                        : "write failed");
     }
-    while ((p = TAILQ_FIRST(&c->batch))) {
-        TAILQ_REMOVE(&c->batch, p, link);
+    while ((p = TAILQ_FIRST(list))) {
+        TAILQ_REMOVE(list, p, link);
         c->batch_items--;
         c->batch_n -= p->n;
         c->batch_bytes -= p->bytes;
@@ -385,6 +454,64 @@ void comp_outbox_commit(struct comp *c)
     }
     if (n)
         comp_wake_drain(c);
+}
+
+/* Commits the batch: one transaction for every submit since the last
+ * one. While the disk syncs a commit (spool_commit_async), the loop goes
+ * on and what is submitted meanwhile waits for the next commit, which
+ * comp_on_synced() starts: one fdatasync covers all of it (issue 8). */
+void comp_outbox_commit(struct comp *c)
+{
+    int rc;
+
+    if (TAILQ_EMPTY(&c->batch) || !TAILQ_EMPTY(&c->syncing))
+        return;
+    rc = comp_batch_write(c);
+    if (rc == 0 && c->synced) {
+        TAILQ_CONCAT(&c->syncing, &c->batch, link);
+        return; /* answered by comp_on_synced() */
+    }
+    comp_batch_finish(c, &c->batch, rc);
+}
+
+/* The rows of a commit whose fdatasync failed: answered 503, so they
+ * should not come back after a restart (best effort). */
+static void comp_syncing_unstore(struct comp *c)
+{
+    struct comp_delivery *d;
+    struct comp_pending *p;
+    int64_t *seqs;
+    size_t n = 0, k = 0;
+
+    TAILQ_FOREACH (p, &c->syncing, link)
+        n += p->n;
+    if (!n || !(seqs = calloc(n, sizeof(*seqs))))
+        return;
+    TAILQ_FOREACH (p, &c->syncing, link) {
+        TAILQ_FOREACH (d, &p->staged, link) {
+            if (d->seq && k < n)
+                seqs[k++] = d->seq;
+        }
+    }
+    spool_delete(c->spool, seqs, k);
+    free(seqs);
+}
+
+/* The syncer finished the fdatasync of the commit in c->syncing. */
+static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval now = {0, 0};
+    struct comp *c = arg;
+    int rc = spool_sync_result(c->spool);
+
+    if (rc == XMTA_E_STATE || TAILQ_EMPTY(&c->syncing))
+        return; /* nothing finished */
+    if (rc != 0)
+        comp_syncing_unstore(c);
+    comp_batch_finish(c, &c->syncing, rc);
+    /* What came meanwhile: committed after this iteration's requests. */
+    if (!TAILQ_EMPTY(&c->batch) && !evtimer_pending(c->commit, NULL))
+        evtimer_add(c->commit, &now);
 }
 
 /* Fails whatever is still pending (shutdown, free): 503 for them. */
@@ -477,6 +604,7 @@ int comp_outbox_init(struct comp *c)
 
     TAILQ_INIT(&c->sent);
     TAILQ_INIT(&c->batch);
+    TAILQ_INIT(&c->syncing);
     if (!c->cfg->spool_path) {
         xlog_info("spool", "no spool (path = none): accepted messages are "
                            "lost on a restart");
@@ -502,10 +630,10 @@ int comp_outbox_init(struct comp *c)
 static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
 {
     const struct msg *m = d->item->m;
+    struct xml_buf *b = &c->stanza;
     char bare[COMP_JID_MAX], resource[COMP_LIFE_RESOURCE_LEN];
     char replace[MSG_ID_LEN + 1] = "";
     const char *from = bare;
-    struct xml_node *st;
     int rc;
 
     if (d->room)
@@ -514,15 +642,19 @@ static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
         snprintf(bare, sizeof(bare), "%s@%s/%s", m->from, c->cfg->domain,
                  resource);
     else
-        snprintf(bare, sizeof(bare), "%s@%s", m->from, c->cfg->domain);
-    if (!(st = msg_stanza(m, from, d->to, d->room != NULL)))
+        comp_jid_join(bare, sizeof(bare), m->from, c->cfg->domain);
+    /* Serialized without a tree, into a buffer kept for the next one:
+     * some 20 allocations less per webhook (issue 8). */
+    b->len = 0;
+    b->failed = 0;
+    if (msg_stanza_write(m, from, d->to, d->room != NULL, b) != 0)
         return XMTA_E_NOMEM;
-    if (comp_life_add_replace(st, replace) != 0) {
-        xml_node_free(st);
+    if (comp_life_add_replace(b, replace) != 0)
         return XMTA_E_NOMEM;
-    }
-    rc = comp_send_node(c, st);
-    xml_node_free(st);
+    comp_log_dump("send", b->p, b->len);
+    rc = comp_send_raw(c, b->p, b->len);
+    if (b->cap > COMP_OUT_LOW) /* a big one: do not keep its memory */
+        xml_buf_free(b);
     if (rc == 0)
         xlog_info("comp", "sent id=%s hook=%s to=%s%s%s%s", m->id,
                   m->hook ? m->hook : "-", d->to, d->room ? " (groupchat)" : "",
@@ -802,7 +934,8 @@ int comp_outbox_busy(const struct comp *c)
 {
     const struct comp_delivery *d;
 
-    if (!TAILQ_EMPTY(&c->sent) || !TAILQ_EMPTY(&c->batch))
+    if (!TAILQ_EMPTY(&c->sent) || !TAILQ_EMPTY(&c->batch) ||
+        !TAILQ_EMPTY(&c->syncing))
         return 1;
     TAILQ_FOREACH (d, &c->outbox, link) {
         if (!d->room || d->room->state == ROOM_JOINED)
@@ -949,6 +1082,11 @@ void comp_outbox_free(struct comp *c)
 {
     struct comp_delivery *d;
 
+    if (!TAILQ_EMPTY(&c->syncing)) /* answered as the disk says */
+        comp_batch_finish(c, &c->syncing, spool_sync_wait(c->spool));
+    if (c->synced)
+        event_free(c->synced);
+    c->synced = NULL;
     comp_batch_abort(c);
     comp_outbox_requeue(c);
     while ((d = TAILQ_FIRST(&c->outbox))) {
@@ -966,6 +1104,7 @@ void comp_outbox_free(struct comp *c)
     free(c->undeleted);
     c->undeleted = NULL;
     c->n_undeleted = c->cap_undeleted = 0;
+    xml_buf_free(&c->stanza);
 }
 
 /* ---- status ------------------------------------------------------------- */

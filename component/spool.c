@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: MIT */
-/* spool.c -- the durable spool on SQLite: WAL journal, synchronous=FULL (a
- * commit returns after the WAL is fsync'd), one row per delivery. */
+/* spool.c -- the durable spool on SQLite: WAL journal, one row per
+ * delivery. A commit is durable once the WAL is fsync'd: SQLite runs with
+ * synchronous=NORMAL and the fdatasync() of the WAL that synchronous=FULL
+ * would do inside COMMIT is done here, inline (spool_commit) or in a thread
+ * of the spool's own (spool_commit_async) so that the event loop goes on
+ * while the disk syncs (issue 8). */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "component/spool.h"
 #include "xml/err.h"
 #include "xml/log.h"
+
+enum spool_sync_state { SYNC_IDLE, SYNC_ASKED, SYNC_DONE, SYNC_STATE_COUNT };
 
 struct spool {
     sqlite3 *db;
@@ -21,6 +30,19 @@ struct spool {
     sqlite3_stmt *del;
     int in_tx;
     int readonly; /* the last failure was a refused write (EROFS, EACCES) */
+    int wal;      /* journal_mode is WAL (else synchronous=FULL does it) */
+    int wal_fd;   /* FILE-wal, for fdatasync(); -1 until needed */
+    /* the syncer thread: one fdatasync at a time, asked and answered
+     * under mu; notify[1] gets a byte when one is done */
+    pthread_t syncer;
+    int syncer_up;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    enum spool_sync_state sync;
+    int sync_err; /* errno of the finished fdatasync, or 0 */
+    int stop;
+    int locks; /* mu and cv were initialised */
+    int notify[2];
 };
 
 static const char spool_schema[] = "CREATE TABLE IF NOT EXISTS delivery ("
@@ -123,24 +145,46 @@ static int spool_db_migrate(sqlite3 *db)
     return rc;
 }
 
-/* Opens file and checks that it reads: 0, or the SQLite error. */
+/* PRAGMA journal_mode=WAL; s->wal says whether the database is in WAL
+ * mode now (a file system without shared memory keeps another mode). */
+static int spool_wal_mode(struct spool *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+        s->wal = mode && strcmp(mode, "wal") == 0;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Opens file and checks that it reads: 0, or the SQLite error. In WAL
+ * mode synchronous=NORMAL syncs the WAL before each checkpoint, the
+ * database after it and the WAL header when the WAL is reused; FULL adds
+ * one fdatasync() of the WAL per commit, which spool_commit() and the
+ * syncer do instead. Outside WAL mode, FULL. */
 static int spool_db_open(struct spool *s)
 {
-    static const char *const setup[] = {
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=FULL",
-        spool_schema,
-        spool_schema_life,
-    };
     int rc = sqlite3_open_v2(
         s->file, &s->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(s->db, 2000);
-    for (size_t i = 0; rc == SQLITE_OK && i < sizeof(setup) / sizeof(*setup);
-         i++)
-        rc = spool_exec(s->db, setup[i]);
+    if (rc == SQLITE_OK)
+        rc = spool_wal_mode(s);
+    if (rc == SQLITE_OK)
+        rc = spool_exec(s->db, s->wal ? "PRAGMA synchronous=NORMAL"
+                                      : "PRAGMA synchronous=FULL");
+    if (rc == SQLITE_OK)
+        rc = spool_exec(s->db, spool_schema);
+    if (rc == SQLITE_OK)
+        rc = spool_exec(s->db, spool_schema_life);
     if (rc == SQLITE_OK)
         rc = spool_exec(s->db, "SELECT count(*) FROM delivery");
     if (rc == SQLITE_OK)
@@ -165,6 +209,82 @@ static void spool_db_close(struct spool *s)
     s->ins = s->del = NULL;
     sqlite3_close(s->db);
     s->db = NULL;
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
+    s->wal_fd = -1;
+}
+
+/* fdatasync() of the WAL: what synchronous=FULL does at each commit.
+ * Never unlinked while our connection is open, so the descriptor opened
+ * at the first sync stays the WAL's. 0 or an errno. */
+static int spool_wal_sync(struct spool *s, int fd)
+{
+    if (fd < 0)
+        return 0; /* not WAL: COMMIT synced (synchronous=FULL) */
+    return fdatasync(fd) == 0 ? 0 : errno;
+}
+
+/* The WAL's descriptor (opened at the first commit, which creates the
+ * file), or -1 when not in WAL mode; -2 with errno when it cannot be
+ * opened. */
+static int spool_wal_fd(struct spool *s)
+{
+    char path[4200];
+
+    if (!s->wal)
+        return -1;
+    if (s->wal_fd >= 0)
+        return s->wal_fd;
+    snprintf(path, sizeof(path), "%s-wal", s->file);
+    if ((s->wal_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return -2;
+    return s->wal_fd;
+}
+
+/* Wakes the loop: a byte in the pipe (one there already does too). */
+static void spool_notify(struct spool *s)
+{
+    if (write(s->notify[1], "s", 1) < 0) {
+        /* full: the loop has bytes to read already */
+    }
+}
+
+static void *spool_syncer(void *arg)
+{
+    struct spool *s = arg;
+
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        int fd, err;
+
+        while (s->sync != SYNC_ASKED && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->sync != SYNC_ASKED)
+            break; /* stopping, nothing asked */
+        fd = s->wal_fd;
+        pthread_mutex_unlock(&s->mu);
+        err = spool_wal_sync(s, fd);
+        pthread_mutex_lock(&s->mu);
+        s->sync_err = err;
+        s->sync = SYNC_DONE;
+        pthread_cond_broadcast(&s->cv);
+        spool_notify(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Stops and joins the syncer (after the fdatasync it may be doing). */
+static void spool_syncer_stop(struct spool *s)
+{
+    if (!s->syncer_up)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->syncer, NULL);
+    s->syncer_up = 0;
 }
 
 /* Moves file (and its -wal, -shm) aside as FILE.corrupt-TIME. */
@@ -183,6 +303,17 @@ static void spool_move_aside(const char *file)
     }
 }
 
+/* Close-on-exec and non-blocking. 0 or -1. */
+static int spool_fd_flags(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        return -1;
+    return 0;
+}
+
 int spool_open(const char *dir, struct spool **out, char *err, size_t size)
 {
     struct spool *s;
@@ -198,6 +329,21 @@ int spool_open(const char *dir, struct spool **out, char *err, size_t size)
         return XMTA_E_IO;
     if (!(s = calloc(1, sizeof(*s))))
         goto nomem;
+    s->wal_fd = s->notify[0] = s->notify[1] = -1;
+    if (pthread_mutex_init(&s->mu, NULL) != 0)
+        goto nomem;
+    if (pthread_cond_init(&s->cv, NULL) != 0) {
+        pthread_mutex_destroy(&s->mu);
+        goto nomem;
+    }
+    s->locks = 1;
+    if (pipe(s->notify) != 0 || spool_fd_flags(s->notify[0]) != 0 ||
+        spool_fd_flags(s->notify[1]) != 0) {
+        snprintf(err, size, "cannot create a pipe for the spool: %s",
+                 strerror(errno));
+        spool_close(s);
+        return XMTA_E_IO;
+    }
     len = strlen(dir) + sizeof("/spool.db");
     if (!(s->file = malloc(len)))
         goto nomem;
@@ -219,9 +365,7 @@ int spool_open(const char *dir, struct spool **out, char *err, size_t size)
     *out = s;
     return 0;
 nomem:
-    if (s)
-        free(s->file);
-    free(s);
+    spool_close(s);
     snprintf(err, size, "out of memory");
     return XMTA_E_NOMEM;
 }
@@ -230,9 +374,17 @@ void spool_close(struct spool *s)
 {
     if (!s)
         return;
+    spool_syncer_stop(s);
     if (s->in_tx)
         spool_rollback(s);
     spool_db_close(s);
+    for (int i = 0; i < 2; i++)
+        if (s->notify[i] >= 0)
+            close(s->notify[i]);
+    if (s->locks) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+    }
     free(s->file);
     free(s);
 }
@@ -344,7 +496,8 @@ int spool_add(struct spool *s, struct spool_rec *r)
     return 0;
 }
 
-int spool_commit(struct spool *s)
+/* COMMIT, not synced yet in WAL mode. */
+static int spool_commit_tx(struct spool *s)
 {
     int rc;
 
@@ -358,6 +511,104 @@ int spool_commit(struct spool *s)
     }
     s->in_tx = 0;
     return 0;
+}
+
+/* The error for a failed fdatasync() of the WAL (logged). */
+static int spool_sync_fail(struct spool *s, int err)
+{
+    s->readonly = err == EROFS;
+    xlog_error("spool", "%s: syncing the WAL (fdatasync) failed: %s", s->file,
+               strerror(err));
+    return err == ENOSPC || err == EDQUOT ? XMTA_E_FULL : XMTA_E_IO;
+}
+
+int spool_commit(struct spool *s)
+{
+    int rc = spool_commit_tx(s), fd;
+
+    if (rc != 0)
+        return rc;
+    if ((fd = spool_wal_fd(s)) == -2)
+        return spool_sync_fail(s, errno);
+    if ((rc = spool_wal_sync(s, fd)) != 0)
+        return spool_sync_fail(s, rc);
+    return 0;
+}
+
+int spool_commit_async(struct spool *s)
+{
+    int rc, fd, err = 0;
+
+    pthread_mutex_lock(&s->mu);
+    rc = s->sync == SYNC_IDLE ? 0 : XMTA_E_STATE; /* one at a time */
+    pthread_mutex_unlock(&s->mu);
+    if (rc != 0 || (rc = spool_commit_tx(s)) != 0)
+        return rc;
+    if ((fd = spool_wal_fd(s)) == -2)
+        err = errno ? errno : EIO;
+    pthread_mutex_lock(&s->mu);
+    if (fd >= 0 && !s->syncer_up &&
+        pthread_create(&s->syncer, NULL, spool_syncer, s) == 0)
+        s->syncer_up = 1;
+    if (fd >= 0 && s->syncer_up) {
+        s->sync = SYNC_ASKED;
+        pthread_cond_broadcast(&s->cv);
+    } else {
+        /* not WAL (COMMIT synced), no WAL descriptor, or no thread (the
+         * sync is done here): the answer is there at once */
+        if (fd >= 0)
+            err = spool_wal_sync(s, fd);
+        s->sync_err = err;
+        s->sync = SYNC_DONE;
+        spool_notify(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int spool_sync_fd(const struct spool *s)
+{
+    return s ? s->notify[0] : -1;
+}
+
+/* The outcome of the finished sync (its byte read from the pipe). */
+static int spool_sync_take(struct spool *s)
+{
+    char buf[16];
+    int err;
+
+    /* one byte per sync and one sync at a time: one read takes them */
+    if (read(s->notify[0], buf, sizeof(buf)) < 0) {
+        /* EAGAIN: nothing there (asked for the result early) */
+    }
+    if (s->sync != SYNC_DONE)
+        return XMTA_E_STATE;
+    err = s->sync_err;
+    s->sync = SYNC_IDLE;
+    s->sync_err = 0;
+    return err ? spool_sync_fail(s, err) : 0;
+}
+
+int spool_sync_result(struct spool *s)
+{
+    int rc;
+
+    pthread_mutex_lock(&s->mu);
+    rc = spool_sync_take(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int spool_sync_wait(struct spool *s)
+{
+    int rc;
+
+    pthread_mutex_lock(&s->mu);
+    while (s->sync == SYNC_ASKED)
+        pthread_cond_wait(&s->cv, &s->mu);
+    rc = spool_sync_take(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 void spool_rollback(struct spool *s)
@@ -378,8 +629,8 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
     /* A delete need not wait for the disk: if power fails before the next
      * fsync (the next insert's commit syncs the WAL and with it this
      * transaction) the rows are sent again, which at-least-once allows.
-     * In WAL mode synchronous=NORMAL skips only the fsync at commit. */
-    spool_exec(s->db, "PRAGMA synchronous=NORMAL");
+     * So its COMMIT is not followed by an fdatasync (outside WAL mode,
+     * synchronous=FULL still syncs it). */
     if ((rc = spool_begin(s)) != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -393,9 +644,8 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
         }
     }
     sqlite3_reset(s->del);
-    rc = spool_commit(s);
+    rc = spool_commit_tx(s);
 out:
-    spool_exec(s->db, "PRAGMA synchronous=FULL");
     return rc;
 }
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* spool.h -- the durable store of accepted deliveries: one SQLite database
- * (WAL, synchronous=FULL) in the spool directory, one row per recipient of
- * each message. Writes are grouped by the caller into one transaction per
- * loop iteration (spool_begin, spool_add..., spool_commit). Used by the
- * outbox (component/) and its tests only. */
+ * (WAL) in the spool directory, one row per recipient of each message.
+ * Writes are grouped by the caller into one transaction per loop
+ * iteration (spool_begin, spool_add..., spool_commit or
+ * spool_commit_async). Used by the outbox (component/) and its tests
+ * only. Event-loop thread only (the spool's syncer thread is internal). */
 #ifndef XMTA_SPOOL_H
 #define XMTA_SPOOL_H
 
@@ -59,6 +60,19 @@ int spool_begin(struct spool *s);
 int spool_add(struct spool *s, struct spool_rec *r);
 int spool_commit(struct spool *s);
 void spool_rollback(struct spool *s);
+/* Like spool_commit, but returns once the transaction is in the WAL; its
+ * fdatasync() (what makes it durable) runs in the spool's thread, so that
+ * the caller's loop goes on meanwhile. spool_sync_fd() becomes readable
+ * when it is done; spool_sync_result() then says 0 (durable) or
+ * XMTA_E_IO / XMTA_E_FULL (logged; the rows may or may not be on disk).
+ * One at a time: XMTA_E_STATE while one waits to be taken. A failed
+ * commit returns its error at once (rolled back, nothing to wait for). */
+int spool_commit_async(struct spool *s);
+int spool_sync_fd(const struct spool *s);
+/* The outcome of spool_commit_async's sync: 0, XMTA_E_IO, XMTA_E_FULL, or
+ * XMTA_E_STATE when none is done (spool_sync_wait: waits for it). */
+int spool_sync_result(struct spool *s);
+int spool_sync_wait(struct spool *s);
 
 /* Deletes the rows seqs[0..n) in one transaction. 0 or an error as
  * above (the rows then stay and are delivered again after a restart). */

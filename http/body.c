@@ -619,10 +619,13 @@ bad:
                 key);
 }
 
-static int json_parse(struct decoder *d, const char *s, size_t len)
+/* parsed: the body as a JSON object, parsed already (with duplicate keys
+ * refused), or NULL. */
+static int
+json_parse(struct decoder *d, const char *s, size_t len, json_t *parsed)
 {
     json_error_t jerr;
-    json_t *root;
+    json_t *root = parsed;
     int rc = 0;
 
     /* JSON is UTF-8 (RFC 8259); say so plainly rather than in jansson's
@@ -631,7 +634,11 @@ static int json_parse(struct decoder *d, const char *s, size_t len)
         return fail(d, XMTA_E_INVAL, "invalid UTF-8");
     /* Duplicate keys are ambiguous ("to" twice): refuse them. Strings
      * holding \u0000 are refused too (no JSON_ALLOW_NUL). */
-    root = json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (root)
+        json_incref(root);
+    else
+        root =
+            json_loadb(s, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root)
         return fail(d, XMTA_E_PARSE,
                     "invalid JSON: %s at line %d, column %d (byte %d)",
@@ -770,6 +777,19 @@ int body_decode(const char *content_type,
                 char *err,
                 size_t errlen)
 {
+    return body_decode_parsed(content_type, data, len, NULL, query, out, err,
+                              errlen);
+}
+
+int body_decode_parsed(const char *content_type,
+                       const char *data,
+                       size_t len,
+                       json_t *parsed,
+                       const char *query,
+                       struct body_fields *out,
+                       char *err,
+                       size_t errlen)
+{
     struct decoder d = {.out = out, .err = err, .errlen = errlen};
     char boundary[MULTIPART_BOUNDARY_MAX + 1];
     enum kind kind = KIND_TEXT;
@@ -799,7 +819,8 @@ int body_decode(const char *content_type,
         rc = multipart_parse(&d, boundary, data, len);
         break;
     case KIND_JSON:
-        rc = json_parse(&d, data, len);
+        rc = json_parse(&d, data, len,
+                        parsed && json_is_object(parsed) ? parsed : NULL);
         break;
     case KIND_COUNT:
         break;

@@ -24,6 +24,8 @@
 
 struct conf_hook;
 struct msg;
+struct json_t;
+typedef struct json_t json_t;
 
 #define BODY_MAX_RECIPIENTS                                                    \
     64                      /* to and room together, after de-duplication      \
@@ -66,6 +68,20 @@ int body_decode(const char *content_type,
                 struct body_fields *out,
                 char *err,
                 size_t errlen);
+
+/* body_decode() for a body that format detection parsed already: parsed,
+ * when not NULL, is data[0..len) as a JSON object parsed with duplicate
+ * keys refused (JSON_REJECT_DUPLICATES), and is used (borrowed) instead of
+ * parsing the body again when the content type makes it JSON: the same
+ * result, without jansson's parser twice (issue 8). */
+int body_decode_parsed(const char *content_type,
+                       const char *data,
+                       size_t len,
+                       json_t *parsed,
+                       const char *query,
+                       struct body_fields *out,
+                       char *err,
+                       size_t errlen);
 
 /* The value of the form field name (the first one) of a urlencoded or
  * multipart/form-data body, malloc'd into *out: how Discord's payload_json

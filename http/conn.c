@@ -52,7 +52,7 @@ struct conn {
     struct event *deadline;
     struct event *attach;
     enum conn_phase phase;
-    size_t line_len; /* HEAD: bytes of the current line, CR aside */
+    size_t line_len; /* HEAD: the current line has a byte other than CR */
     size_t lines;    /* HEAD: complete lines so far */
 };
 TAILQ_HEAD(conn_list, conn);
@@ -160,20 +160,27 @@ static void conn_on_close(struct evhttp_connection *evcon, void *arg)
     conn_drop(arg);
 }
 
-/* Scans what arrived for the empty line that ends the headers. */
+/* Scans what arrived for the empty line that ends the headers, a line at
+ * a time (memchr: not a byte at a time, issue 8). */
 static void conn_scan(struct conn *c, const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n && c->phase == CONN_HEAD; i++) {
-        if (p[i] == '\n') {
-            if (c->line_len == 0 && c->lines > 0) {
-                conn_phase_set(c, CONN_BODY);
-                return;
-            }
-            c->lines++;
-            c->line_len = 0;
-        } else if (p[i] != '\r') {
-            c->line_len++;
+    while (n > 0 && c->phase == CONN_HEAD) {
+        const unsigned char *nl = memchr(p, '\n', n);
+        size_t k = nl ? (size_t)(nl - p) : n;
+
+        for (size_t i = 0; i < k && c->line_len == 0; i++)
+            if (p[i] != '\r')
+                c->line_len = 1; /* not empty: its length does not matter */
+        if (!nl)
+            return;
+        if (c->line_len == 0 && c->lines > 0) {
+            conn_phase_set(c, CONN_BODY);
+            return;
         }
+        c->lines++;
+        c->line_len = 0;
+        p = nl + 1;
+        n -= k + 1;
     }
 }
 

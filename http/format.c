@@ -61,10 +61,20 @@ const char *format_names(void)
 
 /* ---- request helpers --------------------------------------------------- */
 
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
 const char *fmt_header_get(const struct fmt_request *rq, const char *name)
 {
+    /* The detection asks for some 20 names a request mostly lacks: the
+     * first letter rules most headers out before strcasecmp(). */
+    unsigned char first = ascii_lower((unsigned char)name[0]);
+
     for (size_t i = 0; i < rq->n_headers; i++)
-        if (strcasecmp(rq->headers[i].name, name) == 0)
+        if (ascii_lower((unsigned char)rq->headers[i].name[0]) == first &&
+            strcasecmp(rq->headers[i].name, name) == 0)
             return rq->headers[i].value;
     return NULL;
 }
@@ -161,6 +171,7 @@ static int is_form(const char *mt)
 static int payload_parse(const struct fmt_request *rq,
                          json_t **root,
                          int *slack_form,
+                         int *strict,
                          char *err,
                          size_t errlen)
 {
@@ -171,7 +182,7 @@ static int payload_parse(const struct fmt_request *rq,
     int declared;
 
     *root = NULL;
-    *slack_form = 0;
+    *slack_form = *strict = 0;
     media_type(rq, mt, sizeof(mt));
     declared = strcmp(mt, "application/json") == 0 ||
                (strncmp(mt, "application/", 12) == 0 && strlen(mt) > 5 &&
@@ -215,7 +226,14 @@ static int payload_parse(const struct fmt_request *rq,
     if (!declared && !(skip < len && d[skip] == '{' &&
                        (is_form(mt) || strcmp(mt, "text/plain") == 0)))
         return 0;
-    *root = json_loadb(d, len, 0, &jerr);
+    /* As the generic decoder parses (duplicate keys refused), so that it
+     * can take this tree instead of parsing the body again; with
+     * duplicates the detection still looks at the last of each. */
+    *root = json_loadb(d, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*root)
+        *strict = 1;
+    else
+        *root = json_loadb(d, len, 0, &jerr);
     if (*root && json_is_object(*root))
         return 0;
     /* Not a JSON object: the generic decoder says what is wrong in its
@@ -272,13 +290,13 @@ int format_decode(const struct fmt_def *forced,
     struct rbuf b = {0};
     json_t *root = NULL;
     char *text = NULL, *full = NULL;
-    int slack_form = 0, rc;
+    int slack_form = 0, strict = 0, rc;
 
     memset(out, 0, sizeof(*out));
     *used = NULL;
     if (err && errlen)
         err[0] = '\0';
-    rc = payload_parse(rq, &root, &slack_form, err, errlen);
+    rc = payload_parse(rq, &root, &slack_form, &strict, err, errlen);
     if (rc != 0 && !(forced && !forced->json))
         goto out;
     rc = 0;
@@ -290,9 +308,10 @@ int format_decode(const struct fmt_def *forced,
         goto out;
     }
     *used = f;
-    if (f == &fmt_generic && !tpl) {
-        rc = body_decode(rq->content_type, rq->data, rq->len, rq->query, out,
-                         err, errlen);
+    if (f == &fmt_generic && !tpl) { /* the tree parsed above, if JSON */
+        rc = body_decode_parsed(rq->content_type, rq->data, rq->len,
+                                strict ? root : NULL, rq->query, out, err,
+                                errlen);
         goto out;
     }
     if (tpl && root)

@@ -264,8 +264,15 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
     if (reply != FMT_REPLY_OK) {
         /* {"ok":true,"id":ID}: the id is a UUID (nothing to escape), so
          * no JSON object is built for the most frequent answer */
+        static const char head[] = "{\"ok\":true,\"id\":\"";
+        char text[sizeof(head) + MSG_ID_LEN + 3];
+        size_t n = strnlen(id, MSG_ID_LEN);
+
+        memcpy(text, head, sizeof(head) - 1);
+        memcpy(text + sizeof(head) - 1, id, n);
+        memcpy(text + sizeof(head) - 1 + n, "\"}\n", 3);
         buf = evhttp_request_get_output_buffer(req);
-        if (evbuffer_add_printf(buf, "{\"ok\":true,\"id\":\"%s\"}\n", id) < 0) {
+        if (evbuffer_add(buf, text, sizeof(head) - 1 + n + 3) != 0) {
             evhttp_send_error(req, HTTP_INTERNAL, NULL);
             return;
         }
@@ -822,14 +829,35 @@ static void peer_format(struct evhttp_request *req, char *out, size_t size)
     char *addr = NULL;
     ev_uint16_t port = 0;
 
+    char num[8], *p = num + sizeof(num);
+    size_t n, o = 0;
+    int v6;
+
     if (conn)
         evhttp_connection_get_peer(conn, &addr, &port);
-    if (!addr)
+    if (!addr) {
         snprintf(out, size, "?");
-    else if (strchr(addr, ':'))
-        snprintf(out, size, "[%s]:%u", addr, (unsigned)port);
-    else
-        snprintf(out, size, "%s:%u", addr, (unsigned)port);
+        return;
+    }
+    n = strlen(addr);
+    v6 = strchr(addr, ':') != NULL;
+    if (n + 10 > size) { /* cut, as printf would */
+        snprintf(out, size, v6 ? "[%s]:%u" : "%s:%u", addr, (unsigned)port);
+        return;
+    }
+    /* "[v6]:port" or "v4:port", without printf (every request) */
+    if (v6)
+        out[o++] = '[';
+    memcpy(out + o, addr, n);
+    o += n;
+    if (v6)
+        out[o++] = ']';
+    out[o++] = ':';
+    *--p = '\0';
+    do
+        *--p = (char)('0' + port % 10);
+    while ((port /= 10) != 0);
+    memcpy(out + o, p, (size_t)(num + sizeof(num) - p));
 }
 
 static void on_request(struct evhttp_request *req, void *arg)

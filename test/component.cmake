@@ -23,9 +23,8 @@ set_tests_properties(spool PROPERTIES LABELS unit TIMEOUT 120)
 
 # Benchmark helpers (test/bench/bench_ingest.sh; not a pass/fail test
 # except its smoke run): a sink server and a webhook load generator.
-add_executable(bench_sink bench/bench_sink.c fake/fake_server.c)
-target_link_libraries(bench_sink PRIVATE xmta_xml PkgConfig::EVENT
-                      PkgConfig::OPENSSL)
+add_executable(bench_sink bench/bench_sink.c)
+target_link_libraries(bench_sink PRIVATE PkgConfig::EVENT PkgConfig::OPENSSL)
 add_executable(bench_ingest bench/bench_ingest.c)
 target_link_libraries(bench_ingest PRIVATE PkgConfig::EVENT)
 add_test(NAME bench_smoke

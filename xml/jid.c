@@ -25,26 +25,80 @@ static unsigned char jid_ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
 }
 
+enum jid_profile {
+    JID_NODEPREP,
+    JID_NAMEPREP,
+    JID_RESOURCEPREP,
+    JID_PROFILE_COUNT
+};
+
+/* What each profile does to ASCII, which most JIDs are: the mapping table
+ * B.1 and NFKC change no ASCII character, so nodeprep and nameprep only
+ * fold A-Z (table B.2), resourceprep nothing; of ASCII, nodeprep
+ * prohibits the space (C.1.1), the controls (C.2.1) and "&'/:<>@, and
+ * resourceprep the controls, nameprep nothing (RFC 3491, RFC 3920
+ * appendices A and B). test_jid checks this against libidn for every
+ * ASCII character. Returns 1 when s[0..len) is ASCII: out or *why set,
+ * *rc 0 or XMTA_E_INVAL. libidn's stringprep costs some 20,000
+ * instructions per part, several times the rest of a webhook (issue 8). */
+static int jid_prep_ascii(const char *s,
+                          size_t len,
+                          enum jid_profile profile,
+                          char *out,
+                          const char *bad,
+                          int *rc,
+                          const char **why)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    *rc = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int control = c < 0x20 || c == 0x7f;
+
+        if ((profile == JID_NODEPREP &&
+             (control || (c != '\0' && strchr(" \"&'/:<>@", c)))) ||
+            (profile == JID_RESOURCEPREP && control)) {
+            out[0] = '\0';
+            *rc = XMTA_E_INVAL;
+            *why = bad;
+            return 1;
+        }
+        out[i] = (char)(profile == JID_RESOURCEPREP ? c : jid_ascii_lower(c));
+    }
+    out[len] = '\0';
+    return 1;
+}
+
 /* Runs the stringprep profile over s[0..len) into out (JID_PART_MAX + 1
  * bytes). Returns 0, or XMTA_E_INVAL with *why set to bad or toolong. */
 static int jid_prep(const char *s,
                     size_t len,
-                    const Stringprep_profile *profile,
+                    enum jid_profile profile,
                     char *out,
                     const char *bad,
                     const char *toolong,
                     const char **why)
 {
+    static const Stringprep_profile *const profiles[JID_PROFILE_COUNT] = {
+        [JID_NODEPREP] = stringprep_xmpp_nodeprep,
+        [JID_NAMEPREP] = stringprep_nameprep,
+        [JID_RESOURCEPREP] = stringprep_xmpp_resourceprep,
+    };
     char buf[JID_PREP_SIZE];
     size_t n;
+    int rc;
 
     if (len > JID_PART_MAX) {
         *why = toolong;
         return XMTA_E_INVAL;
     }
+    if (jid_prep_ascii(s, len, profile, out, bad, &rc, why))
+        return rc;
     memcpy(buf, s, len);
     buf[len] = '\0';
-    if (stringprep(buf, sizeof buf, 0, profile) != STRINGPREP_OK) {
+    if (stringprep(buf, sizeof buf, 0, profiles[profile]) != STRINGPREP_OK) {
         *why = bad;
         return XMTA_E_INVAL;
     }
@@ -135,8 +189,8 @@ static int jid_domain(const char *s, size_t len, char *out, const char **why)
     }
     if (s[0] == '[')
         return jid_domain_ip6(s, len, out, why);
-    rc = jid_prep(s, len, stringprep_nameprep, out,
-                  "invalid domainpart (nameprep)", "domainpart too long", why);
+    rc = jid_prep(s, len, JID_NAMEPREP, out, "invalid domainpart (nameprep)",
+                  "domainpart too long", why);
     if (rc < 0)
         return rc;
     if (out[0] == '\0') {
@@ -161,7 +215,7 @@ int jid_parse(const char *s, struct jid *j, const char **why)
         *why = "no JID";
         return XMTA_E_INVAL;
     }
-    memset(j, 0, sizeof *j);
+    j->local[0] = j->domain[0] = j->resource[0] = '\0'; /* 3 KiB: not memset */
 
     /* RFC 7622 3.2: the first '/' starts the resourcepart (which may hold
      * '@' and '/'); the first '@' before it ends the localpart. */
@@ -176,7 +230,7 @@ int jid_parse(const char *s, struct jid *j, const char **why)
             return XMTA_E_INVAL;
         }
         rc =
-            jid_prep(s, (size_t)(at - s), stringprep_xmpp_nodeprep, j->local,
+            jid_prep(s, (size_t)(at - s), JID_NODEPREP, j->local,
                      "invalid localpart (nodeprep)", "localpart too long", why);
         if (rc < 0)
             return rc;
@@ -193,10 +247,9 @@ int jid_parse(const char *s, struct jid *j, const char **why)
             *why = "empty resourcepart";
             return XMTA_E_INVAL;
         }
-        rc =
-            jid_prep(slash + 1, strlen(slash + 1), stringprep_xmpp_resourceprep,
-                     j->resource, "invalid resourcepart (resourceprep)",
-                     "resourcepart too long", why);
+        rc = jid_prep(slash + 1, strlen(slash + 1), JID_RESOURCEPREP,
+                      j->resource, "invalid resourcepart (resourceprep)",
+                      "resourcepart too long", why);
         if (rc < 0)
             return rc;
         if (j->resource[0] == '\0') {

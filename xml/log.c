@@ -38,6 +38,12 @@ static const int xlog_severity[XLOG_LEVEL_COUNT] = {
 
 #define XLOG_FACILITY_DAEMON 3
 
+/* Lines for stderr waiting for xlog_flush() (see xlog_set_flusher). */
+static char xlog_buf[16384];
+static size_t xlog_len;
+static void (*xlog_flusher)(void *arg);
+static void *xlog_flusher_arg;
+
 void xlog_set_level(enum xlog_level level)
 {
     xlog_threshold = level;
@@ -118,13 +124,147 @@ static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
     return -1;
 }
 
+/* One line for stderr: written now, or kept for xlog_flush() while a
+ * flusher is set (errors and warnings are written at once, after what
+ * waits, so that they are never held back). */
+static void xlog_out(enum xlog_level level, const char *line, size_t n)
+{
+    if (!xlog_flusher || level <= XLOG_WARN || n > sizeof(xlog_buf)) {
+        xlog_flush();
+        fwrite(line, 1, n, stderr);
+        return;
+    }
+    if (n > sizeof(xlog_buf) - xlog_len)
+        xlog_flush();
+    if (xlog_len == 0)
+        xlog_flusher(xlog_flusher_arg);
+    memcpy(xlog_buf + xlog_len, line, n);
+    xlog_len += n;
+}
+
+/* "2026-11-22T10:00:00.123Z " into out (32 bytes); the date and time of
+ * the current second are formatted once per second, not per line (a
+ * webhook logs two lines: issue 8's profile). */
+static size_t xlog_stamp(char *out)
+{
+    static time_t last = (time_t)-1;
+    static char date[24];
+    static size_t date_len;
+    struct timespec now;
+    long ms;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != last) {
+        struct tm tm;
+
+        gmtime_r(&now.tv_sec, &tm);
+        date_len = strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+        last = now.tv_sec;
+    }
+    ms = now.tv_nsec / 1000000L;
+    memcpy(out, date, date_len);
+    out[date_len] = '.';
+    out[date_len + 1] = (char)('0' + ms / 100);
+    out[date_len + 2] = (char)('0' + ms / 10 % 10);
+    out[date_len + 3] = (char)('0' + ms % 10);
+    out[date_len + 4] = 'Z';
+    out[date_len + 5] = ' ';
+    return date_len + 6;
+}
+
+/* Appends the decimal form of v (negative when neg) at buf[*o]. */
+static void
+xlog_num(char *buf, size_t size, size_t *o, unsigned long long v, int neg)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (neg)
+        *--p = '-';
+    while (p < tmp + sizeof(tmp) && *o + 1 < size)
+        buf[(*o)++] = *p++;
+}
+
+/* vsnprintf() into buf for formats of plain %s, %d, %u, %ld, %lu, %zu
+ * and %% only (no flags, width or precision), which is what the lines of
+ * every webhook use: glibc's printf machinery was a third of a line's
+ * cost (issue 8). Any other format goes to vsnprintf(); the text is the
+ * same either way. */
+static void xlog_format(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t o = 0;
+
+    for (const char *f = fmt; (f = strchr(f, '%')) != NULL;) {
+        f++;
+        if (*f == '%' || *f == 's' || *f == 'd' || *f == 'u') {
+            f++;
+        } else if ((f[0] == 'l' && (f[1] == 'd' || f[1] == 'u')) ||
+                   (f[0] == 'z' && f[1] == 'u')) {
+            f += 2;
+        } else {
+            vsnprintf(buf, size, fmt, ap);
+            return;
+        }
+    }
+    for (const char *f = fmt; *f && o + 1 < size; f++) {
+        if (*f != '%') {
+            buf[o++] = *f;
+            continue;
+        }
+        switch (*++f) {
+        case '%':
+            buf[o++] = '%';
+            break;
+        case 's': {
+            const char *v = va_arg(ap, const char *);
+
+            if (!v)
+                v = "(null)";
+            while (*v && o + 1 < size)
+                buf[o++] = *v++;
+            break;
+        }
+        case 'd': {
+            int v = va_arg(ap, int);
+
+            xlog_num(buf, size, &o,
+                     v < 0 ? 0ull - (unsigned long long)v
+                           : (unsigned long long)v,
+                     v < 0);
+            break;
+        }
+        case 'u':
+            xlog_num(buf, size, &o, va_arg(ap, unsigned), 0);
+            break;
+        case 'l':
+            if (*++f == 'd') {
+                long v = va_arg(ap, long);
+
+                xlog_num(buf, size, &o,
+                         v < 0 ? 0ull - (unsigned long long)v
+                               : (unsigned long long)v,
+                         v < 0);
+            } else {
+                xlog_num(buf, size, &o, va_arg(ap, unsigned long), 0);
+            }
+            break;
+        case 'z':
+            f++;
+            xlog_num(buf, size, &o, va_arg(ap, size_t), 0);
+            break;
+        }
+    }
+    buf[o] = '\0';
+}
+
 void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
 {
+    static const char hex[] = "0123456789abcdef";
     static int journal = -1; /* stderr goes to journald: no time stamp */
-    char msg[2048], line[4096 + 64], ts[32];
-    struct timespec now;
-    struct tm tm;
-    size_t o = 0, start;
+    char msg[2048], line[4096 + 64];
+    size_t o = 0, start, n;
     va_list ap;
 
     if (level >= XLOG_LEVEL_COUNT)
@@ -132,28 +272,52 @@ void xlog_write(enum xlog_level level, const char *area, const char *fmt, ...)
     if (journal < 0)
         journal = getenv("JOURNAL_STREAM") != NULL;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    xlog_format(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (xlog_fd < 0 && !journal) {
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        o = (size_t)snprintf(line, sizeof(line), "%s.%03ldZ ", ts,
-                             now.tv_nsec / 1000000L);
-    }
+    if (xlog_fd < 0 && !journal)
+        o = xlog_stamp(line);
     start = o;
-    o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s ",
-                          xlog_names[level], area);
+    /* "level area " (area is one of ours: short) */
+    n = strlen(xlog_names[level]);
+    memcpy(line + o, xlog_names[level], n);
+    o += n;
+    line[o++] = ' ';
+    n = strnlen(area, 64);
+    memcpy(line + o, area, n);
+    o += n;
+    line[o++] = ' ';
     /* Escape control characters so untrusted text cannot forge lines. */
     for (const unsigned char *p = (const unsigned char *)msg;
          *p && o + 5 < sizeof(line); p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t)snprintf(line + o, sizeof(line) - o, "\\x%02x", *p);
-        else
+        if (*p < 0x20 || *p == 0x7f) {
+            line[o++] = '\\';
+            line[o++] = 'x';
+            line[o++] = hex[*p >> 4];
+            line[o++] = hex[*p & 15];
+        } else {
             line[o++] = (char)*p;
+        }
     }
     if (xlog_fd >= 0 && xlog_syslog_send(level, line + start, o - start) == 0)
         return;
     line[o++] = '\n';
-    fwrite(line, 1, o, stderr);
+    xlog_out(level, line, o);
+}
+
+void xlog_flush(void)
+{
+    if (xlog_len)
+        fwrite(xlog_buf, 1, xlog_len, stderr);
+    xlog_len = 0;
+}
+
+void xlog_set_flusher(void (*schedule)(void *arg), void *arg)
+{
+    static int registered;
+
+    xlog_flush();
+    xlog_flusher = schedule;
+    xlog_flusher_arg = arg;
+    if (schedule && !registered)
+        registered = atexit(xlog_flush) == 0;
 }

@@ -31,6 +31,17 @@ int xlog_syslog_open(const char *path, const char *ident);
 /* Back to stderr (closes the syslog socket). */
 void xlog_syslog_close(void);
 
+/* Coalescing (issue 8): with a flusher set, info and debug lines for
+ * stderr are kept in a buffer, and schedule(arg) is called when the first
+ * one is kept: it must arrange for xlog_flush() to be called soon (main:
+ * at the end of the loop iteration), which writes them all in one write.
+ * Errors and warnings are written at once (with what waits before them),
+ * and so is everything when the buffer is full. NULL (the default) writes
+ * every line at once; setting a flusher flushes first. xlog_flush() also
+ * runs at exit(). Syslog datagrams are never held. */
+void xlog_set_flusher(void (*schedule)(void *arg), void *arg);
+void xlog_flush(void);
+
 /* Formats and writes one line: "<time> <level> <area> <message>\n".
  * Control characters in the message are escaped so that untrusted text
  * cannot forge log lines. */

@@ -179,3 +179,66 @@ fail:
     xml_node_free(st);
     return NULL;
 }
+
+/* Appends markup (a literal). */
+#define MSG_PUT(b, lit) xml_buf_add((b), (lit), sizeof(lit) - 1)
+
+int msg_stanza_write(const struct msg *m,
+                     const char *from,
+                     const char *to,
+                     int groupchat,
+                     struct xml_buf *b)
+{
+    const char *type, *body;
+    int subject;
+
+    if (!m || !from || !to || !b || (m->oob && !m->body))
+        return XMTA_E_INVAL;
+    type = groupchat ? "groupchat" : msg_type_name(m->type);
+    if (!type)
+        type = msg_type_name(MSG_CHAT);
+    body = m->body ? m->body : "";
+    subject = m->subject && m->subject[0];
+    /* the elements and attributes of msg_stanza(), in its order */
+    MSG_PUT(b, "<message type='");
+    xml_buf_attr(b, type, strlen(type));
+    MSG_PUT(b, "' from='");
+    xml_buf_attr(b, from, strlen(from));
+    MSG_PUT(b, "' to='");
+    xml_buf_attr(b, to, strlen(to));
+    if (m->id[0]) {
+        MSG_PUT(b, "' id='");
+        xml_buf_attr(b, m->id, strlen(m->id));
+    }
+    MSG_PUT(b, "'>");
+    if (!subject && !*body) {
+        MSG_PUT(b, "<body/>"); /* no text child at all */
+    } else {
+        MSG_PUT(b, "<body>");
+        if (subject) { /* msg_body_text(): "*title*\nbody" */
+            MSG_PUT(b, "*");
+            xml_buf_text(b, m->subject, strlen(m->subject));
+            MSG_PUT(b, "*\n");
+        }
+        xml_buf_text(b, body, strlen(body));
+        MSG_PUT(b, "</body>");
+    }
+    if (m->oob) {
+        MSG_PUT(b, "<x xmlns='jabber:x:oob'>");
+        if (*m->body) {
+            MSG_PUT(b, "<url>");
+            xml_buf_text(b, m->body, strlen(m->body));
+            MSG_PUT(b, "</url>");
+        } else {
+            MSG_PUT(b, "<url/>");
+        }
+        MSG_PUT(b, "</x>");
+    }
+    if (m->id[0]) {
+        MSG_PUT(b, "<origin-id xmlns='" NS_SID "' id='");
+        xml_buf_attr(b, m->id, strlen(m->id));
+        MSG_PUT(b, "'/>");
+    }
+    MSG_PUT(b, "</message>");
+    return b->failed ? XMTA_E_NOMEM : 0;
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+struct xml_buf;
 struct xml_node;
 
 enum msg_type {
@@ -83,5 +84,15 @@ struct xml_node *msg_stanza(const struct msg *m,
                             const char *from,
                             const char *to,
                             int groupchat);
+
+/* The stanza msg_stanza() builds, serialized straight into b (appended):
+ * byte for byte xml_node_serialize() of that tree, without building it
+ * (the webhook path: issue 8). 0, XMTA_E_INVAL, or XMTA_E_NOMEM (b->failed
+ * is then set). */
+int msg_stanza_write(const struct msg *m,
+                     const char *from,
+                     const char *to,
+                     int groupchat,
+                     struct xml_buf *b);
 
 #endif

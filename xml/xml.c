@@ -430,14 +430,7 @@ size_t xml_text_sanitize(char *s, size_t len)
 
 /* ---- serializer -------------------------------------------------------- */
 
-struct buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
+static void buf_add(struct xml_buf *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
@@ -465,7 +458,7 @@ static void buf_add(struct buf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void buf_str(struct buf *b, const char *s)
+static void buf_str(struct xml_buf *b, const char *s)
 {
     buf_add(b, s, strlen(s));
 }
@@ -481,15 +474,23 @@ enum esc_mode {
  * attributes TAB and LF) become character references because a parser
  * would otherwise normalise them away. */
 static void
-buf_escaped(struct buf *b, const char *text, size_t len, enum esc_mode mode)
+buf_escaped(struct xml_buf *b, const char *text, size_t len, enum esc_mode mode)
 {
     const unsigned char *p = (const unsigned char *)text;
     size_t i = 0, run = 0;
     uint32_t cp;
 
     while (i < len) {
-        size_t n = utf8_decode(p + i, len - i, &cp);
+        size_t n;
         const char *rep = NULL;
+
+        /* Printable ASCII other than &<>'" stays as it is: no decoding. */
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '&' && p[i] != '<' &&
+            p[i] != '>' && p[i] != '\'' && p[i] != '"') {
+            i++;
+            continue;
+        }
+        n = utf8_decode(p + i, len - i, &cp);
 
         if (n == 0 || char_forbidden(cp)) {
             buf_add(b, text + run, i - run);
@@ -539,7 +540,7 @@ buf_escaped(struct buf *b, const char *text, size_t len, enum esc_mode mode)
 
 char *xml_escape(const char *text, size_t len)
 {
-    struct buf b = {0};
+    struct xml_buf b = {0};
 
     if (!text)
         return NULL;
@@ -556,8 +557,9 @@ char *xml_escape(const char *text, size_t len)
 
 /* parent_ns: the effective namespace of the parent (NULL: unknown, i.e.
  * the root inherits the stream's). */
-static void
-serialize_node(struct buf *b, const struct xml_node *n, const char *parent_ns)
+static void serialize_node(struct xml_buf *b,
+                           const struct xml_node *n,
+                           const char *parent_ns)
 {
     const char *eff = n->ns ? n->ns : parent_ns;
     const struct xml_node *c;
@@ -597,7 +599,7 @@ serialize_node(struct buf *b, const struct xml_node *n, const char *parent_ns)
 
 char *xml_node_serialize(const struct xml_node *n, size_t *len)
 {
-    struct buf b = {0};
+    struct xml_buf b = {0};
 
     if (!n)
         return NULL;
@@ -609,4 +611,27 @@ char *xml_node_serialize(const struct xml_node *n, size_t *len)
     if (len)
         *len = b.len;
     return b.p;
+}
+
+void xml_buf_add(struct xml_buf *b, const char *s, size_t n)
+{
+    buf_add(b, s, n);
+}
+
+void xml_buf_text(struct xml_buf *b, const char *s, size_t n)
+{
+    buf_escaped(b, s, n, ESC_TEXT);
+}
+
+void xml_buf_attr(struct xml_buf *b, const char *s, size_t n)
+{
+    buf_escaped(b, s, n, ESC_ATTR);
+}
+
+void xml_buf_free(struct xml_buf *b)
+{
+    if (!b)
+        return;
+    free(b->p);
+    memset(b, 0, sizeof(*b));
 }

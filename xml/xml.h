@@ -78,6 +78,28 @@ char *xml_node_serialize(const struct xml_node *n, size_t *len);
  * the stream header. Returns a new malloc'd string or NULL. */
 char *xml_escape(const char *text, size_t len);
 
+/* ---- writer ------------------------------------------------------------ */
+
+/* A growing output buffer for a stanza written without a tree (the webhook
+ * path, issue 8) with the serializer's own escaping: what it gives is what
+ * xml_node_serialize() gives for the same tree. Starts zeroed; reusable
+ * (set len to 0); p is NUL-terminated once anything was added. On
+ * allocation failure failed is set and later appends do nothing. */
+struct xml_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+/* Appends s[0..n) as it is (markup). */
+void xml_buf_add(struct xml_buf *b, const char *s, size_t n);
+/* Appends s[0..n) escaped as character data / as an attribute value. */
+void xml_buf_text(struct xml_buf *b, const char *s, size_t n);
+void xml_buf_attr(struct xml_buf *b, const char *s, size_t n);
+/* Frees the memory and zeroes b (NULL-safe). */
+void xml_buf_free(struct xml_buf *b);
+
 /* ---- characters -------------------------------------------------------- */
 
 /* Returns 1 when s[0..len) is valid UTF-8 (no overlongs, no surrogates, no

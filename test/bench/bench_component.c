@@ -3,8 +3,11 @@
  * component that handshakes and then writes pre-serialized chat messages
  * to one user as fast as the socket takes them, for SECONDS (each body
  * carries "xmtabench:NANOS;" for bench_client). No component can deliver
- * faster through that server. Prints "sent=N seconds=S per_s=R".
- *   bench_component HOST PORT DOMAIN SECRET TO SECONDS */
+ * faster through that server. Prints "sent=N seconds=S per_s=R". With
+ * "xmta" the messages have the shape of xmta's (a UUID id, the body the
+ * bench posts, XEP-0359 origin-id), which costs the server more to route:
+ * the same ceiling for xmta's stanzas.
+ *   bench_component HOST PORT DOMAIN SECRET TO SECONDS [xmta] */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -76,13 +79,14 @@ int main(int argc, char **argv)
     double secs, t0, t;
     long sent = 0;
     char *end;
-    int fd;
+    int fd, shaped;
 
-    if (argc != 7) {
+    if (argc != 7 && !(argc == 8 && strcmp(argv[7], "xmta") == 0)) {
         fprintf(stderr, "usage: bench_component HOST PORT DOMAIN SECRET TO "
-                        "SECONDS\n");
+                        "SECONDS [xmta]\n");
         return 2;
     }
+    shaped = argc == 8;
     secs = strtod(argv[6], &end);
     if (*end || secs <= 0 || secs > 3600)
         die("bad SECONDS");
@@ -124,13 +128,25 @@ int main(int argc, char **argv)
         ssize_t r;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        for (int i = 0; i < BATCH; i++, sent++)
-            n += (size_t)snprintf(
-                batch + n, cap - n,
-                "<message type='chat' from='bench@%s' to='%s' id='b%ld'>"
-                "<body>xmtabench:%lld;</body></message>",
-                argv[3], argv[5], sent,
-                (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+        for (int i = 0; i < BATCH; i++, sent++) {
+            long long nanos = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+
+            if (shaped) /* what xmta writes for "bench @TS@" */
+                n += (size_t)snprintf(
+                    batch + n, cap - n,
+                    "<message type='chat' from='bench@%s' to='%s' "
+                    "id='%08lx-0000-4000-8000-000000000000'>"
+                    "<body>bench xmtabench:%lld;</body>"
+                    "<origin-id xmlns='urn:xmpp:sid:0' "
+                    "id='%08lx-0000-4000-8000-000000000000'/></message>",
+                    argv[3], argv[5], sent, nanos, sent);
+            else
+                n += (size_t)snprintf(
+                    batch + n, cap - n,
+                    "<message type='chat' from='bench@%s' to='%s' id='b%ld'>"
+                    "<body>xmtabench:%lld;</body></message>",
+                    argv[3], argv[5], sent, nanos);
+        }
         send_all(fd, batch, n);
         /* drop whatever the server says (errors) without blocking */
         while ((r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)

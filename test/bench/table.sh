@@ -58,7 +58,7 @@ bench_table() {
             print ""
         }
         if (nc) {
-            print "Instructions per webhook, decode + build + serialize (callgrind; daemon-text: all of xmta in user space, per text webhook):\n"
+            print "Instructions per webhook, decode + build + serialize (callgrind; daemon-text: all of xmta in user space, per text webhook, daemon-text-durable: the same with the spool, ceiling: bench_ceiling per request, measured the same way):\n"
             print "| format | instructions |"
             print "|---|---:|"
             for (i = 1; i <= nc; i++) {

@@ -1939,11 +1939,25 @@ static void test_addresses(void **state)
     assert_int_equal(comp_submit(e.c, make_msg("ad-5", "x", NULL,
                                                "room@conf.localhost/nick")),
                      XMTA_E_INVAL);
-    assert_int_equal(comp_queued(e.c), 1);
+    /* The addresses passed last are remembered: the same bot again is
+     * normalised again, and what was refused stays refused. */
+    m = make_msg("ad-6", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("BOT");
+    assert_int_equal(comp_submit(e.c, m), 0);
+    m = make_msg("ad-7", "x", USER, NULL);
+    free(m->from);
+    m->from = strdup("b ot");
+    assert_int_equal(comp_submit(e.c, m), XMTA_E_INVAL);
+    assert_int_equal(
+        comp_submit(e.c, make_msg("ad-8", "x", "a b@localhost", NULL)),
+        XMTA_E_INVAL);
+    assert_int_equal(comp_queued(e.c), 2);
     start_ready(&e);
-    g_want = 1;
+    g_want = 2;
     assert_true(run_until(e.base, got_messages, &e, 3000));
     assert_attr(fake_find(e.fs, "message", "id", "ad-1", 0), "from", BOT_BARE);
+    assert_attr(fake_find(e.fs, "message", "id", "ad-6", 0), "from", BOT_BARE);
     env_close(&e);
 }
 

@@ -407,6 +407,86 @@ static void test_generic_wins(void **state)
     assert_string_equal(err, "JSON body must be an object");
 }
 
+/* 1 when both decodes gave the same fields. */
+static int fields_same(const struct body_fields *a, const struct body_fields *b)
+{
+    if (!!a->body != !!b->body || (a->body && strcmp(a->body, b->body)) ||
+        !!a->subject != !!b->subject ||
+        (a->subject && strcmp(a->subject, b->subject)) || a->n_to != b->n_to ||
+        a->n_rooms != b->n_rooms)
+        return 0;
+    for (size_t i = 0; i < a->n_to; i++)
+        if (strcmp(a->to[i], b->to[i]) != 0)
+            return 0;
+    for (size_t i = 0; i < a->n_rooms; i++)
+        if (strcmp(a->rooms[i], b->rooms[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* A generic JSON body is parsed once (the detection's tree goes to the
+ * generic decoder): the answer is the generic decoder's own, errors and
+ * their words included, for every content type and query. */
+static void test_generic_parsed_once(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"text\":\"disk full\",\"to\":\"bob@example.org\"}",
+        "{\"text\":\"a\",\"to\":\"x@example.org\",\"to\":\"y@example.org\"}",
+        "{\"body\":\"b\",\"body\":\"c\"}",
+        "{\"message\":\"m\",\"title\":\"line1\\nline2\",\"room\":[\"r@c."
+        "example."
+        "org\"]}",
+        "{\"text\":5}",
+        "{\"text\":\"t\",\"to\":[\"a@example.org\",7]}",
+        "{\"text\":\"\\u0000x\"}",
+        "{\"text\":\"bad \xC3\x28 utf8\"}",
+        "{\"text\":\"t\",\"to\":\"not a jid\"}",
+        "{\"content\":\"  \"}",
+        "{\"text\":\"x\"} trailing",
+        "{\"text\":\"nested\",\"kind\":{\"a\":[1,{\"b\":null}]}}",
+    };
+    static const char *const types[] = {"application/json",
+                                        "Application/JSON; charset=utf-8",
+                                        "text/plain", NULL};
+    static const char *const queries[] = {NULL, "to=q%40example.org",
+                                          "to=bad%20jid"};
+
+    (void)state;
+    for (size_t b = 0; b < sizeof(bodies) / sizeof(*bodies); b++)
+        for (size_t t = 0; t < sizeof(types) / sizeof(*types); t++)
+            for (size_t q = 0; q < sizeof(queries) / sizeof(*queries); q++) {
+                struct body_fields got, want;
+                const struct fmt_def *used;
+                char err[256], want_err[256];
+                int rc, want_rc;
+
+                rc = decode(types[t], bodies[b], strlen(bodies[b]), queries[q],
+                            NULL, 0, "generic", 0, &got, &used, err);
+                want_rc =
+                    body_decode(types[t], bodies[b], strlen(bodies[b]),
+                                queries[q], &want, want_err, sizeof(want_err));
+                if (rc != want_rc || (rc && strcmp(err, want_err) != 0) ||
+                    (!rc && !fields_same(&got, &want)))
+                    fail_msg("body %zu type %zu query %zu: %d '%s' vs %d '%s'",
+                             b, t, q, rc, rc ? err : "", want_rc,
+                             want_rc ? want_err : "");
+                body_fields_clear(&got);
+                body_fields_clear(&want);
+                /* detected rather than forced: generic the same way */
+                rc = decode(types[t], bodies[b], strlen(bodies[b]), queries[q],
+                            NULL, 0, NULL, 0, &got, &used, err);
+                if (rc == 0 && strcmp(used->name, "generic") == 0) {
+                    want_rc = body_decode(types[t], bodies[b],
+                                          strlen(bodies[b]), queries[q], &want,
+                                          want_err, sizeof(want_err));
+                    assert_int_equal(want_rc, 0);
+                    assert_true(fields_same(&got, &want));
+                    body_fields_clear(&want);
+                }
+                body_fields_clear(&got);
+            }
+}
+
 static void test_ntfy_headers(void **state)
 {
     static const char body[] = "Backup of nas-01 failed\n";
@@ -672,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_replies),
         cmocka_unit_test(test_forced_mismatch),
         cmocka_unit_test(test_generic_wins),
+        cmocka_unit_test(test_generic_parsed_once),
         cmocka_unit_test(test_ntfy_headers),
         cmocka_unit_test(test_ntfy_encoded_words),
         cmocka_unit_test(test_multipart_fields),

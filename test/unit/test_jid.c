@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
+#include <stringprep.h>
 
 #include "xml/err.h"
 #include "xml/jid.h"
@@ -109,6 +111,89 @@ static void test_jid_invalid(void **state)
 
         assert_int_equal(jid_parse(NULL, &j, NULL), XMTA_E_INVAL);
         assert_int_equal(jid_parse("a@b.c", NULL, NULL), XMTA_E_INVAL);
+    }
+}
+
+/* libidn's answer for one part: 1 and out filled, or 0 when refused. */
+static int idn_prep(const char *s, const Stringprep_profile *profile, char *out)
+{
+    char buf[4096];
+
+    snprintf(buf, sizeof(buf), "%s", s);
+    if (stringprep(buf, sizeof(buf), 0, profile) != STRINGPREP_OK)
+        return 0;
+    memcpy(out, buf, strlen(buf) + 1);
+    return 1;
+}
+
+/* One ASCII part through jid_parse() and through libidn directly: the
+ * ASCII fast path must agree with stringprep on everything. */
+static void ascii_check(const char *part)
+{
+    char in[64], want[4096];
+    const char *why = NULL;
+    struct jid j;
+    int ok;
+
+    /* localpart: nodeprep */
+    if (!strpbrk(part, "@/")) {
+        snprintf(in, sizeof(in), "%s@example.org", part);
+        ok = idn_prep(part, stringprep_xmpp_nodeprep, want);
+        if (ok != (jid_parse(in, &j, &why) == 0))
+            fail_msg("'%s': libidn %s, jid_parse %s", in,
+                     ok ? "accepts" : "refuses", ok ? why : "accepts");
+        if (ok)
+            assert_string_equal(j.local, want);
+    }
+    /* resourcepart: resourceprep, the case kept */
+    snprintf(in, sizeof(in), "example.org/%s", part);
+    ok = idn_prep(part, stringprep_xmpp_resourceprep, want);
+    if (ok != (jid_parse(in, &j, &why) == 0))
+        fail_msg("'%s': libidn %s, jid_parse %s", in,
+                 ok ? "accepts" : "refuses", ok ? why : "accepts");
+    if (ok)
+        assert_string_equal(j.resource, want);
+    /* domainpart: nameprep, then the host name rules of jid_parse */
+    if (!strpbrk(part, "@/[") && part[strlen(part) - 1] != '.') {
+        snprintf(in, sizeof(in), "%s", part);
+        ok = idn_prep(part, stringprep_nameprep, want);
+        if (jid_parse(in, &j, &why) == 0) {
+            assert_true(ok);
+            for (char *p = want; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                    *p = (char)(*p - 'A' + 'a');
+            assert_string_equal(j.domain, want);
+        } else if (strstr(why, "nameprep") && ok) {
+            fail_msg("'%s': libidn accepts, jid_parse: %s", in, why);
+        } else if (!ok && !strstr(why, "nameprep")) {
+            fail_msg("'%s': libidn refuses, jid_parse: %s", in, why);
+        }
+    }
+}
+
+static void test_jid_ascii_as_libidn(void **state)
+{
+    unsigned long seed = 8;
+    char part[8];
+
+    (void)state;
+    /* every ASCII character alone and between letters */
+    for (int c = 1; c < 0x80; c++) {
+        snprintf(part, sizeof(part), "%c", c);
+        ascii_check(part);
+        snprintf(part, sizeof(part), "xY%cz", c);
+        ascii_check(part);
+    }
+    /* and random mixes of them */
+    for (int n = 0; n < 3000; n++) {
+        size_t len = 1 + n % 6;
+
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+            part[i] = (char)(1 + (seed >> 33) % 127);
+        }
+        part[len] = '\0';
+        ascii_check(part);
     }
 }
 
@@ -263,6 +348,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jid_valid),
         cmocka_unit_test(test_jid_invalid),
+        cmocka_unit_test(test_jid_ascii_as_libidn),
         cmocka_unit_test(test_jid_lengths),
         cmocka_unit_test(test_jid_bare_full),
         cmocka_unit_test(test_jid_glob),

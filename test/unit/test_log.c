@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,105 @@ static void test_log_stderr(void **state)
     assert_null(strstr(text, "not shown"));
     assert_non_null(strstr(text, " warn comp evil\\x0aforged line\n"));
     assert_int_equal(strchr(sp, '\n')[1] != '\0', 1);
+    free(text);
+}
+
+/* The message of one xlog_info() line is what snprintf() makes of the
+ * same format: log.c formats plain %s %d %u %ld %lu %zu %% itself. */
+#define FMT_CHECK(...)                                                         \
+    do {                                                                       \
+        struct capture cap;                                                    \
+        char want[2048], line[2100], *text;                                    \
+                                                                               \
+        snprintf(want, sizeof(want), __VA_ARGS__);                             \
+        snprintf(line, sizeof(line), " info t %s\n", want);                    \
+        capture_start(&cap);                                                   \
+        xlog_info("t", __VA_ARGS__);                                           \
+        text = capture_stop(&cap);                                             \
+        if (!strstr(text, line))                                               \
+            fail_msg("got '%s', want '%s'", text, line);                       \
+        free(text);                                                            \
+    } while (0)
+
+static void test_log_format(void **state)
+{
+    const char *volatile none = NULL;
+    static char big[3000];
+    const char *volatile bigp = big; /* its length unknown to -Wformat */
+
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    xlog_set_level(XLOG_INFO);
+    FMT_CHECK("hook=%s status=%d id=%s peer=%s", "grafana", 202,
+              "0b6c3f5e-8a51-4d7e-9a0c-2f1e3d4c5b6a", "127.0.0.1:4242");
+    FMT_CHECK("%d %d %d %d %u %u", 0, -1, INT_MIN, INT_MAX, 0u, UINT_MAX);
+    FMT_CHECK("%ld %ld %lu %zu %zu 100%%", LONG_MIN, LONG_MAX, ULONG_MAX,
+              (size_t)0, SIZE_MAX);
+    FMT_CHECK("null=%s empty=%s end", none, "");
+    FMT_CHECK("%%s %%d literal, trailing %s", "x");
+    /* formats log.c leaves to vsnprintf */
+    FMT_CHECK("%5d|%x|%.3s|%c|%-4s|%lld", 42, 255u, "abcdef", 'q', "ab", -7ll);
+    FMT_CHECK("%.*s and %s", 3, "abcdef", "more");
+    /* cut at the message buffer, the same way */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    FMT_CHECK("%s tail %d", bigp, 5);
+    FMT_CHECK("%d %s", 17, bigp);
+}
+
+static int schedules;
+
+static void count_schedule(void *arg)
+{
+    (void)arg;
+    schedules++;
+}
+
+/* With a flusher: info lines wait for xlog_flush() (one schedule per
+ * batch), a warning goes out at once after them, order kept; every
+ * character of a long burst arrives. */
+static void test_log_coalesce(void **state)
+{
+    struct capture cap;
+    char *text, *a, *b, *c;
+    long pos;
+
+    (void)state;
+    unsetenv("JOURNAL_STREAM");
+    xlog_set_level(XLOG_INFO);
+    capture_start(&cap);
+    schedules = 0;
+    xlog_set_flusher(count_schedule, NULL);
+    xlog_info("http", "first");
+    xlog_info("http", "second");
+    assert_int_equal(schedules, 1);
+    fflush(stderr);
+    assert_int_equal(ftell(cap.tmp), 0); /* nothing written yet */
+    xlog_warn("comp", "third");
+    pos = ftell(cap.tmp);
+    assert_true(pos > 0);
+    xlog_info("http", "fourth");
+    assert_int_equal(schedules, 2);
+    assert_int_equal(ftell(cap.tmp), pos);
+    xlog_flush();
+    assert_true(ftell(cap.tmp) > pos);
+    for (int i = 0; i < 1000; i++) /* more than the buffer holds */
+        xlog_info("http", "burst %04d", i);
+    xlog_set_flusher(NULL, NULL); /* writes what waits */
+    xlog_info("http", "direct");
+    text = capture_stop(&cap);
+    a = strstr(text, " info http first\n");
+    b = strstr(text, " info http second\n");
+    c = strstr(text, " warn comp third\n");
+    assert_true(a && b && c && a < b && b < c);
+    assert_true(strstr(text, " info http fourth\n") > c);
+    for (int i = 0; i < 1000; i++) {
+        char want[32];
+
+        snprintf(want, sizeof(want), " info http burst %04d\n", i);
+        assert_non_null(strstr(text, want));
+    }
+    assert_non_null(strstr(text, " info http direct\n"));
     free(text);
 }
 
@@ -162,6 +262,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_stderr),
+        cmocka_unit_test(test_log_format),
+        cmocka_unit_test(test_log_coalesce),
         cmocka_unit_test(test_log_syslog),
     };
 

@@ -222,6 +222,71 @@ static void test_forbidden_chars_in_body(void **state)
     msg_free(m);
 }
 
+/* msg_stanza_write() gives byte for byte what the tree gives, for every
+ * shape of message: subject or not, empty and hostile text, invalid UTF-8
+ * and forbidden characters, oob, no id, groupchat, any type. */
+static void test_stanza_write_as_tree(void **state)
+{
+    static const char *const texts[] = {
+        "",
+        "disk /var on db1 is 95% full",
+        "a < b && c > d 'q' \"dq\" ]]>",
+        "tab\there\nline\r\nend",
+        "ctl\x01\x08\x1f\x7f del",
+        "bad \xC3\x28 utf8 \xE2\x82 cut \xF0\x9F\x92",
+        "\xEF\xBF\xBE\xEF\xBF\xBF nonchars",
+        "\xC3\xA4\xE2\x82\xAC\xF0\x9F\x94\xA5 utf8",
+        "\x01",
+        "*",
+    };
+    const char *const jids[] = {"alerts@notify.example.org",
+                                "r\xC3\xA4um@conf.example.org/Bot 'x' <y>",
+                                "a&b\"c\td\ne"};
+    struct xml_buf b = {0};
+    size_t n = sizeof(texts) / sizeof(texts[0]);
+
+    (void)state;
+    for (size_t i = 0; i < n * n; i++) {
+        for (int shape = 0; shape < 8; shape++) {
+            struct msg *m =
+                msg_sample(shape & 1 ? texts[i / n] : NULL, texts[i % n]);
+            const char *to = jids[(i + (size_t)shape) % 3];
+            char *want;
+
+            m->oob = (shape & 2) != 0;
+            if (shape & 4)
+                m->id[0] = '\0';
+            m->type = (enum msg_type)(i % (MSG_TYPE_COUNT + 1));
+            want = stanza_string(m, jids[i % 3], to, shape == 5);
+            b.len = 0;
+            assert_int_equal(
+                msg_stanza_write(m, jids[i % 3], to, shape == 5, &b), 0);
+            assert_int_equal(b.len, strlen(want));
+            assert_memory_equal(b.p, want, b.len);
+            free(want);
+            msg_free(m);
+        }
+    }
+    /* appends: two stanzas in one buffer */
+    {
+        struct msg *m = msg_sample(NULL, "x");
+        char *one = stanza_string(m, "a@b", "c@d", 0);
+        size_t len = strlen(one);
+
+        b.len = 0;
+        assert_int_equal(msg_stanza_write(m, "a@b", "c@d", 0, &b), 0);
+        assert_int_equal(msg_stanza_write(m, "a@b", "c@d", 0, &b), 0);
+        assert_int_equal(b.len, 2 * len);
+        assert_memory_equal(b.p + len, one, len);
+        assert_int_equal(msg_stanza_write(NULL, "a@b", "c@d", 0, &b),
+                         XMTA_E_INVAL);
+        free(one);
+        msg_free(m);
+    }
+    xml_buf_free(&b);
+    assert_null(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_groupchat_stanza),
         cmocka_unit_test(test_injection_escaped),
         cmocka_unit_test(test_forbidden_chars_in_body),
+        cmocka_unit_test(test_stanza_write_as_tree),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

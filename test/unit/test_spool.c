@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* test_spool.c -- the durable spool: order, rollback, crash consistency
- * (the WAL cut at every byte of its last commit), an unreadable file, and
- * the outbox on top of it: recovery, expiry and limits. */
+ * (the WAL cut at every byte of its last commit), an unreadable file, the
+ * asynchronous commit, and the outbox on top of it: recovery, expiry,
+ * limits, commits while the disk syncs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -500,6 +503,18 @@ static void on_done(void *arg, int rc)
         a->io++;
 }
 
+/* Runs the loop until n submits in all were answered: the commit, then
+ * the fdatasync in the spool's thread (at most 10 s). */
+static void env_answered(struct env *e, const struct answers *a, int n)
+{
+    for (int i = 0; i < 10000 && a->n < n; i++) {
+        event_base_loop(e->base, EVLOOP_NONBLOCK);
+        if (a->n < n)
+            usleep(1000);
+    }
+    assert_int_equal(a->n, n);
+}
+
 /* Accepted messages are answered only after the loop's commit; they
  * survive comp_free and come back, in order, in the next comp. Old rows
  * are dropped at start-up with a counter. */
@@ -517,7 +532,7 @@ static void test_outbox_recovery_and_expiry(void **state)
                          0);
     assert_int_equal(a.n, 0); /* not before the commit */
     assert_int_equal(comp_queued(e.c), 5);
-    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    env_answered(&e, &a, 5);
     assert_int_equal(a.ok, 5);
     comp_spool_status(e.c, &st);
     assert_true(st.enabled && st.ok);
@@ -564,7 +579,7 @@ static void test_outbox_limits(void **state)
     assert_int_equal(comp_submit_async(e.c, make_msg(3, "c"), on_done, &a), 0);
     assert_int_equal(comp_submit_async(e.c, make_msg(4, "d"), on_done, &a),
                      XMTA_E_FULL);
-    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    env_answered(&e, &a, 3);
     assert_int_equal(a.ok, 3);
     assert_int_equal(comp_submit_async(e.c, make_msg(5, "e"), on_done, &a),
                      XMTA_E_FULL);
@@ -581,9 +596,145 @@ static void test_outbox_limits(void **state)
                      XMTA_E_FULL);
     assert_int_equal(comp_submit_async(e.c, make_msg(4, "small"), on_done, &a),
                      0);
-    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    env_answered(&e, &a, 6);
     assert_int_equal(a.ok, 6);
     env_close(&e);
+}
+
+/* The commit's fdatasync in the spool's thread: one at a time, its end
+ * signalled on the descriptor, the rows durable and readable by another
+ * connection; deletes between need no sync. */
+static void test_async_commit(void **state)
+{
+    struct spool *s, *t;
+    struct pollfd pfd;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_sync_result(s), XMTA_E_STATE); /* none asked */
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(spool_begin(s), 0);
+        for (int i = 0; i < 4; i++) {
+            struct spool_rec r;
+            char id[32], body[32];
+
+            rec_fill(&r, 10 * round + i, id, body);
+            assert_int_equal(spool_add(s, &r), 0);
+        }
+        assert_int_equal(spool_commit_async(s), 0);
+        /* the next one waits until this one was taken */
+        assert_int_equal(spool_begin(s), 0);
+        assert_int_equal(spool_commit_async(s), XMTA_E_STATE);
+        spool_rollback(s);
+        pfd.fd = spool_sync_fd(s);
+        pfd.events = POLLIN;
+        assert_int_equal(poll(&pfd, 1, 10000), 1);
+        if (round == 2) {
+            assert_int_equal(spool_sync_wait(s), 0);
+        } else {
+            assert_int_equal(spool_sync_result(s), 0);
+            assert_int_equal(spool_sync_result(s), XMTA_E_STATE);
+        }
+        assert_int_equal(poll(&pfd, 1, 0), 0); /* the byte was read */
+    }
+    assert_int_equal(spool_open(g_dir, &t, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(t), 12);
+    spool_close(t);
+    {
+        int64_t seqs[2] = {1, 2};
+
+        assert_int_equal(spool_delete(s, seqs, 2), 0);
+    }
+    assert_int_equal(spool_count(s), 10);
+    /* closing with a sync asked: it finishes first */
+    add_rows(s, 40, 41);
+    assert_int_equal(spool_begin(s), 0);
+    assert_int_equal(spool_commit_async(s), 0);
+    spool_close(s);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 12);
+    spool_close(s);
+}
+
+/* While the disk syncs a commit, what is submitted waits for the next
+ * commit; comp_free answers a commit still syncing (as the disk says:
+ * accepted) and its rows are there for the next start. */
+static void test_outbox_commit_while_syncing(void **state)
+{
+    struct comp_spool_status st;
+    struct answers a = {0};
+    struct spool *s;
+    struct env e;
+    char err[256];
+
+    env_open(&e, "");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
+                         0);
+    event_base_loop(e.base, EVLOOP_NONBLOCK); /* the commit starts */
+    for (int i = 2; i < 5; i++)
+        assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
+                         0);
+    assert_int_equal(comp_queued(e.c), 5);
+    env_answered(&e, &a, 5);
+    assert_int_equal(a.ok, 5);
+    comp_spool_status(e.c, &st);
+    assert_int_equal(st.depth, 5);
+    assert_int_equal(comp_submit_async(e.c, make_msg(5, "y"), on_done, &a), 0);
+    event_base_loop(e.base, EVLOOP_NONBLOCK);
+    env_close(&e);
+    assert_int_equal(a.n, 6);
+    assert_int_equal(a.ok, 6);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 6);
+    spool_close(s);
+}
+
+/* The lowest free descriptor becomes the limit: the next open() fails
+ * (EMFILE), as the spool's first open of its WAL does here. */
+static void fd_limit_squeeze(struct rlimit *saved)
+{
+    struct rlimit lim;
+    int fd = dup(0);
+
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+    lim = *saved;
+    lim.rlim_cur = (rlim_t)fd;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+}
+
+/* A commit whose WAL cannot be synced: its submitters get 503 (XMTA_E_IO)
+ * and its rows leave the spool again; the next commit works. */
+static void test_outbox_sync_failure(void **state)
+{
+    struct comp_spool_status st;
+    struct answers a = {0};
+    struct rlimit saved;
+    struct spool *s;
+    struct env e;
+    char err[256];
+
+    env_open(&e, "");
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
+                         0);
+    fd_limit_squeeze(&saved);
+    event_base_loop(e.base, EVLOOP_NONBLOCK); /* the commit, no WAL fd */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    env_answered(&e, &a, 2);
+    assert_int_equal(a.io, 2);
+    comp_spool_status(e.c, &st);
+    assert_int_equal(st.depth, 0);
+    assert_int_equal(comp_submit_async(e.c, make_msg(2, "y"), on_done, &a), 0);
+    env_answered(&e, &a, 3);
+    assert_int_equal(a.ok, 1);
+    env_close(&e);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 1);
+    spool_close(s);
 }
 
 /* A spool directory that cannot be created: comp runs, submits get
@@ -632,6 +783,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_recovery_and_expiry, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_commit_while_syncing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_sync_failure, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_outbox_unwritable, setup,
                                         teardown),
     };
