@@ -869,11 +869,13 @@ static void comp_recent_add(struct comp *c, const struct comp_delivery *d)
 {
     struct comp_recent *r = &c->recent[c->recent_next];
     const struct msg *m = d->item->m;
+    size_t n = strnlen(m->id, sizeof(r->id) - 1);
 
     c->recent_next = (c->recent_next + 1) % COMP_RECENT_MAX;
     free(r->hook);
     free(r->to);
-    snprintf(r->id, sizeof(r->id), "%s", m->id);
+    memcpy(r->id, m->id, n); /* as snprintf "%s" did, without printf */
+    r->id[n] = '\0';
     r->hook = strdup(m->hook ? m->hook : "-");
     r->to = strdup(d->to);
 }

@@ -291,6 +291,29 @@ static int ntfy_json_render(const json_t *root, struct rbuf *b)
     return 0;
 }
 
+/* 1 when some header could be one of ntfy_headers: by the first two
+ * letters of the name, lower-cased ("t" and "ti", "x-" ...), the test
+ * every plain text webhook goes through (issue 8). */
+static int ntfy_header_maybe(const struct fmt_request *rq)
+{
+    for (size_t i = 0; i < rq->n_headers; i++) {
+        const char *n = rq->headers[i].name;
+        char a = (char)(n[0] | 0x20), b = n[0] ? (char)(n[1] | 0x20) : 0;
+
+        if (!n[0])
+            continue;
+        for (int f = 0; f < NTFY_COUNT; f++)
+            for (int k = 0; k < 5 && ntfy_headers[f][k]; k++) {
+                const char *h = ntfy_headers[f][k];
+
+                if ((h[0] | 0x20) == a &&
+                    (h[1] ? (h[1] | 0x20) == b : n[1] == '\0'))
+                    return 1;
+            }
+    }
+    return 0;
+}
+
 static int ntfy_match(const json_t *root, const struct fmt_request *rq)
 {
     const char *ct = rq->content_type ? rq->content_type : "";
@@ -303,6 +326,8 @@ static int ntfy_match(const json_t *root, const struct fmt_request *rq)
         !(strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 &&
           !(rq->len && memchr(rq->data, '=', rq->len))))
         return 0; /* forms with fields and multipart stay generic */
+    if (!rq->query && !ntfy_header_maybe(rq))
+        return 0;
     for (int f = 0; f < NTFY_COUNT; f++) {
         char *v = ntfy_get(rq, (enum ntfy_field)f);
 

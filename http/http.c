@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -115,6 +116,32 @@ http_count(struct http *h, const char *hook, int code, uint64_t start_us)
 
 /* ---- replies ----------------------------------------------------------- */
 
+/* The Date header evhttp would add (RFC 7231 form, C locale), formatted
+ * once per second rather than for every answer (issue 8's profile). Added
+ * last, where evhttp puts its own, so the headers come out as before. */
+static void http_date(struct evkeyvalq *hdr)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+    static time_t last = (time_t)-1;
+    static char date[40];
+    time_t now = time(NULL);
+
+    if (now != last) {
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last = now;
+    }
+    evhttp_add_header(hdr, "Date", date);
+}
+
 /* Sends obj (taken) as the JSON body of a reply with status code. */
 static void reply_json(struct evhttp_request *req, int code, json_t *obj)
 {
@@ -130,6 +157,7 @@ static void reply_json(struct evhttp_request *req, int code, json_t *obj)
     }
     evhttp_add_header(hdr, "Content-Type", "application/json");
     evhttp_add_header(hdr, "Cache-Control", "no-store");
+    http_date(hdr);
     evhttp_send_reply(req, code, NULL, buf);
 out:
     if (buf)
@@ -258,6 +286,7 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
     struct evbuffer *buf;
 
     if (reply == FMT_REPLY_NONE) {
+        http_date(hdr);
         evhttp_send_reply(req, 204, "No Content", NULL);
         return;
     }
@@ -278,6 +307,7 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
         }
         evhttp_add_header(hdr, "Content-Type", "application/json");
         evhttp_add_header(hdr, "Cache-Control", "no-store");
+        http_date(hdr);
         evhttp_send_reply(req, 202, NULL, NULL);
         return;
     }
@@ -286,6 +316,7 @@ reply_accepted(struct evhttp_request *req, int reply, const char *id)
     } else {
         evhttp_add_header(hdr, "Content-Type", "text/plain; charset=utf-8");
         evhttp_add_header(hdr, "Cache-Control", "no-store");
+        http_date(hdr);
         evhttp_send_reply(req, 200, "OK", buf);
     }
     if (buf)
@@ -765,6 +796,7 @@ static void handle_metrics(struct call *c)
     evhttp_add_header(hdr, "Content-Type",
                       "text/plain; version=0.0.4; charset=utf-8");
     evhttp_add_header(hdr, "Cache-Control", "no-store");
+    http_date(hdr);
     evhttp_send_reply(c->req, 200, "OK", buf);
     xlog_debug("http", "metrics peer=%s", c->peer);
 out:

@@ -60,9 +60,11 @@ static char *read_all(const char *path, size_t *len)
 }
 
 /* One webhook: decode, build the message, one stanza per recipient,
- * serialized. Returns the bytes serialized (0 on failure). */
-__attribute__((noinline)) static size_t
-path_once(const struct conf_hook *hook, const struct fmt_request *rq)
+ * serialized as the daemon does (msg_stanza_write into a buffer kept from
+ * one to the next). Returns the bytes serialized (0 on failure). */
+__attribute__((noinline)) static size_t path_once(const struct conf_hook *hook,
+                                                  const struct fmt_request *rq,
+                                                  struct xml_buf *b)
 {
     struct body_fields f = {0};
     const struct fmt_def *used = NULL;
@@ -79,13 +81,10 @@ path_once(const struct conf_hook *hook, const struct fmt_request *rq)
     memcpy(m->id, "6f1c3a52-8d0e-4f57-a4c9-1b2e3d4f5a6b", MSG_ID_LEN + 1);
     snprintf(from, sizeof(from), "%s@notify.localhost", m->from);
     for (size_t i = 0; i < m->n_to; i++) {
-        struct xml_node *st = msg_stanza(m, from, m->to[i], 0);
-        size_t len = 0;
-        char *s = st ? xml_node_serialize(st, &len) : NULL;
-
-        total += s ? len : 0;
-        free(s);
-        xml_node_free(st);
+        b->len = 0;
+        b->failed = 0;
+        if (msg_stanza_write(m, from, m->to[i], 0, b) == 0)
+            total += b->len;
     }
     msg_free(m);
     return total;
@@ -103,6 +102,7 @@ int main(int argc, char **argv)
                              .max_message = FMT_MAX_MESSAGE_DEFAULT};
     const struct bench_case *c = NULL;
     struct fmt_request rq = {0};
+    struct xml_buf b = {0};
     struct timespec t0, t1;
     char path[4096], *data = NULL, *end;
     size_t len = 0, bytes = 0;
@@ -140,8 +140,9 @@ int main(int argc, char **argv)
     rq.len = len;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < n; i++)
-        bytes += path_once(&hook, &rq);
+        bytes += path_once(&hook, &rq, &b);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    xml_buf_free(&b);
     free(data);
     if (bytes == 0) {
         fprintf(stderr, "bench_path: %s did not decode\n", c->name);

@@ -528,6 +528,44 @@ static void test_ntfy_headers(void **state)
 }
 
 /* RFC 2047 encoded-words in ntfy headers (B and Q, UTF-8). */
+/* Every ntfy header name (any case) alone makes a text body ntfy; names
+ * that only start the same way do not. */
+static void test_ntfy_each_header(void **state)
+{
+    static const char *const names[] = {
+        "X-Title", "Title",    "t",      "X-Priority", "Priority",  "prio",
+        "p",       "X-Tags",   "Tags",   "Tag",        "ta",        "X-Click",
+        "Click",   "X-Attach", "Attach", "a",          "X-Message", "Message",
+        "m",       "TITLE",    "T",      "x-tags",     "PRIO",      "A"};
+    static const char *const others[] = {
+        "Titles", "Ti", "Pr", "X-", "Tx", "Content-Type", "Host", "M-", "Ab"};
+    struct body_fields out;
+    const struct fmt_def *used;
+    char err[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+        struct fmt_header h = {names[i], "v"};
+
+        assert_int_equal(decode("text/plain", "x", 1, NULL, &h, 1, NULL, 0,
+                                &out, &used, err),
+                         0);
+        if (strcmp(used->name, "ntfy") != 0)
+            fail_msg("header %s: %s", names[i], used->name);
+        body_fields_clear(&out);
+    }
+    for (size_t i = 0; i < sizeof(others) / sizeof(*others); i++) {
+        struct fmt_header h = {others[i], "v"};
+
+        assert_int_equal(decode("text/plain", "x", 1, NULL, &h, 1, NULL, 0,
+                                &out, &used, err),
+                         0);
+        if (strcmp(used->name, "generic") != 0)
+            fail_msg("header %s: %s", others[i], used->name);
+        body_fields_clear(&out);
+    }
+}
+
 static void test_ntfy_encoded_words(void **state)
 {
     const struct fmt_header h[] = {
@@ -754,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_generic_wins),
         cmocka_unit_test(test_generic_parsed_once),
         cmocka_unit_test(test_ntfy_headers),
+        cmocka_unit_test(test_ntfy_each_header),
         cmocka_unit_test(test_ntfy_encoded_words),
         cmocka_unit_test(test_multipart_fields),
         cmocka_unit_test(test_escape),

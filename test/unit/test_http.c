@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -200,6 +203,8 @@ struct resp {
     char body[8192];
     size_t body_len;
     char ctype[128], www_auth[128], retry_after[32], allow[64];
+    char date[64];
+    int n_date; /* Date headers */
 };
 
 static void copy_header(struct evhttp_request *req,
@@ -229,6 +234,31 @@ static void on_response(struct evhttp_request *req, void *arg)
     copy_header(req, "WWW-Authenticate", r->www_auth, sizeof(r->www_auth));
     copy_header(req, "Retry-After", r->retry_after, sizeof(r->retry_after));
     copy_header(req, "Allow", r->allow, sizeof(r->allow));
+    copy_header(req, "Date", r->date, sizeof(r->date));
+    {
+        struct evkeyval *kv;
+
+        TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next)
+            r->n_date += strcasecmp(kv->key, "Date") == 0;
+    }
+}
+
+/* One Date header, as evhttp writes it, of now (or the second before). */
+static void assert_date(const struct resp *r)
+{
+    char want[2][64];
+    time_t now = time(NULL);
+
+    assert_int_equal(r->n_date, 1);
+    for (int i = 0; i < 2; i++) {
+        time_t t = now - i;
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(want[i], sizeof(want[i]), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    }
+    if (strcmp(r->date, want[0]) != 0 && strcmp(r->date, want[1]) != 0)
+        fail_msg("Date: '%s', want '%s'", r->date, want[0]);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -286,6 +316,7 @@ static void assert_error(const struct resp *r, int code, const char *error)
 
     assert_int_equal(r->code, code);
     assert_string_equal(r->ctype, "application/json");
+    assert_date(r);
     assert_non_null(j = json_loads(r->body, 0, NULL));
     assert_true(json_is_false(json_object_get(j, "ok")));
     assert_string_equal(json_string_value(json_object_get(j, "error")), error);
@@ -300,6 +331,7 @@ static void assert_accepted(const struct fx *fx, const struct resp *r)
 
     assert_int_equal(r->code, 202);
     assert_string_equal(r->ctype, "application/json");
+    assert_date(r);
     assert_non_null(j = json_loads(r->body, 0, NULL));
     assert_true(json_is_true(json_object_get(j, "ok")));
     assert_non_null(id = json_string_value(json_object_get(j, "id")));
