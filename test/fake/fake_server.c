@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -637,4 +638,31 @@ void fake_kick(struct fake_server *fs)
 
     while ((fc = TAILQ_FIRST(&fs->conns)))
         fake_conn_free(fc);
+}
+
+uint64_t fake_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int fake_run_until(struct event_base *base,
+                   int (*pred)(void *),
+                   void *arg,
+                   unsigned ms)
+{
+    uint64_t end = fake_now_ms() + ms;
+
+    for (;;) {
+        struct timeval slice = {0, 5000};
+
+        if (pred && pred(arg))
+            return 1;
+        if (fake_now_ms() >= end)
+            return pred ? pred(arg) : 1;
+        event_base_loopexit(base, &slice);
+        event_base_dispatch(base);
+    }
 }

@@ -7,6 +7,7 @@
 #define XMTA_FAKE_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct xml_node;
@@ -99,5 +100,14 @@ int fake_send(struct fake_server *fs, const char *raw);
 void fake_pause(struct fake_server *fs, int paused);
 /* Closes every open connection at once (no stream close, like a crash). */
 void fake_kick(struct fake_server *fs);
+
+/* Loop helpers for the tests. fake_now_ms: CLOCK_MONOTONIC in ms.
+ * fake_run_until: runs base in 5 ms slices until pred(arg) holds or ms
+ * pass; returns whether pred holds (pred NULL: just runs for ms). */
+uint64_t fake_now_ms(void);
+int fake_run_until(struct event_base *base,
+                   int (*pred)(void *),
+                   void *arg,
+                   unsigned ms);
 
 #endif

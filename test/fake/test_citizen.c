@@ -49,31 +49,6 @@ static const unsigned char png[] = {
 
 /* ---- loop and environment ----------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int
-run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (;;) {
-        struct timeval slice = {0, 5000};
-
-        if (pred && pred(arg))
-            return 1;
-        if (now_ms() >= end)
-            return pred ? pred(arg) : 1;
-        event_base_loopexit(base, &slice);
-        event_base_dispatch(base);
-    }
-}
-
 struct env {
     struct event_base *base;
     struct fake_server *fs;
@@ -174,7 +149,7 @@ static int is_ready(void *arg)
 static void start_ready(struct env *e)
 {
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(fake_run_until(e->base, is_ready, e, 3000));
 }
 
 static const char *g_id;
@@ -198,7 +173,7 @@ static void barrier(struct env *e, const char *id)
              id);
     assert_int_equal(fake_send(e->fs, iq), 0);
     g_id = id;
-    assert_true(run_until(e->base, got_iq_id, e, 3000));
+    assert_true(fake_run_until(e->base, got_iq_id, e, 3000));
 }
 
 static void
@@ -501,15 +476,15 @@ static void test_subscribers_persist(void **state)
     free(file);
     start_ready(&e);
     g_want = 1;
-    assert_true(run_until(e.base, got_available, &e, 3000));
+    assert_true(fake_run_until(e.base, got_available, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", "to", "romeo@montague.lit", 0),
                 "from", BOT_FULL);
     /* Reconnect: presence again after the new handshake. */
     fake_kick(e.fs);
     g_want = 2;
-    assert_true(run_until(e.base, got_available, &e, 3000));
+    assert_true(fake_run_until(e.base, got_available, &e, 3000));
     comp_shutdown(e.c, on_done, &e);
-    assert_true(run_until(e.base, is_done, &e, 3000));
+    assert_true(fake_run_until(e.base, is_done, &e, 3000));
     assert_int_equal(count_presence(&e, "unavailable", "romeo@"), 1);
     env_close(&e);
 }
@@ -653,7 +628,7 @@ static int room_in_state(void *arg)
 static void wait_room(struct env *e, const char *st)
 {
     g_state = st;
-    assert_true(run_until(e->base, room_in_state, e, 3000));
+    assert_true(fake_run_until(e->base, room_in_state, e, 3000));
 }
 
 static const char *room_error(struct env *e)
@@ -692,16 +667,16 @@ static void test_room_created(void **state)
     open_room(&e, &eo);
     wait_room(&e, "failed");
     /* sent as the room fails: the fake reads it on a later loop turn */
-    assert_true(run_until(e.base, got_unavailable, &e, 3000));
+    assert_true(fake_run_until(e.base, got_unavailable, &e, 3000));
     p = fake_find(e.fs, "presence", "type", "unavailable", 0);
     assert_attr(p, "to", ROOM "/Bot");
     assert_attr(p, "from", BOT_FULL);
     assert_non_null(strstr(room_error(&e), "201"));
     fake_kick(e.fs);
     g_want = 1;
-    assert_true(run_until(e.base, NULL, NULL, 300));
-    assert_true(run_until(e.base, is_ready, &e, 3000));
-    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300));
+    assert_true(fake_run_until(e.base, is_ready, &e, 3000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300));
     assert_int_equal(joins(&e), 1);
     env_close(&e);
 }
@@ -757,7 +732,7 @@ static void test_room_final_removals(void **state)
         removal(&e, cases[i].inner);
         wait_room(&e, "failed");
         assert_non_null(strstr(room_error(&e), cases[i].why));
-        assert_true(run_until(e.base, NULL, NULL, 400));
+        assert_true(fake_run_until(e.base, NULL, NULL, 400));
         assert_int_equal(joins(&e), 1);
         env_close(&e);
     }
@@ -788,7 +763,7 @@ static void test_room_rejoins(void **state)
                           "</message>"),
                 0);
         g_want = 2;
-        assert_true(run_until(e.base, got_joins, &e, 3000));
+        assert_true(fake_run_until(e.base, got_joins, &e, 3000));
         wait_room(&e, "joined");
         assert_int_equal(errors_sent(&e), 0); /* never an error back */
         env_close(&e);
@@ -820,7 +795,7 @@ static void test_room_join_errors(void **state)
         eo.fo.muc_error = cases[i].cond;
         open_room(&e, &eo);
         g_want = 2;
-        assert_true(run_until(e.base, got_joins, &e, 3000));
+        assert_true(fake_run_until(e.base, got_joins, &e, 3000));
         assert_non_null(strstr(room_error(&e), cases[i].cond));
         assert_non_null(strstr(room_error(&e), cases[i].hint));
         fake_options(e.fs)->muc_error = NULL;
@@ -842,7 +817,7 @@ static void test_room_nick_210(void **state)
     env_open(&e, &eo);
     start_ready(&e);
     g_want = 1;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_int_equal(
         fake_send(e.fs, "<presence from='" ROOM "/Renamed' to='" BOT_FULL "'>"
                         "<x xmlns='http://jabber.org/protocol/muc#user'>"
@@ -858,11 +833,11 @@ static void test_room_nick_210(void **state)
                                      "/alice' to='" BOT_FULL
                                      "'><body>hi</body></message>"),
                      0);
-    assert_true(run_until(e.base, NULL, NULL, 10));
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 10));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_non_null(fake_find(e.fs, "iq", "to", ROOM "/Renamed", 0));
     comp_shutdown(e.c, on_done, &e);
-    assert_true(run_until(e.base, is_done, &e, 3000));
+    assert_true(fake_run_until(e.base, is_done, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", "type", "unavailable", 0), "to",
                 ROOM "/Renamed");
     env_close(&e);
@@ -927,21 +902,21 @@ static void test_room_selfping(void **state)
         /* The join happened before the timing: rejoin to arm it. */
         removal(&e, "<status code='307'/>");
         g_want = 2;
-        assert_true(run_until(e.base, got_joins, &e, 3000));
+        assert_true(fake_run_until(e.base, got_joins, &e, 3000));
         wait_room(&e, "joined");
         g_want = 1;
-        assert_true(run_until(e.base, got_selfpings, &e, 3000));
+        assert_true(fake_run_until(e.base, got_selfpings, &e, 3000));
         iq = fake_find(e.fs, "iq", "to", ROOM "/Bot", 0);
         assert_attr(iq, "from", BOT_FULL);
         assert_attr(iq, "type", "get");
         assert_non_null(xml_node_child(iq, "ping", "urn:xmpp:ping"));
         if (mode == 0) {
             g_want = 2; /* answered: another one later, no rejoin */
-            assert_true(run_until(e.base, got_selfpings, &e, 3000));
+            assert_true(fake_run_until(e.base, got_selfpings, &e, 3000));
             assert_int_equal(joins(&e), 2);
         } else {
             g_want = 3; /* not an occupant any more: joins again */
-            assert_true(run_until(e.base, got_joins, &e, 3000));
+            assert_true(fake_run_until(e.base, got_joins, &e, 3000));
         }
         env_close(&e);
     }

@@ -37,33 +37,6 @@
 
 /* ---- loop helpers ------------------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Runs the loop in 5 ms slices until pred(arg) holds or ms pass. Returns
- * whether pred holds. pred NULL: just run for ms. */
-static int
-run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (;;) {
-        struct timeval slice = {0, 5000};
-
-        if (pred && pred(arg))
-            return 1;
-        if (now_ms() >= end)
-            return pred ? pred(arg) : 1;
-        event_base_loopexit(base, &slice);
-        event_base_dispatch(base);
-    }
-}
-
 /* ---- stderr capture (to check what is logged) --------------------------- */
 
 struct capture {
@@ -409,13 +382,13 @@ static void barrier(struct env *e, const char *id)
              id);
     assert_int_equal(fake_send(e->fs, iq), 0);
     g_id = id;
-    assert_true(run_until(e->base, got_iq_id, e, 3000));
+    assert_true(fake_run_until(e->base, got_iq_id, e, 3000));
 }
 
 static void start_ready(struct env *e)
 {
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(fake_run_until(e->base, is_ready, e, 3000));
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -441,7 +414,7 @@ static void test_happy_path(void **state)
     assert_int_equal(comp_start(e.c), 0);
     assert_int_equal(comp_start(e.c), XMTA_E_STATE);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     log = capture_stop(&cap);
     xlog_set_level(XLOG_INFO);
     /* Stanza dumps at debug, but never the secret or the digest. */
@@ -497,13 +470,13 @@ static void test_nothing_before_handshake(void **state)
     submit(&e, "id-2", "two", USER, NULL);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     assert_int_equal(fake_auths(e.fs), 1);
     assert_int_equal(fake_preauth_stanzas(e.fs), 0);
     assert_int_equal(fake_preauth_bytes(e.fs), 0);
     assert_string_equal(xml_node_name(fake_stanza(e.fs, 0)), "handshake");
     /* After READY the timers do run. */
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_true(fake_pings(e.fs) >= 1);
     env_close(&e);
 }
@@ -522,7 +495,7 @@ static void test_wrong_secret(void **state)
     env_open(&e, &eo);
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
-    assert_false(run_until(e.base, is_ready, &e, 1500));
+    assert_false(fake_run_until(e.base, is_ready, &e, 1500));
     log = capture_stop(&cap);
     n = fake_connections(e.fs);
     /* Delays 50, 100, then 200 (minus up to 25% jitter): 8-12 attempts in
@@ -555,7 +528,7 @@ static void test_silent_server(void **state)
     comp_set_timing(e.c, &t);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 3;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
     assert_int_equal(fake_auths(e.fs), 0);
     assert_int_equal(fake_count(e.fs), 0); /* no handshake without a header */
     assert_string_equal(fake_header_to(e.fs), DOMAIN);
@@ -583,9 +556,9 @@ static void test_close_mid_stanza(void **state)
     submit(&e, "m3", "3", USER, NULL);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 1;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
     /* Wait for the drop: back in IDLE, waiting to reconnect. */
-    assert_true(run_until(e.base, is_idle, &e, 3000));
+    assert_true(fake_run_until(e.base, is_idle, &e, 3000));
     assert_int_equal(fake_connections(e.fs), 1);
     assert_int_equal(fake_auths(e.fs), 0);
     assert_int_equal(comp_state(e.c), COMP_IDLE);
@@ -593,7 +566,7 @@ static void test_close_mid_stanza(void **state)
     submit(&e, "m5", "5", USER, NULL);
     assert_int_equal(comp_queued(e.c), 5);
     g_want = 5;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     assert_int_equal(fake_connections(e.fs), 2);
     for (int i = 0; i < 5; i++) {
         const struct xml_node *m = fake_find(e.fs, "message", NULL, NULL, i);
@@ -622,14 +595,14 @@ static void test_drop_and_drain(void **state)
     comp_set_timing(e.c, &t);
     start_ready(&e);
     fake_kick(e.fs);
-    assert_true(run_until(e.base, not_ready, &e, 2000));
+    assert_true(fake_run_until(e.base, not_ready, &e, 2000));
     submit(&e, "d1", "1", USER, NULL);
     submit(&e, "d2", "2", USER, NULL);
     submit(&e, "d3", "3", USER, NULL);
     assert_int_equal(comp_queued(e.c), 3);
     assert_int_equal(fake_count_named(e.fs, "message", NULL, NULL), 0);
     g_want = 3;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 0), "id", "d1");
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 1), "id", "d2");
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 2), "id", "d3");
@@ -656,26 +629,26 @@ static void test_backoff_reset(void **state)
     t.backoff_max_ms = 2000;
     t.stable_ms = 200;
     comp_set_timing(e.c, &t);
-    t0 = now_ms();
+    t0 = fake_now_ms();
     assert_int_equal(comp_start(e.c), 0);
     g_want = 3;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
-    t1 = now_ms();
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
+    t1 = fake_now_ms();
     /* Delays 100 and 200 (each minus up to a quarter) came before the
      * third attempt. */
     assert_true(t1 - t0 >= 225);
     g_want = 4; /* then 400: the fourth attempt succeeds */
-    assert_true(run_until(e.base, got_connections, &e, 3000));
-    assert_true(now_ms() - t1 >= 300);
-    assert_true(run_until(e.base, is_ready, &e, 3000));
-    assert_true(run_until(e.base, NULL, NULL, 300)); /* > stable_ms */
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_now_ms() - t1 >= 300);
+    assert_true(fake_run_until(e.base, is_ready, &e, 3000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300)); /* > stable_ms */
     fake_kick(e.fs);
-    assert_true(run_until(e.base, not_ready, &e, 1000));
-    t2 = now_ms();
+    assert_true(fake_run_until(e.base, not_ready, &e, 1000));
+    t2 = fake_now_ms();
     g_want = 5;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
     /* Back to about 100 ms, not 800. */
-    assert_true(now_ms() - t2 < 500);
+    assert_true(fake_now_ms() - t2 < 500);
     env_close(&e);
 }
 
@@ -689,8 +662,8 @@ static void test_bad_xml(void **state)
     start_ready(&e);
     assert_int_equal(fake_send(e.fs, "<message><<</message>"), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_auths, &e, 3000));
-    assert_true(run_until(e.base, is_ready, &e, 3000));
+    assert_true(fake_run_until(e.base, got_auths, &e, 3000));
+    assert_true(fake_run_until(e.base, is_ready, &e, 3000));
     assert_int_equal(fake_connections(e.fs), 2);
     env_close(&e);
 }
@@ -720,8 +693,8 @@ static void test_stream_error_conflict(void **state)
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 1;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
-    assert_true(run_until(e.base, is_idle, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, is_idle, &e, 3000));
     /* Standby: webhooks refused with the reason, /health's state. */
     assert_int_equal(comp_standby(e.c), 1);
     assert_int_equal(comp_submit(e.c, make_msg("s1", "x", USER, NULL)),
@@ -729,9 +702,9 @@ static void test_stream_error_conflict(void **state)
     assert_non_null(strstr(comp_refusal(e.c), "standby"));
     /* It keeps asking every standby_ms (minus jitter): the other
      * connection still holds the domain twice more, then it is gone. */
-    t0 = now_ms();
-    assert_true(run_until(e.base, is_ready, &e, 3000));
-    assert_true(now_ms() - t0 < 2000);
+    t0 = fake_now_ms();
+    assert_true(fake_run_until(e.base, is_ready, &e, 3000));
+    assert_true(fake_now_ms() - t0 < 2000);
     log = capture_stop(&cap);
     assert_int_equal(fake_connections(e.fs), 4);
     assert_int_equal(comp_standby(e.c), 0);
@@ -745,7 +718,7 @@ static void test_stream_error_conflict(void **state)
     /* Active now: accepted and delivered. */
     submit(&e, "s2", "x", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     env_close(&e);
 }
 
@@ -763,7 +736,7 @@ static void test_stream_error_host_unknown(void **state)
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
     assert_false(is_ready(&e));
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "stream error host-unknown"));
@@ -794,7 +767,7 @@ static void test_bytewise(void **state)
     submit(&e, "b1", "one", USER, ROOM);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_messages, &e, 60000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 60000));
     assert_int_equal(fake_connections(e.fs), 1);
     assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "from",
                 BOT_FULL);
@@ -812,7 +785,7 @@ static void test_ping_answered(void **state)
     env_open(&e, &eo);
     env_set_timing(&e, 100, 200, 0);
     start_ready(&e);
-    assert_true(run_until(e.base, NULL, NULL, 1200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 1200));
     assert_int_equal(comp_state(e.c), COMP_READY);
     assert_int_equal(fake_connections(e.fs), 1);
     assert_true(fake_pings(e.fs) >= 4);
@@ -840,7 +813,7 @@ static void test_ping_ignored(void **state)
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_auths, &e, 3000));
+    assert_true(fake_run_until(e.base, got_auths, &e, 3000));
     log = capture_stop(&cap);
     assert_int_equal(fake_connections(e.fs), 2);
     /* asked again (every quarter of the timeout) before giving up */
@@ -861,7 +834,7 @@ static void test_read_timeout(void **state)
     env_set_timing(&e, 0, 0, 200);
     start_ready(&e);
     g_want = 2;
-    assert_true(run_until(e.base, got_auths, &e, 3000));
+    assert_true(fake_run_until(e.base, got_auths, &e, 3000));
     assert_int_equal(fake_connections(e.fs), 2);
     env_close(&e);
 }
@@ -1031,9 +1004,9 @@ static void test_ack_and_resend(void **state)
         submit(&e, id, "x", USER, NULL);
     }
     g_want = N;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     /* written, an ack ping went out, no answer: nothing may be deleted */
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_true(find_ping(&e, "ack-", 1) != NULL);
     assert_int_equal(spool_depth(&e), N);
     assert_int_equal(spool_rows(dir), N);
@@ -1041,8 +1014,8 @@ static void test_ack_and_resend(void **state)
 
     fake_kick(e.fs); /* the link dies; the next connection is NORMAL */
     g_want = 2 * N;
-    assert_true(run_until(e.base, got_messages, &e, 5000));
-    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 5000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000));
     assert_int_equal(spool_rows(dir), 0);
     assert_int_equal(fake_connections(e.fs), 2);
     for (int i = 0; i < N; i++) {
@@ -1076,25 +1049,25 @@ static void test_one_ack_in_flight(void **state)
     start_ready(&e);
     submit(&e, "f-0", "x", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
-    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
     assert_non_null(find_ping(&e, "ack-", 1));
     for (int i = 1; i <= N; i++) {
         snprintf(id, sizeof(id), "f-%d", i);
         submit(&e, id, "x", USER, NULL);
-        assert_true(run_until(e.base, NULL, NULL, 50));
+        assert_true(fake_run_until(e.base, NULL, NULL, 50));
     }
     g_want = N + 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_int_equal(fake_pings(e.fs), 1); /* ack-1 only */
     assert_null(find_ping(&e, "ack-", 2));
     assert_int_equal(spool_depth(&e), N + 1);
 
     fake_kick(e.fs); /* answers pings from now on */
     g_want = 2 * (N + 1);
-    assert_true(run_until(e.base, got_messages, &e, 5000));
-    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 5000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000));
     assert_int_equal(spool_rows(dir), 0);
     env_close(&e);
     spool_dir_free(dir);
@@ -1112,7 +1085,7 @@ static void test_spool_restart(void **state)
     env_open(&e, &eo);
     submit(&e, "s-1", "1", USER, NULL);
     submit(&e, "s-2", "2", USER, "ops@conference.localhost");
-    assert_true(run_until(e.base, NULL, NULL, 50)); /* the commit */
+    assert_true(fake_run_until(e.base, NULL, NULL, 50)); /* the commit */
     assert_int_equal(spool_rows(dir), 3);
     env_close(&e); /* never connected: like a crash */
 
@@ -1121,12 +1094,12 @@ static void test_spool_restart(void **state)
     assert_int_equal(comp_queued(e.c), 3); /* one message per row */
     start_ready(&e);
     g_want = 3;
-    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 5000));
     assert_attr(fake_find(e.fs, "message", "to", USER, 0), "id", "s-1");
     assert_attr(fake_find(e.fs, "message", "to", USER, 1), "id", "s-2");
     assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "id",
                 "s-2");
-    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000));
     assert_int_equal(spool_rows(dir), 0);
     env_close(&e);
     spool_dir_free(dir);
@@ -1146,10 +1119,10 @@ static void test_ack_timeout(void **state)
     start_ready(&e);
     submit(&e, "t-1", "1", USER, NULL);
     g_want = 2;
-    assert_true(run_until(e.base, got_messages, &e, 5000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 5000));
     assert_int_equal(fake_connections(e.fs), 2);
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 1), "id", "t-1");
-    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000));
     env_close(&e);
 }
 
@@ -1168,8 +1141,8 @@ static void test_bounce(void **state)
     start_ready(&e);
     submit(&e, "b-1", "1", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
-    assert_true(run_until(e.base, depth_zero, &e, 3000)); /* acknowledged */
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000)); /* acknowledged */
     capture_start(&cap);
     assert_int_equal(
         fake_send(e.fs,
@@ -1209,7 +1182,7 @@ static void test_shutdown_flushes(void **state)
     submit(&e, "g-1", "1", USER, NULL);
     submit(&e, "g-2", "2", USER, NULL);
     comp_shutdown(e.c, on_done, &e); /* before the batch is even stored */
-    assert_true(run_until(e.base, is_done, &e, 5000));
+    assert_true(fake_run_until(e.base, is_done, &e, 5000));
     assert_int_equal(fake_count_named(e.fs, "message", NULL, NULL), 2);
     assert_int_equal(fake_closes(e.fs), 1);
     assert_int_equal(spool_depth(&e), 0);
@@ -1238,10 +1211,10 @@ static void test_shutdown_grace_expires(void **state)
     start_ready(&e);
     submit(&e, "h-1", "1", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     capture_start(&cap);
     comp_shutdown(e.c, on_done, &e);
-    assert_true(run_until(e.base, is_done, &e, 5000));
+    assert_true(fake_run_until(e.base, is_done, &e, 5000));
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "not acknowledged within 300 ms"));
     free(log);
@@ -1276,7 +1249,7 @@ static void test_reload(void **state)
     conf_free(e.cfg);
     e.cfg = c2;
     g_want = 1;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", NULL, NULL, 0), "to", ROOM "/ops");
     assert_int_equal(fake_connections(e.fs), 1);
     assert_int_equal(comp_state(e.c), COMP_READY);
@@ -1292,7 +1265,7 @@ static void test_reload(void **state)
     conf_free(e.cfg);
     e.cfg = c3;
     g_want = 2;
-    assert_true(run_until(e.base, got_auths, &e, 5000));
+    assert_true(fake_run_until(e.base, got_auths, &e, 5000));
     assert_int_equal(fake_connections(e.fs), 2);
     env_close(&e);
 }
@@ -1326,7 +1299,7 @@ static void test_outbox_full(void **state)
                      XMTA_E_INVAL);
     start_ready(&e);
     g_want = 4;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     assert_int_equal(comp_queued(e.c), 0);
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 1), "to", USER);
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 2), "to",
@@ -1363,8 +1336,8 @@ static void test_room(void **state)
     submit(&e, "r2", "room only", NULL, ROOM);
     start_ready(&e);
     g_want = 1;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     /* The join. */
     j = fake_find(e.fs, "presence", NULL, NULL, 0);
     assert_attr(j, "from", BOT_FULL);
@@ -1377,7 +1350,7 @@ static void test_room(void **state)
     assert_non_null(h);
     assert_attr(h, "maxchars", "0");
     /* Only the user's copy went out; the room's wait. */
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_int_equal(fake_count_named(e.fs, "message", NULL, NULL), 1);
     assert_attr(fake_find(e.fs, "message", NULL, NULL, 0), "to", USER);
     assert_int_equal(comp_queued(e.c), 2);
@@ -1396,7 +1369,7 @@ static void test_room(void **state)
     capture_start(&cap);
     assert_int_equal(fake_send(e.fs, self_presence), 0);
     g_want = 2;
-    assert_true(run_until(e.base, got_groupchat, &e, 3000));
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "joined room " ROOM " as Bot"));
     free(log);
@@ -1421,16 +1394,16 @@ static void test_room(void **state)
                   "<status code='307'/><status code='110'/></x></presence>"),
         0);
     g_want = 2;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     comp_rooms(e.c, &joined, &total);
     assert_int_equal(joined, 0);
     /* While not joined, a new room message waits again. */
     submit(&e, "r3", "after kick", NULL, ROOM);
-    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
     assert_null(fake_find(e.fs, "message", "id", "r3", 0));
     assert_int_equal(fake_send(e.fs, self_presence), 0);
     g_want = 3;
-    assert_true(run_until(e.base, got_groupchat, &e, 3000));
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
     env_close(&e);
 }
 
@@ -1450,12 +1423,12 @@ static void test_room_retry(void **state)
     comp_set_timing(e.c, &t);
     start_ready(&e);
     g_want = 2; /* the first join times out */
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", NULL, NULL, 1), "to", ROOM "/Bot");
     t.join_timeout_ms = 5000;
     comp_set_timing(e.c, &t);
     g_want = 3; /* the third, after another timeout, waits 5 s */
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_int_equal(
         fake_send(e.fs,
                   "<presence type='error' from='" ROOM "/Bot' to='" BOT_FULL
@@ -1464,7 +1437,7 @@ static void test_room_retry(void **state)
                   "</presence>"),
         0);
     g_want = 4;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", NULL, NULL, 3), "to",
                 ROOM "/Bot-2");
     assert_int_equal(
@@ -1475,7 +1448,7 @@ static void test_room_retry(void **state)
                   "</presence>"),
         0);
     g_want = 5;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     /* The subject message completes the join. */
     assert_int_equal(fake_send(e.fs,
                                "<message type='groupchat' from='" ROOM
@@ -1487,7 +1460,7 @@ static void test_room_retry(void **state)
     assert_int_equal(joined, 1);
     submit(&e, "s1", "hi", NULL, ROOM);
     g_want = 1;
-    assert_true(run_until(e.base, got_groupchat, &e, 3000));
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
     assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "from",
                 BOT_FULL);
     env_close(&e);
@@ -1507,7 +1480,7 @@ static void test_room_dynamic(void **state)
     start_ready(&e);
     submit(&e, "dyn1", "hello", NULL, "dev@conference.localhost");
     g_want = 1;
-    assert_true(run_until(e.base, got_groupchat, &e, 3000));
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
     assert_attr(fake_find(e.fs, "presence", NULL, NULL, 0), "to",
                 "dev@conference.localhost/Bot");
     assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "to",
@@ -1531,10 +1504,10 @@ static void test_shutdown(void **state)
     eo.hook_extra = "room = " ROOM "\n";
     env_open(&e, &eo);
     start_ready(&e);
-    assert_true(run_until(e.base, room_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, room_joined, &e, 3000));
     comp_shutdown(e.c, on_done, &e);
     assert_int_equal(e.done, 0); /* never from inside comp_shutdown */
-    assert_true(run_until(e.base, is_done, &e, 3000));
+    assert_true(fake_run_until(e.base, is_done, &e, 3000));
     assert_int_equal(e.done, 1);
     assert_int_equal(fake_closes(e.fs), 1);
     p = fake_find(e.fs, "presence", "type", "unavailable", 0);
@@ -1546,7 +1519,7 @@ static void test_shutdown(void **state)
     assert_int_equal(joined, 0);
     assert_int_equal(comp_submit(e.c, make_msg("late", "x", USER, NULL)),
                      XMTA_E_FULL);
-    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300));
     assert_int_equal(fake_connections(e.fs), 1);
     assert_int_equal(e.done, 1);
     env_close(&e);
@@ -1566,11 +1539,11 @@ static void test_shutdown_timeout(void **state)
     t.close_ms = 300;
     comp_set_timing(e.c, &t);
     start_ready(&e);
-    t0 = now_ms();
+    t0 = fake_now_ms();
     comp_shutdown(e.c, on_done, &e);
     assert_int_equal(comp_state(e.c), COMP_CLOSING);
-    assert_true(run_until(e.base, is_done, &e, 3000));
-    assert_true(now_ms() - t0 >= 250);
+    assert_true(fake_run_until(e.base, is_done, &e, 3000));
+    assert_true(fake_now_ms() - t0 >= 250);
     assert_int_equal(fake_closes(e.fs), 1);
     env_close(&e);
 }
@@ -1586,7 +1559,7 @@ static void test_shutdown_idle(void **state)
     env_open(&e, &eo);
     comp_shutdown(e.c, on_done, &e);
     assert_int_equal(e.done, 0);
-    assert_true(run_until(e.base, is_done, &e, 1000));
+    assert_true(fake_run_until(e.base, is_done, &e, 1000));
     assert_int_equal(comp_start(e.c), XMTA_E_STATE);
     env_close(&e);
 
@@ -1597,11 +1570,11 @@ static void test_shutdown_idle(void **state)
     comp_set_timing(e.c, &t);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 1;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
-    assert_true(run_until(e.base, is_idle, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, is_idle, &e, 3000));
     comp_shutdown(e.c, on_done, &e);
-    assert_true(run_until(e.base, is_done, &e, 1000));
-    assert_true(run_until(e.base, NULL, NULL, 600));
+    assert_true(fake_run_until(e.base, is_done, &e, 1000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 600));
     assert_int_equal(fake_connections(e.fs), 1);
     env_close(&e);
 }
@@ -1631,7 +1604,7 @@ static void test_backpressure(void **state)
         snprintf(id, sizeof(id), "bp-%d", i);
         submit(&e, id, big, USER, NULL);
     }
-    assert_true(run_until(e.base, NULL, NULL, 500));
+    assert_true(fake_run_until(e.base, NULL, NULL, 500));
     q = comp_queued(e.c);
     fprintf(stderr, "back-pressure: %zu of %d messages still queued\n", q,
             (int)N);
@@ -1639,7 +1612,7 @@ static void test_backpressure(void **state)
     assert_true(q < N);
     fake_pause(e.fs, 0);
     g_want = N;
-    assert_true(run_until(e.base, got_messages, &e, 30000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 30000));
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "bp-%d", i);
         assert_attr(fake_find(e.fs, "message", NULL, NULL, (size_t)i), "id",
@@ -1664,7 +1637,7 @@ static void test_resolve_localhost(void **state)
     env_open(&e, &eo);
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
-    assert_true(run_until(e.base, is_ready, &e, 5000));
+    assert_true(fake_run_until(e.base, is_ready, &e, 5000));
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "connected to 127.0.0.1:"));
     free(log);
@@ -1694,7 +1667,7 @@ static void test_refused(void **state)
     env_open(&e, &eo);
     capture_start(&cap);
     assert_int_equal(comp_start(e.c), 0);
-    assert_false(run_until(e.base, is_ready, &e, 400));
+    assert_false(fake_run_until(e.base, is_ready, &e, 400));
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "failed"));
     assert_non_null(strstr(log, "reconnecting in"));
@@ -1714,7 +1687,7 @@ static void test_free_while_connecting(void **state)
     submit(&e, "f1", "x", USER, ROOM);
     assert_int_equal(comp_start(e.c), 0);
     g_want = 1;
-    assert_true(run_until(e.base, got_connections, &e, 3000));
+    assert_true(fake_run_until(e.base, got_connections, &e, 3000));
     env_close(&e);
 }
 
@@ -1788,9 +1761,9 @@ static void test_reload_rooms(void **state)
     env_open(&e, &eo);
     start_ready(&e);
     g_want = 1;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_int_equal(fake_send(e.fs, self_presence), 0);
-    assert_true(run_until(e.base, room_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, room_joined, &e, 3000));
 
     /* Removed: left at once, gone from the room list. */
     capture_start(&cap);
@@ -1809,16 +1782,16 @@ static void test_reload_rooms(void **state)
     /* Not joined again by a later drain. */
     submit(&e, "rr-u1", "user", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     g_want = 2;
-    assert_false(run_until(e.base, got_joins, &e, 200));
+    assert_false(fake_run_until(e.base, got_joins, &e, 200));
 
     /* Back, and a new one: both joined (ROOM2 never answers here). */
     reload_rooms(&e, "t2.conf", "room = " ROOM "\nroom = " ROOM2 "\n");
     g_want = 3;
-    assert_true(run_until(e.base, got_joins, &e, 3000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     assert_int_equal(fake_send(e.fs, self_presence), 0);
-    assert_true(run_until(e.base, room_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, room_joined, &e, 3000));
     comp_rooms(e.c, &joined, &total);
     assert_int_equal(joined, 1);
     assert_int_equal(total, 2);
@@ -1826,7 +1799,7 @@ static void test_reload_rooms(void **state)
     /* A message waits for ROOM2; ROOM2 is removed: kept until it is
      * delivered, and reported meanwhile. */
     submit(&e, "rr-r2", "for dev", NULL, ROOM2);
-    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
     reload_rooms(&e, "t3.conf", "room = " ROOM "\n");
     barrier(&e, "rr-2");
     assert_int_equal(leaves_to(&e, ROOM2 "/Bot"), 0);
@@ -1840,7 +1813,7 @@ static void test_reload_rooms(void **state)
                         "<item affiliation='member' role='participant'/>"
                         "<status code='110'/></x></presence>"),
         0);
-    assert_true(run_until(e.base, left_room2, &e, 3000));
+    assert_true(fake_run_until(e.base, left_room2, &e, 3000));
     assert_non_null(fake_find(e.fs, "message", "id", "rr-r2", 0));
     assert_attr(fake_find(e.fs, "message", "id", "rr-r2", 0), "to", ROOM2);
     assert_int_equal(rooms_total(&e), 1);
@@ -1873,8 +1846,8 @@ static void test_ack_elsewhere(void **state)
     start_ready(&e);
     submit(&e, "ae-1", "x", USER, NULL);
     g_want = 1;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
-    assert_true(run_until(e.base, NULL, NULL, 50));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 50));
     assert_non_null(p = find_ping(&e, "ack-", 1));
     /* Another connection's answer: not ours. */
     assert_int_equal(
@@ -1889,7 +1862,7 @@ static void test_ack_elsewhere(void **state)
                  "'/>",
                  i);
         assert_int_equal(fake_send(e.fs, reply), 0);
-        assert_true(run_until(e.base, NULL, NULL, 100));
+        assert_true(fake_run_until(e.base, NULL, NULL, 100));
     }
     assert_int_equal(fake_connections(e.fs), 1);
     assert_int_equal(comp_state(e.c), COMP_READY);
@@ -1903,10 +1876,10 @@ static void test_ack_elsewhere(void **state)
              "<iq type='result' id='%s' from='localhost' to='" DOMAIN "'/>",
              xml_node_attr(p, "id"));
     assert_int_equal(fake_send(e.fs, reply), 0);
-    assert_true(run_until(e.base, depth_zero, &e, 3000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 3000));
     /* Silence now: the link is declared dead after the timeout. */
     assert_int_equal(comp_submit(e.c, make_msg("ae-2", "y", USER, NULL)), 0);
-    assert_true(run_until(e.base, not_ready, &e, 3000));
+    assert_true(fake_run_until(e.base, not_ready, &e, 3000));
     env_close(&e);
     spool_dir_free((char *)eo.spool);
 }
@@ -1955,7 +1928,7 @@ static void test_addresses(void **state)
     assert_int_equal(comp_queued(e.c), 2);
     start_ready(&e);
     g_want = 2;
-    assert_true(run_until(e.base, got_messages, &e, 3000));
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
     assert_attr(fake_find(e.fs, "message", "id", "ad-1", 0), "from", BOT_BARE);
     assert_attr(fake_find(e.fs, "message", "id", "ad-6", 0), "from", BOT_BARE);
     env_close(&e);

@@ -33,31 +33,6 @@
 #define GROUP2 "{}:{alertname=\"Load\"}"
 #define NS_CORRECT "urn:xmpp:message-correct:0"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int
-run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (;;) {
-        struct timeval slice = {0, 5000};
-
-        if (pred && pred(arg))
-            return 1;
-        if (now_ms() >= end)
-            return pred ? pred(arg) : 1;
-        event_base_loopexit(base, &slice);
-        event_base_dispatch(base);
-    }
-}
-
 struct env {
     struct event_base *base;
     struct fake_server *fs;
@@ -104,7 +79,7 @@ static void env_comp(struct env *e)
     t.standby_ms = 300;
     comp_set_timing(e->c, &t);
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000 + g_conflicts * 400));
+    assert_true(fake_run_until(e->base, is_ready, e, 3000 + g_conflicts * 400));
 }
 
 static void env_open(struct env *e, const char *hooks, int spool)
@@ -186,7 +161,7 @@ static int got_id(void *arg)
 static const struct xml_node *wait_msg(struct env *e, const char *id)
 {
     g_id = id;
-    assert_true(run_until(e->base, got_id, e, 3000));
+    assert_true(fake_run_until(e->base, got_id, e, 3000));
     return fake_find(e->fs, "message", "id", id, 0);
 }
 
@@ -252,7 +227,7 @@ static int got_status(void *arg)
 static void want_presence(struct env *e, const char *show, const char *status)
 {
     g_status = status;
-    if (!run_until(e->base, got_status, e, 3000))
+    if (!fake_run_until(e->base, got_status, e, 3000))
         fail_msg("presence status '%s', wanted '%s'",
                  child_text(last_presence(e), "status"), status);
     assert_string_equal(child_text(last_presence(e), "show"), show);
@@ -423,19 +398,19 @@ static void test_heartbeat(void **state)
 
     (void)state;
     env_open(&e, HOOK_BEAT, 0);
-    t0 = now_ms();
+    t0 = fake_now_ms();
     subscribe(&e);
     want_presence(&e, "", "all clear");
     /* A webhook in time: not forwarded, the heartbeat is fine. */
     last = time(NULL);
     submit_alert(&e, "watchdog", "wd-0", "{}:{alertname=\"Watchdog\"}",
                  MSG_ALERT_FIRING, 1);
-    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300));
     assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
     g_msgs = 1;
-    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
     /* About a second after the last webhook, not before. */
-    assert_true(now_ms() - t0 >= 1000);
+    assert_true(fake_now_ms() - t0 >= 1000);
     localtime_r(&last, &tm);
     strftime(hhmm, sizeof(hhmm), "%H:%M", &tm);
     snprintf(want, sizeof(want), "no heartbeat since %s", hhmm);
@@ -446,13 +421,13 @@ static void test_heartbeat(void **state)
     assert_non_null(strstr(body, "watchdog"));
     free(body);
     /* Silence goes on: still that one message. */
-    assert_true(run_until(e.base, NULL, NULL, 2200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 2200));
     assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 1);
     /* A webhook: one "back" message, available again, none forwarded. */
     submit_alert(&e, "watchdog", "wd-1", "{}:{alertname=\"Watchdog\"}",
                  MSG_ALERT_FIRING, 1);
     g_msgs = 2;
-    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
     want_presence(&e, "", "all clear");
     body = msg_body(&e, 1);
     assert_non_null(body);
@@ -467,7 +442,7 @@ static void test_heartbeat(void **state)
         snprintf(id, sizeof(id), "wd-k%d", i);
         submit_alert(&e, "watchdog", id, "{}:{alertname=\"Watchdog\"}",
                      MSG_ALERT_FIRING, 1);
-        assert_true(run_until(e.base, NULL, NULL, 500));
+        assert_true(fake_run_until(e.base, NULL, NULL, 500));
     }
     assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 2);
     env_close(&e);
@@ -490,7 +465,7 @@ static void test_heartbeat_reload(void **state)
         if (strncmp(child_text(last_presence(&e), "status"), g_status,
                     strlen(g_status)) == 0)
             break;
-        run_until(e.base, NULL, NULL, 10);
+        fake_run_until(e.base, NULL, NULL, 10);
     }
     assert_string_equal(child_text(last_presence(&e), "show"), "xa");
     snprintf(text, sizeof(text),
@@ -515,13 +490,13 @@ static void test_heartbeat_standby(void **state)
 {
     struct env e;
     const struct xml_node *first = NULL;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = fake_now_ms();
 
     (void)state;
     g_conflicts = 8; /* about 2.4 s of standby: the 1 s period passes */
     env_open(&e, HOOK_BEAT, 0);
     g_conflicts = 0;
-    assert_true(now_ms() - t0 >= 1500);
+    assert_true(fake_now_ms() - t0 >= 1500);
     assert_true(fake_connections(e.fs) > 8);
     subscribe(&e);
     for (int i = 0; i < 300 && !first; i++) {
@@ -534,7 +509,7 @@ static void test_heartbeat_standby(void **state)
                 first = p;
         }
         if (!first)
-            run_until(e.base, NULL, NULL, 10);
+            fake_run_until(e.base, NULL, NULL, 10);
     }
     assert_non_null(first);
     assert_string_equal(child_text(first, "status"), "all clear");
@@ -542,7 +517,7 @@ static void test_heartbeat_standby(void **state)
     assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
     /* Active now: the heartbeat is watched. */
     g_msgs = 1;
-    assert_true(run_until(e.base, got_msgs, &e, 3000));
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
     assert_string_equal(child_text(last_presence(&e), "show"), "xa");
     env_close(&e);
 }
@@ -614,7 +589,7 @@ static void test_room_board(void **state)
              "[hook wd]\ntoken = fedcba9876543210fedcba9876543210\n"
              "from = bot\nroom = " ROOM "\nheartbeat = 1s\n",
              0);
-    assert_true(run_until(e.base, room_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, room_joined, &e, 3000));
     /* The join itself shows the board. */
     p = last_room_presence(&e);
     assert_non_null(p);
@@ -638,7 +613,7 @@ static void test_room_board(void **state)
         assert_int_equal(comp_submit(e.c, m), 0);
     }
     g_status = "2 firing";
-    assert_true(run_until(e.base, got_room_status, &e, 3000));
+    assert_true(fake_run_until(e.base, got_room_status, &e, 3000));
     p = last_room_presence(&e);
     assert_null(xml_node_child(p, "x", NS_MUC));
     assert_string_equal(xml_node_attr(p, "from"), BOT "/xmta");
@@ -670,7 +645,7 @@ static void test_room_board(void **state)
         if (strncmp(child_text(last_room_presence(&e), "status"), g_status,
                     strlen(g_status)) == 0)
             break;
-        run_until(e.base, NULL, NULL, 10);
+        fake_run_until(e.base, NULL, NULL, 10);
     }
     p = last_room_presence(&e);
     assert_string_equal(child_text(p, "show"), "xa");

@@ -196,31 +196,6 @@ static unsigned short dead_port(void)
 
 /* ---- loop and environment ----------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int
-run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (;;) {
-        struct timeval slice = {0, 5000};
-
-        if (pred && pred(arg))
-            return 1;
-        if (now_ms() >= end)
-            return pred ? pred(arg) : 1;
-        event_base_loopexit(base, &slice);
-        event_base_dispatch(base);
-    }
-}
-
 struct env {
     struct event_base *base;
     struct fake_server *fs;
@@ -334,7 +309,7 @@ static int spool_empty(void *arg)
 static void start_ready(struct env *e)
 {
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(fake_run_until(e->base, is_ready, e, 3000));
 }
 
 /* The body of the nth message to `to`, waiting up to ms (malloc'd). */
@@ -344,7 +319,7 @@ static char *wait_body(struct env *e, const char *to, size_t nth, unsigned ms)
 
     e->want_to = to;
     e->want_nth = nth;
-    if (!run_until(e->base, got_message, e, ms))
+    if (!fake_run_until(e->base, got_message, e, ms))
         fail_msg("no message %zu to %s", nth, to);
     m = fake_find(e->fs, "message", "to", to, nth);
     return xml_node_text(xml_node_child(m, "body", NULL));
@@ -379,7 +354,7 @@ static void send_alert(struct env *e, const char *id, const char *labels)
     m->labels = labels ? strdup(labels) : NULL;
     assert_int_equal(msg_add_to(m, USER), 0);
     assert_int_equal(comp_submit(e->c, m), 0);
-    assert_true(run_until(e->base, spool_empty, e, 3000));
+    assert_true(fake_run_until(e->base, spool_empty, e, 3000));
 }
 
 /* The hex HMAC-SHA256 of body under SIGKEY, as "sha256=HEX". */
@@ -472,8 +447,8 @@ static void test_forward_and_answer(void **state)
     e.rx.mode = RX_JSON;
     user_says(&e, "u3", "quiet", NULL);
     e.want_hits = 3;
-    assert_true(run_until(e.base, got_hits, &e, 3000));
-    run_until(e.base, NULL, NULL, 200);
+    assert_true(fake_run_until(e.base, got_hits, &e, 3000));
+    fake_run_until(e.base, NULL, NULL, 200);
     assert_null(fake_find(e.fs, "message", "to", USER_FULL, 2));
     comp_fetch_stats(e.c, &st);
     assert_int_equal(st.replies, 3);
@@ -498,11 +473,11 @@ static void test_failures(void **state)
     assert_int_equal(e.rx.hits, 1); /* a 500 is not retried */
 
     e.rx.mode = RX_SLOW;
-    t0 = now_ms();
+    t0 = fake_now_ms();
     user_says(&e, "f2", "two", NULL);
     body = wait_body(&e, USER_FULL, 1, 4000);
     assert_non_null(strstr(body, "(no answer in time)"));
-    assert_true(now_ms() - t0 < 2500); /* reply_timeout = 1 */
+    assert_true(fake_now_ms() - t0 < 2500); /* reply_timeout = 1 */
     free(body);
     comp_fetch_stats(e.c, &st);
     assert_int_equal(st.replies_failed, 2);
@@ -536,7 +511,7 @@ static void test_room_mention(void **state)
 
     env_open(&e, 0, 1);
     start_ready(&e);
-    assert_true(run_until(e.base, rooms_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, rooms_joined, &e, 3000));
     fake_send(e.fs, "<message from='" ROOM "/alice' to='" BOT_FULL
                     "' type='groupchat' id='g1'><body>lunch anyone?</body>"
                     "</message>");
@@ -609,7 +584,7 @@ static void test_room_commands(void **state)
 
     env_open(&e, 0, 1);
     start_ready(&e);
-    assert_true(run_until(e.base, rooms_joined, &e, 3000));
+    assert_true(fake_run_until(e.base, rooms_joined, &e, 3000));
     occupant(&e, "jules", USER_FULL);              /* a commander */
     occupant(&e, "mal", "mallory@evil.example/x"); /* not one */
     occupant(&e, "anon", NULL);                    /* JID hidden */
@@ -620,7 +595,7 @@ static void test_room_commands(void **state)
     room_says(&e, "jules", "h2", "Bot: alerts",
               "<subject>Bot: alerts</subject>");
     room_says(&e, "Bot", "h3", "Bot: alerts", NULL);
-    run_until(e.base, NULL, NULL, 300);
+    fake_run_until(e.base, NULL, NULL, 300);
     assert_int_equal(e.rx.alert_gets, 0);
     assert_null(fake_find(e.fs, "message", "to", ROOM, 0));
 
@@ -773,11 +748,11 @@ static void test_alertmanager_commands(void **state)
 
 static const struct xml_node *wait_iq(struct env *e, const char *id)
 {
-    uint64_t end = now_ms() + 3000;
+    uint64_t end = fake_now_ms() + 3000;
     const struct xml_node *r;
 
-    while (!(r = fake_find(e->fs, "iq", "id", id, 0)) && now_ms() < end)
-        run_until(e->base, NULL, NULL, 10);
+    while (!(r = fake_find(e->fs, "iq", "id", id, 0)) && fake_now_ms() < end)
+        fake_run_until(e->base, NULL, NULL, 10);
     if (!r)
         fail_msg("no answer to iq %s", id);
     return r;

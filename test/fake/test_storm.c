@@ -29,31 +29,6 @@
 #define USER "juliet@localhost"
 #define USER2 "romeo@localhost"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int
-run_until(struct event_base *base, int (*pred)(void *), void *arg, unsigned ms)
-{
-    uint64_t end = now_ms() + ms;
-
-    for (;;) {
-        struct timeval slice = {0, 5000};
-
-        if (pred && pred(arg))
-            return 1;
-        if (now_ms() >= end)
-            return pred ? pred(arg) : 1;
-        event_base_loopexit(base, &slice);
-        event_base_dispatch(base);
-    }
-}
-
 struct env {
     struct event_base *base;
     struct fake_server *fs;
@@ -109,7 +84,7 @@ static void env_open(struct env *e, const char *storm)
     assert_non_null(e->fs = fake_new(e->base, &fo));
     env_comp(e, storm);
     assert_int_equal(comp_start(e->c), 0);
-    assert_true(run_until(e->base, is_ready, e, 3000));
+    assert_true(fake_run_until(e->base, is_ready, e, 3000));
 }
 
 static void env_comp_close(struct env *e)
@@ -218,15 +193,15 @@ static void test_storm_fold(void **state)
 
     (void)state;
     env_open(&e, "3/1");
-    t0 = now_ms();
+    t0 = fake_now_ms();
     for (int i = 0; i < 10; i++)
         submit(&e, i, USER);
     submit(&e, 10, USER2);
     submit(&e, 11, USER2);
     g_to = USER;
     g_want = 3;
-    assert_true(run_until(e.base, got_to, &e, 2000));
-    assert_true(run_until(e.base, NULL, NULL, 300));
+    assert_true(fake_run_until(e.base, got_to, &e, 2000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 300));
     assert_int_equal(messages_to(&e, USER), 3); /* the rest is held */
     assert_int_equal(messages_to(&e, USER2), 2);
     assert_int_equal(spool_depth(&e), 7); /* held ones stay spooled */
@@ -234,8 +209,8 @@ static void test_storm_fold(void **state)
     assert_int_equal(digests, 0);
 
     g_want = 4;
-    assert_true(run_until(e.base, got_to, &e, 3000));
-    assert_true(now_ms() - t0 >= 900); /* at the end of the window */
+    assert_true(fake_run_until(e.base, got_to, &e, 3000));
+    assert_true(fake_now_ms() - t0 >= 900); /* at the end of the window */
     for (int i = 0; i < 3; i++) {
         body = body_of(&e, USER, (size_t)i);
         snprintf(want, sizeof(want), "alert %d\nsecond line %d", i, i);
@@ -255,7 +230,7 @@ static void test_storm_fold(void **state)
     assert_null(strstr(body, "alert 2\n"));
     assert_null(strstr(body, "second line")); /* first lines only */
     free(body);
-    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
     assert_int_equal(spool_rows(e.dir), 0);
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 7);
@@ -268,11 +243,11 @@ static void test_storm_fold(void **state)
     /* A new window: the next message goes out on its own. */
     submit(&e, 20, USER);
     g_want = 5;
-    assert_true(run_until(e.base, got_to, &e, 2000));
+    assert_true(fake_run_until(e.base, got_to, &e, 2000));
     body = body_of(&e, USER, 4);
     assert_string_equal(body, "alert 20\nsecond line 20");
     free(body);
-    assert_true(run_until(e.base, NULL, NULL, 1200));
+    assert_true(fake_run_until(e.base, NULL, NULL, 1200));
     assert_int_equal(messages_to(&e, USER), 5); /* no empty digest */
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 7);
@@ -295,17 +270,17 @@ static void test_storm_link_drop(void **state)
         submit(&e, i, USER);
     g_to = USER;
     g_want = 2;
-    assert_true(run_until(e.base, got_to, &e, 2000));
-    assert_true(run_until(e.base, NULL, NULL, 100));
+    assert_true(fake_run_until(e.base, got_to, &e, 2000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
     assert_int_equal(spool_depth(&e), 3);
     fake_kick(e.fs);
     g_want = 3;
-    assert_true(run_until(e.base, got_to, &e, 3000));
+    assert_true(fake_run_until(e.base, got_to, &e, 3000));
     assert_int_equal(fake_connections(e.fs), 2);
     body = body_of(&e, USER, 2);
     assert_true(strncmp(body, "3 more alerts from alerts", 25) == 0);
     free(body);
-    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
     assert_int_equal(spool_rows(e.dir), 0);
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 3);
@@ -326,8 +301,8 @@ static void test_storm_restart(void **state)
         submit(&e, i, USER);
     g_to = USER;
     g_want = 1;
-    assert_true(run_until(e.base, got_to, &e, 2000));
-    assert_true(run_until(e.base, NULL, NULL, 200));
+    assert_true(fake_run_until(e.base, got_to, &e, 2000));
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_int_equal(spool_depth(&e), 3);
     env_comp_close(&e);
     assert_int_equal(spool_rows(e.dir), 3);
@@ -335,8 +310,8 @@ static void test_storm_restart(void **state)
     env_comp(&e, "off");
     assert_int_equal(comp_start(e.c), 0);
     g_want = 4;
-    assert_true(run_until(e.base, got_to, &e, 3000));
-    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_true(fake_run_until(e.base, got_to, &e, 3000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
     for (int i = 1; i < 4; i++) {
         char want[32];
 
@@ -360,7 +335,7 @@ static void test_storm_digest_shape(void **state)
         submit_hook(&e, i, USER, i % 2 ? "grafana" : "alerts");
     g_to = USER;
     g_want = 2;
-    assert_true(run_until(e.base, got_to, &e, 3000));
+    assert_true(fake_run_until(e.base, got_to, &e, 3000));
     body = body_of(&e, USER, 1);
     assert_true(strncmp(body,
                         "25 more alerts from grafana, alerts in the last 1 s:",
@@ -372,7 +347,7 @@ static void test_storm_digest_shape(void **state)
     assert_null(strstr(body, "\n- alert 21"));
     assert_non_null(strstr(body, "\n... and 5 more"));
     free(body);
-    assert_true(run_until(e.base, depth_zero, &e, 2000));
+    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 25);
     assert_int_equal(digests, 1);
