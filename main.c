@@ -402,9 +402,9 @@ static int run(const char *path)
 {
     struct app app = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
-    struct http_backend backend = {backend_submit, backend_status, &app,
-                                   backend_submit_async, backend_metrics,
-                                   backend_refusal};
+    struct http_backend backend = {
+        backend_submit,       backend_status,  &app,
+        backend_submit_async, backend_metrics, backend_refusal};
     int rc = 1;
 
     if (!(app.cfg = load(path)))

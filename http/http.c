@@ -34,9 +34,9 @@
 #include "xml/msg.h"
 #include "xml/xml.h"
 
-#define HTTP_TIMEOUT 30        /* seconds to write a reply (at least) */
-#define HTTP_COUNTS_MAX 4096   /* (hook, status) pairs counted */
-#define HTTP_RETRY_AFTER "30"  /* seconds, when the outbox is full */
+#define HTTP_TIMEOUT 30       /* seconds to write a reply (at least) */
+#define HTTP_COUNTS_MAX 4096  /* (hook, status) pairs counted */
+#define HTTP_RETRY_AFTER "30" /* seconds, when the outbox is full */
 #define HTTP_BACKLOG 128
 
 /* Every method reaches on_request(), so that a wrong one gets our JSON 405
@@ -575,7 +575,8 @@ static void handle_hook(struct call *c, struct http_route *rt)
         m->labels = http_am_labels(data, len);
     if (hook->n_attach_hosts) /* a file to upload after the text */
         m->attach = http_attach_url(
-            data, len, evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)));
+            data, len,
+            evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)));
     if (uuid_v4(m->id) != 0) {
         msg_free(m);
         code = 500;

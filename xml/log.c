@@ -114,8 +114,7 @@ static int xlog_syslog_send(enum xlog_level level, const char *text, size_t n)
     memcpy(dgram + o, text, n);
     n += (size_t)o;
     for (int tries = 0; tries < 2; tries++) {
-        if (send(xlog_fd, dgram, n, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-            (ssize_t)n)
+        if (send(xlog_fd, dgram, n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)n)
             return 0;
         if (errno == EAGAIN || errno == EWOULDBLOCK ||
             xlog_syslog_connect() != 0)

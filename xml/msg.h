@@ -10,12 +10,7 @@
 struct xml_buf;
 struct xml_node;
 
-enum msg_type {
-    MSG_CHAT,
-    MSG_NORMAL,
-    MSG_HEADLINE,
-    MSG_TYPE_COUNT
-};
+enum msg_type { MSG_CHAT, MSG_NORMAL, MSG_HEADLINE, MSG_TYPE_COUNT };
 
 /* "chat", "normal", "headline"; NULL for an out-of-range value. */
 const char *msg_type_name(enum msg_type t);
@@ -32,21 +27,21 @@ struct msg {
     enum msg_type type;      /* type for 1:1 messages */
     char **to;               /* normalised user JIDs */
     size_t n_to;
-    char **rooms;            /* normalised bare room JIDs */
+    char **rooms; /* normalised bare room JIDs */
     size_t n_rooms;
-    char *subject;           /* title; may be NULL */
-    char *body;              /* sanitized UTF-8 text, never NULL */
-    char *labels; /* Alertmanager hooks: the alert's labels as a JSON
-                   * object text (for "ack" replies), or NULL; not
-                   * spooled */
-    char *attach; /* a file to fetch and upload (XEP-0363) for the
-                   * recipients after the text, or NULL; not spooled */
+    char *subject;   /* title; may be NULL */
+    char *body;      /* sanitized UTF-8 text, never NULL */
+    char *labels;    /* Alertmanager hooks: the alert's labels as a JSON
+                      * object text (for "ack" replies), or NULL; not
+                      * spooled */
+    char *attach;    /* a file to fetch and upload (XEP-0363) for the
+                      * recipients after the text, or NULL; not spooled */
     char *long_text; /* long_body = upload: the whole body when body was
                       * cut at max_message, to upload as a text file
                       * after it, or NULL; not spooled */
-    int oob;      /* the body is exactly an uploaded file's URL: the
-                   * stanza carries it in XEP-0066 <x jabber:x:oob> too
-                   * (not spooled: after a restart it is a plain link) */
+    int oob;         /* the body is exactly an uploaded file's URL: the
+                      * stanza carries it in XEP-0066 <x jabber:x:oob> too
+                      * (not spooled: after a restart it is a plain link) */
     /* alert lifecycle (issue 5): set by http/ for Alertmanager and Grafana
      * unified payloads, spooled with the message */
     char *group;     /* the payload's groupKey, or NULL: not an alert */

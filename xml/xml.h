@@ -34,9 +34,8 @@ int xml_node_set_attr(struct xml_node *n, const char *name, const char *value);
 
 /* Creates a child element appended to parent and returns it (owned by
  * parent), or NULL on allocation failure. */
-struct xml_node *xml_node_add_child(struct xml_node *parent,
-                                    const char *name,
-                                    const char *ns);
+struct xml_node *
+xml_node_add_child(struct xml_node *parent, const char *name, const char *ns);
 
 /* Appends an existing node as last child; parent takes child on every path
  * (returns 0, or XMTA_E_NOMEM after freeing child). */
@@ -52,9 +51,8 @@ const char *xml_node_ns(const struct xml_node *n); /* NULL if inherited */
 const char *xml_node_attr(const struct xml_node *n, const char *name);
 
 /* First child element with this local name and namespace (ns NULL: any). */
-struct xml_node *xml_node_child(const struct xml_node *n,
-                                const char *name,
-                                const char *ns);
+struct xml_node *
+xml_node_child(const struct xml_node *n, const char *name, const char *ns);
 /* Child elements in order: first, then next sibling element (NULL at end). */
 struct xml_node *xml_node_first_child(const struct xml_node *n);
 struct xml_node *xml_node_next(const struct xml_node *n);

@@ -1142,7 +1142,8 @@ static void test_bounce(void **state)
     submit(&e, "b-1", "1", USER, NULL);
     g_want = 1;
     assert_true(fake_run_until(e.base, got_messages, &e, 3000));
-    assert_true(fake_run_until(e.base, depth_zero, &e, 3000)); /* acknowledged */
+    assert_true(
+        fake_run_until(e.base, depth_zero, &e, 3000)); /* acknowledged */
     capture_start(&cap);
     assert_int_equal(
         fake_send(e.fs,

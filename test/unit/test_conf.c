@@ -241,8 +241,7 @@ static const struct bad_case bad_cases[] = {
     {COMP HOOK_A "attach_hosts = http://x\n", 8, "bad attach_hosts"},
     {COMP HOOK_A "attach_max = 10\n", 8, "bad attach_max '10'"},
     {COMP HOOK_A "attach_max = 1G\n", 8, "bad attach_max"},
-    {COMP "upload_service = a@upload.example.org\n", 5,
-     "bad upload_service"},
+    {COMP "upload_service = a@upload.example.org\n", 5, "bad upload_service"},
     {COMP HOOK_A "long_body = file\n", 8,
      "bad long_body 'file': expected cut or upload"},
     {COMP HOOK_A "[http_client]\nca_file = /nonexistent/ca.pem\n", 9,
@@ -584,24 +583,24 @@ static void test_conf_bad(void **state)
 
 static void test_conf_reply(void **state)
 {
-    static const char text[] = COMP HOOK_A
-        "secret = sign-key-123\n"
-        "reply_url = https://bots.example.org/reply?x=1\n"
-        "reply_timeout = 3\n"
-        "alertmanager_url = http://127.0.0.1:9093\n"
-        "commanders = *@example.org\n"
-        "commanders = ops@corp.example\n"
-        "attach_hosts = *.example.org\n"
-        "attach_hosts = 127.0.0.1\n"
-        "attach_max = 2M\n"
-        "long_body = upload\n"
-        "[http_client]\n"
-        "ca_file = /dev/null\n"
-        "[hook b]\n"
-        "token = " TOKEN_B "\n"
-        "to = bob@example.org\n"
-        "reply_url = http://[::1]:8000/r\n"
-        "secret = another-key\n";
+    static const char text[] =
+        COMP HOOK_A "secret = sign-key-123\n"
+                    "reply_url = https://bots.example.org/reply?x=1\n"
+                    "reply_timeout = 3\n"
+                    "alertmanager_url = http://127.0.0.1:9093\n"
+                    "commanders = *@example.org\n"
+                    "commanders = ops@corp.example\n"
+                    "attach_hosts = *.example.org\n"
+                    "attach_hosts = 127.0.0.1\n"
+                    "attach_max = 2M\n"
+                    "long_body = upload\n"
+                    "[http_client]\n"
+                    "ca_file = /dev/null\n"
+                    "[hook b]\n"
+                    "token = " TOKEN_B "\n"
+                    "to = bob@example.org\n"
+                    "reply_url = http://[::1]:8000/r\n"
+                    "secret = another-key\n";
     struct conf_diag diag;
     struct conf *c = conf_load_string(text, "reply.conf", &diag);
 
@@ -611,8 +610,7 @@ static void test_conf_reply(void **state)
     assert_string_equal(c->hooks[0].reply_url,
                         "https://bots.example.org/reply?x=1");
     assert_int_equal(c->hooks[0].reply_timeout, 3);
-    assert_string_equal(c->hooks[0].alertmanager_url,
-                        "http://127.0.0.1:9093");
+    assert_string_equal(c->hooks[0].alertmanager_url, "http://127.0.0.1:9093");
     assert_int_equal(c->hooks[0].n_commanders, 2);
     assert_string_equal(c->hooks[0].commanders[1], "ops@corp.example");
     assert_string_equal(c->hooks[1].reply_url, "http://[::1]:8000/r");
@@ -632,9 +630,8 @@ static void test_conf_reply(void **state)
 
 static void test_conf_upload_service(void **state)
 {
-    struct conf *c =
-        conf_load_string(COMP "upload_service = Upload.Example.ORG\n" HOOK_A,
-                         "up.conf", NULL);
+    struct conf *c = conf_load_string(
+        COMP "upload_service = Upload.Example.ORG\n" HOOK_A, "up.conf", NULL);
 
     (void)state;
     assert_non_null(c);
