@@ -31,19 +31,6 @@ ejabberd_log() {
     echo "ejabberd.sh: $*" >&2
 }
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-ej_port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-
-ej_port_wait() {
-    local port=$1 secs=${2:-30} i
-    for ((i = 0; i < secs * 10; i++)); do
-        ej_port_open "$port" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # Installs ejabberd from Debian when ejabberdctl is missing, without letting
 # the package start a system service (deps.sh's policy-rc.d guard).
@@ -166,7 +153,7 @@ ejabberd_start() {
     local dir=$1 p u i
     for p in "$EJABBERD_C2S_PORT" "$EJABBERD_COMPONENT_PORT" \
         "$EJABBERD_DIST_PORT"; do
-        if ej_port_open "$p"; then
+        if port_open "$p"; then
             ejabberd_log "port $p is already in use; not starting"
             return 1
         fi
@@ -175,8 +162,8 @@ ejabberd_start() {
     rm -f "$dir/ejabberd.pid"
     ejabberd_ctl "$dir" foreground >>"$dir/ejabberd.out" 2>&1 </dev/null &
     echo $! >"$dir/run.pid"
-    if ! ej_port_wait "$EJABBERD_C2S_PORT" 60 ||
-        ! ej_port_wait "$EJABBERD_COMPONENT_PORT" 10; then
+    if ! port_wait "$EJABBERD_C2S_PORT" 60 ||
+        ! port_wait "$EJABBERD_COMPONENT_PORT" 10; then
         ejabberd_log "ejabberd did not open its ports within 70s"
         tail -n 30 "$dir/ejabberd.out" "$dir/log/ejabberd.log" >&2 2>/dev/null
         ejabberd_stop "$dir"
@@ -235,7 +222,7 @@ ejabberd_stop() {
     [ -n "$wrapper" ] && wait "$wrapper" 2>/dev/null
     rm -f "$dir/run.pid" "$dir/ejabberd.pid"
     for ((i = 0; i < 50; i++)); do
-        ej_port_open "$EJABBERD_C2S_PORT" || return 0
+        port_open "$EJABBERD_C2S_PORT" || return 0
         sleep 0.1
     done
     return 0

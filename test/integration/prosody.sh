@@ -28,20 +28,6 @@ prosody_log() {
     echo "prosody.sh: $*" >&2
 }
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
-}
-
-# Waits (bounded, $2 seconds) until 127.0.0.1:$1 accepts connections.
-port_wait() {
-    local port=$1 secs=${2:-30} i
-    for ((i = 0; i < secs * 10; i++)); do
-        port_open "$port" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # Installs Prosody from Debian when the prosody command is missing, without
 # letting the package start a system service.
