@@ -682,6 +682,19 @@ int spool_checkpoint(struct spool *s)
     return rc == SQLITE_OK ? 0 : spool_fail(s, rc, "checkpoint");
 }
 
+int spool_synchronous(struct spool *s)
+{
+    sqlite3_stmt *st = NULL;
+    int level = -1;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        level = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return level;
+}
+
 int spool_readonly(const struct spool *s)
 {
     return s && s->readonly;
@@ -704,7 +717,9 @@ long spool_count(struct spool *s)
 
 /* Runs one statement of sql with the bindings done by bind; the lifecycle
  * tables are a cache of what was sent, so a write need not wait for the
- * disk (synchronous=NORMAL, like spool_delete). */
+ * disk: like spool_delete, no fdatasync() of its own (in WAL mode the
+ * connection runs with synchronous=NORMAL; it once switched to FULL after
+ * each statement here, which made every later commit sync in the loop). */
 static int spool_life_run(struct spool *s,
                           const char *sql,
                           void (*bind)(sqlite3_stmt *st, const void *arg),
@@ -720,9 +735,7 @@ static int spool_life_run(struct spool *s,
         return spool_fail(s, rc, what);
     if (bind)
         bind(st, arg);
-    spool_exec(s->db, "PRAGMA synchronous=NORMAL");
     rc = sqlite3_step(st);
-    spool_exec(s->db, "PRAGMA synchronous=FULL");
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : spool_fail(s, rc, what);
 }

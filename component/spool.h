@@ -83,6 +83,10 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n);
  * empty). 0 or an error as above. */
 int spool_checkpoint(struct spool *s);
 
+/* The connection's PRAGMA synchronous (1 NORMAL, 2 FULL; -1 on error):
+ * NORMAL in WAL mode, whatever was written before (for the tests). */
+int spool_synchronous(struct spool *s);
+
 /* 1 when the last failure was a write the file system refused (read-only
  * mount, permissions), not a full disk or another error. */
 int spool_readonly(const struct spool *s);

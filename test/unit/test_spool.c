@@ -382,6 +382,7 @@ static void test_alert_columns_and_tables(void **state)
         SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_synchronous(s), 1); /* WAL: NORMAL */
     g_group = NULL;
     g_loaded_alert = 0;
     assert_int_equal(spool_load(s, load_group_col, NULL), 0);
@@ -414,6 +415,10 @@ static void test_alert_columns_and_tables(void **state)
     g2.firing = 0; /* deletes it */
     assert_int_equal(spool_group_put(s, &g2), 0);
     assert_int_equal(spool_life_expire(s, now - 50), 0); /* drops old */
+    /* the lifecycle writes leave the connection as it was: NORMAL (the
+     * WAL's fdatasync is the spool's own), not FULL (a sync per commit in
+     * the event loop) */
+    assert_int_equal(spool_synchronous(s), 1);
     spool_close(s);
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
     assert_int_equal(spool_life_load(s, life_alert, life_group, n), 0);
@@ -658,6 +663,59 @@ static void test_async_commit(void **state)
     spool_close(s);
 }
 
+/* A long run of async commits and deletes (far more than SQLite's
+ * 1000-page autocheckpoint) leaves every row right and a WAL of bounded
+ * size: the checkpoints complete and the WAL is reused. Without them the
+ * WAL would hold every page written: 24 MB or more here. */
+static void test_wal_bounded(void **state)
+{
+    char err[256], wal[160], body[600];
+    struct spool *s;
+    struct stat st;
+    off_t max_wal = 0;
+
+    (void)state;
+    memset(body, 'x', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    snprintf(wal, sizeof(wal), "%s/spool.db-wal", g_dir);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    for (int round = 0; round < 3000; round++) {
+        int64_t del[8];
+        size_t n = 0;
+
+        assert_int_equal(spool_begin(s), 0);
+        for (int i = 0; i < 8; i++) {
+            struct spool_rec r = {0};
+            char id[32];
+
+            snprintf(id, sizeof(id), "ck%d-%d", round, i);
+            r.created = 1;
+            r.id = id;
+            r.hook = "h";
+            r.from = "bot";
+            r.to = "juliet@localhost";
+            r.body = body;
+            assert_int_equal(spool_add(s, &r), 0);
+            if (round > 0)
+                del[n++] = r.seq - 8; /* the previous round's rows */
+        }
+        assert_int_equal(spool_commit_async(s), 0);
+        assert_int_equal(spool_sync_wait(s), 0);
+        assert_int_equal(spool_delete(s, del, n), 0);
+        if (stat(wal, &st) == 0 && st.st_size > max_wal)
+            max_wal = st.st_size;
+    }
+    /* 6000 commits of at least a 4 KiB page each went through the WAL */
+    assert_true(max_wal > 0);
+    assert_true(max_wal < 16 * 1024 * 1024);
+    assert_int_equal(spool_count(s), 8); /* the last round's */
+    spool_close(s);
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(s), 8);
+    assert_int_equal(spool_synchronous(s), 1);
+    spool_close(s);
+}
+
 /* While the disk syncs a commit, what is submitted waits for the next
  * commit; comp_free answers a commit still syncing (as the disk says:
  * accepted) and its rows are there for the next start. */
@@ -785,6 +843,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_bounded, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_outbox_commit_while_syncing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_sync_failure, setup,
