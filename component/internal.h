@@ -274,6 +274,9 @@ struct comp {
     struct comp_cmd_labels *cmd_labels; /* commands.c: labels of recent
                                          * alerts, a ring (lazily made) */
     size_t cmd_labels_next;
+    struct comp_room_sid *room_sids; /* replies.c: the rooms' stanza-ids
+                                      * of our messages, a ring (lazily) */
+    size_t room_sids_next;
     struct comp_upload *upload; /* upload.c: XEP-0363 (lazily made) */
     unsigned long uploads, uploads_failed;
     /* long_body = upload: long texts sent as files, or cut only */

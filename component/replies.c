@@ -25,6 +25,8 @@
 
 #define NS_REPLY "urn:xmpp:reply:0"
 #define NS_DELAY "urn:xmpp:delay"
+#define NS_SID "urn:xmpp:sid:0"
+#define REPLIES_ROOM_SIDS 512 /* room messages whose stanza-id is kept */
 #define REPLIES_RESPONSE_MAX (16 * 1024)
 #define REPLIES_RUNNING 8
 #define REPLIES_WAITING 64
@@ -368,6 +370,88 @@ replies_from_our_bot(const struct comp *c, const char *room, const char *nick)
     return 0;
 }
 
+/* ---- room stanza-ids ---------------------------------------------------
+ * In a room, an XEP-0461 reply names the message by the stanza-id the
+ * room gave it (XEP-0359 <stanza-id by=ROOM>, added by MUC archiving), not
+ * by our id (XEP-0461 "Business rules"; Conversations and Gajim do so).
+ * The room's echo of each message we send carries both, so the pairs of
+ * the latest REPLIES_ROOM_SIDS are kept to name our message again. */
+
+struct comp_room_sid {
+    char *room, *sid;
+    char id[MSG_ID_LEN + 1];
+};
+
+/* The echo m of one of our messages in room: its pair, when it has one. */
+static void
+replies_note_echo(struct comp *c, const char *room, const struct xml_node *m)
+{
+    const struct xml_node *oid = xml_node_child(m, "origin-id", NS_SID);
+    const char *id = oid ? xml_node_attr(oid, "id") : xml_node_attr(m, "id");
+    const char *sid = NULL;
+    struct comp_room_sid *e;
+
+    for (const struct xml_node *k = xml_node_first_child(m); k;
+         k = xml_node_next(k)) {
+        const char *by = xml_node_attr(k, "by");
+
+        if (strcmp(xml_node_name(k), "stanza-id") == 0 && xml_node_ns(k) &&
+            strcmp(xml_node_ns(k), NS_SID) == 0 && by &&
+            strcasecmp(by, room) == 0) {
+            sid = xml_node_attr(k, "id");
+            break;
+        }
+    }
+    if (!sid || !*sid || !id || !*id || strlen(id) > MSG_ID_LEN)
+        return;
+    if (!c->room_sids &&
+        !(c->room_sids = calloc(REPLIES_ROOM_SIDS, sizeof(*c->room_sids))))
+        return;
+    for (size_t i = 0; i < REPLIES_ROOM_SIDS; i++) { /* one per message */
+        e = &c->room_sids[i];
+        if (e->sid && strcmp(e->sid, sid) == 0 && strcmp(e->room, room) == 0)
+            return;
+    }
+    e = &c->room_sids[c->room_sids_next];
+    free(e->room);
+    free(e->sid);
+    e->room = strdup(room);
+    e->sid = strdup(sid);
+    if (!e->room || !e->sid) {
+        free(e->room);
+        free(e->sid);
+        e->room = e->sid = NULL;
+        return;
+    }
+    snprintf(e->id, sizeof(e->id), "%s", id);
+    c->room_sids_next = (c->room_sids_next + 1) % REPLIES_ROOM_SIDS;
+}
+
+/* Our id of the message the room calls sid, or NULL. */
+static const char *
+replies_room_sid_id(const struct comp *c, const char *room, const char *sid)
+{
+    for (size_t i = 0; c->room_sids && i < REPLIES_ROOM_SIDS; i++) {
+        const struct comp_room_sid *e = &c->room_sids[i];
+
+        if (e->sid && strcmp(e->sid, sid) == 0 &&
+            strcasecmp(e->room, room) == 0)
+            return e->id;
+    }
+    return NULL;
+}
+
+static void replies_room_sids_free(struct comp *c)
+{
+    for (size_t i = 0; c->room_sids && i < REPLIES_ROOM_SIDS; i++) {
+        free(c->room_sids[i].room);
+        free(c->room_sids[i].sid);
+    }
+    free(c->room_sids);
+    c->room_sids = NULL;
+    c->room_sids_next = 0;
+}
+
 /* 1 when from is one of our rooms or an occupant of one. */
 static int replies_from_room(const struct comp *c, const char *from)
 {
@@ -391,7 +475,7 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
     struct comp_inbound in = {0};
     struct comp_room *r = NULL;
     struct jid *j = NULL;
-    const char *at, *nl;
+    const char *at, *nl, *rid;
     char bare[COMP_JID_MAX], bot_jid[COMP_JID_MAX];
     char *body = NULL;
     int taken = 0;
@@ -402,12 +486,15 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
     if (!type)
         type = "normal";
     if (strcmp(type, "groupchat") == 0) {
-        if (!(r = replies_room(c, from, to)) ||
-            replies_from_our_bot(c, r->jid, strchr(from, '/') + 1) ||
-            xml_node_child(m, "delay", NS_DELAY) ||
+        if (!(r = replies_room(c, from, to)))
+            return 0; /* not a room of ours */
+        if (replies_from_our_bot(c, r->jid, strchr(from, '/') + 1)) {
+            replies_note_echo(c, r->jid, m); /* our own (or another bot's) */
+            return 0;
+        }
+        if (xml_node_child(m, "delay", NS_DELAY) ||
             xml_node_child(m, "subject", NULL))
-            return 0; /* our own echo (or another bot of ours), history,
-                       * the subject, or not a room of ours */
+            return 0; /* history, the subject */
     } else if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0) {
         return 0;
     } else if (replies_from_room(c, from)) {
@@ -443,10 +530,13 @@ int comp_replies_on_message(struct comp *c, const struct xml_node *m)
             goto out;
         in.sender = bare;
     }
-    in.in_reply_to =
-        rep && xml_node_attr(rep, "id")
-            ? xml_node_attr(rep, "id")
-            : comp_replies_last_alert(c, in.hk->name, r ? r->jid : in.sender);
+    in.in_reply_to = rep ? xml_node_attr(rep, "id") : NULL;
+    if (in.in_reply_to && r &&
+        (rid = replies_room_sid_id(c, r->jid, in.in_reply_to)))
+        in.in_reply_to = rid; /* the room's stanza-id: ours */
+    if (!in.in_reply_to)
+        in.in_reply_to =
+            comp_replies_last_alert(c, in.hk->name, r ? r->jid : in.sender);
     taken = 1;
     if (comp_commands_try(c, &in))
         goto out;
@@ -466,6 +556,7 @@ void comp_replies_free(struct comp *c)
     c->fetch = NULL;
     comp_commands_free(c);
     comp_upload_free(c);
+    replies_room_sids_free(c);
 }
 
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st)

@@ -662,6 +662,80 @@ static void test_room_commands(void **state)
     env_close(&e);
 }
 
+/* XEP-0461 in a room: the reply names the room's stanza-id of the alert
+ * (from the echo), not ours; "ack" still finds the alert's labels, and
+ * reply_url gets our id as in_reply_to. An unknown stanza-id is not
+ * taken for another alert. */
+static void test_room_reply_by_stanza_id(void **state)
+{
+    struct env e;
+    struct msg *m = msg_new();
+    const struct xml_node *sent;
+    char *body, echo[1024];
+    json_t *j;
+
+    env_open(&e, 0, 1);
+    start_ready(&e);
+    assert_true(fake_run_until(e.base, rooms_joined, &e, 3000));
+    occupant(&e, "jules", USER_FULL);
+    assert_non_null(m);
+    snprintf(m->id, sizeof(m->id), "%s",
+             "bbbbbbbb-2222-3333-4444-555555555555");
+    m->hook = strdup("alerts");
+    m->from = strdup("bot");
+    m->nick = strdup("Bot");
+    m->body = strdup("DiskFull on db1");
+    m->labels = strdup("{\"alertname\":\"DiskFull\",\"instance\":\"db1\"}");
+    assert_int_equal(msg_add_room(m, ROOM), 0);
+    assert_int_equal(comp_submit(e.c, m), 0);
+    body = wait_body(&e, ROOM, 0, 3000);
+    free(body);
+    sent = fake_find(e.fs, "message", "to", ROOM, 0);
+    assert_string_equal(xml_node_attr(sent, "id"),
+                        "bbbbbbbb-2222-3333-4444-555555555555");
+    /* the room's echo, as with MUC archiving: origin-id and stanza-id */
+    snprintf(echo, sizeof(echo),
+             "<message from='" ROOM "/Bot' to='" BOT_FULL
+             "' type='groupchat' id='%s'><body>DiskFull on db1</body>"
+             "<origin-id xmlns='urn:xmpp:sid:0' id='%s'/>"
+             "<stanza-id xmlns='urn:xmpp:sid:0' by='" ROOM
+             "' id='room-sid-1'/></message>",
+             xml_node_attr(sent, "id"), xml_node_attr(sent, "id"));
+    assert_int_equal(fake_send(e.fs, echo), 0);
+
+    room_says(&e, "jules", "s1", "Bot: ack",
+              "<reply xmlns='urn:xmpp:reply:0' to='" ROOM
+              "/Bot' id='room-sid-1'/>");
+    body = wait_body(&e, ROOM, 1, 3000);
+    assert_string_equal(body, "Silenced for 2h (silence sil-42): "
+                              "alertname=DiskFull, instance=db1");
+    free(body);
+    assert_int_equal(e.rx.silences, 1);
+
+    /* reply_url: in_reply_to is our id */
+    room_says(&e, "jules", "s2", "Bot: thanks",
+              "<reply xmlns='urn:xmpp:reply:0' to='" ROOM
+              "/Bot' id='room-sid-1'/>");
+    body = wait_body(&e, ROOM, 2, 3000);
+    assert_string_equal(body, "got: thanks");
+    free(body);
+    j = json_loads(e.rx.body, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(jstr(j, "in_reply_to"),
+                        "bbbbbbbb-2222-3333-4444-555555555555");
+    json_decref(j);
+
+    /* a stanza-id nobody knows names no alert */
+    room_says(&e, "jules", "s3", "Bot: ack",
+              "<reply xmlns='urn:xmpp:reply:0' to='" ROOM
+              "/Bot' id='room-sid-unknown'/>");
+    body = wait_body(&e, ROOM, 3, 3000);
+    assert_non_null(strstr(body, "Which alert?"));
+    free(body);
+    assert_int_equal(e.rx.silences, 1);
+    env_close(&e);
+}
+
 static void test_alertmanager_commands(void **state)
 {
     struct env e;
@@ -882,6 +956,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_room_mention),
         cmocka_unit_test(test_room_commands),
+        cmocka_unit_test(test_room_reply_by_stanza_id),
         cmocka_unit_test(test_alertmanager_commands),
         cmocka_unit_test(test_adhoc_commands),
     };
