@@ -79,6 +79,9 @@ allow_unencrypted_plain_auth = true
 VirtualHost "localhost"
 
 Component "conference.localhost" "muc"
+    -- MUC archiving, as most deployments run it: room messages carry the
+    -- room's XEP-0359 stanza-id, which XEP-0461 replies name.
+    modules_enabled = { "muc_mam" }
     restrict_room_creation = false
     muc_room_locking = false
     -- Rooms survive a Prosody restart, so the test user stays their owner

@@ -130,6 +130,7 @@ wait_for_line "$DIR/rx.stdout" ready 10 $! || bail "the receiver listens"
 
 tok() { "$XMTA" token | sed -n "s/^token = //p"; }
 T=$(tok)
+T2=$(tok)
 TF=$(tok)
 TL=$(tok)
 cat >"$DIR/xmta.ini" <<EOF
@@ -146,7 +147,7 @@ path = none
 listen = 127.0.0.1:$HTTP_PORT
 
 [hook two]
-token = $(tok)
+token = $T2
 from = twoway
 nick = Two
 to = alice@localhost
@@ -311,6 +312,30 @@ check "xmta sent no error stanza to the rooms (its log of what it sends)" \
     bash -c "! grep -F 'comp send <' '$DIR/xmta.log' | grep -F \"type='error'\" | grep -qE \"to='($ROOM|$ROOM2)\""
 check "... while it logs what it sends" grep -qE "comp send <message [^>]*type='groupchat'" "$DIR/xmta.log"
 
+# An alert in the room, then "ack" as a XEP-0461 reply from a client: in a
+# room the reply names the room's stanza-id (mod_muc_mam), not xmta's id.
+SIG=$("$RECEIVER" --secret "$SIGKEY" --sign "$FIX/alertmanager_firing.json")
+code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H "X-Xmta-Signature: $SIG" \
+    --data-binary "@$FIX/alertmanager_firing.json" "$BASE/hook/$T2")
+check_eq "an Alertmanager alert to the room hook is accepted" 202 "$code"
+room_alert() {
+    grep -F "\"type\":\"groupchat\",\"from\":\"$ROOM/Two\"" \
+        "$DIR/alice-room.jsonl" 2>/dev/null | grep -F 'FIRING [5] DiskFull' | head -1
+}
+for ((i = 0; i < 100; i++)); do
+    [ -n "$(room_alert)" ] && break
+    sleep 0.1
+done
+line=$(room_alert)
+SID=$(printf '%s' "$line" | sed -n 's/.*"stanza_id":"\([^"]*\)".*/\1/p')
+MID=$(printf '%s' "$line" | sed -n 's/.*"origin_id":"\([^"]*\)".*/\1/p')
+check "the room gives the alert a stanza-id of its own" \
+    test -n "$SID" -a -n "$MID" -a "$SID" != "$MID"
+echo "<message to='$ROOM' type='groupchat' id='rc-5'><body>Two: ack</body><reply xmlns='urn:xmpp:reply:0' to='$ROOM/Two' id='$SID'/></message>" >>"$DIR/alice-room.ctl"
+check "ack in reply to the room alert (by its stanza-id): a silence for its labels" \
+    room_answer "$DIR/alice-room.jsonl" '"body":"Silenced for 2h (silence sil-2): alertname=DiskFull, env=prod, severity=critical"'
+
 # --- failures ----------------------------------------------------------------
 ask alice failbot "one" "$DIR/f1.jsonl"
 check_eq "reply_url answers 500: the user is told" \
@@ -349,7 +374,7 @@ check "the alert has an id" test -n "$ALERT_ID"
 echo "<message to='ambot@$D' type='chat' id='ack-1'><body>ack</body><reply xmlns='urn:xmpp:reply:0' to='ambot@$D' id='$ALERT_ID'/></message>" >>"$DIR/alice.ctl"
 wait_lines "$DIR/am.jsonl" 2 20
 check_eq "ack: a silence for the alert's labels" \
-    "Silenced for 2h (silence sil-2): alertname=DiskFull, env=prod, severity=critical" \
+    "Silenced for 2h (silence sil-3): alertname=DiskFull, env=prod, severity=critical" \
     "$(field "$DIR/am.jsonl" 1 body)"
 check "the fake Alertmanager recorded the silence" \
     rx_has '"path":"/am/api/v2/silences","sig_ok":null,"body":{"matchers":[{"name":"alertname","value":"DiskFull","isRegex":false,"isEqual":true},{"name":"env","value":"prod","isRegex":false,"isEqual":true},{"name":"severity","value":"critical","isRegex":false,"isEqual":true}]'

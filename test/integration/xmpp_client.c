@@ -301,6 +301,14 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     json_set_string(obj, "origin_id",
                     origin ? xmpp_stanza_get_attribute(origin, "id") : NULL);
     {
+        /* XEP-0359: the stanza-id a room (or the server) gave it, or null */
+        xmpp_stanza_t *sid =
+            xmpp_stanza_get_child_by_name_and_ns(st, "stanza-id", NS_SID);
+
+        json_set_string(obj, "stanza_id",
+                        sid ? xmpp_stanza_get_attribute(sid, "id") : NULL);
+    }
+    {
         /* XEP-0066: the URL of an attached file, or null */
         xmpp_stanza_t *x =
             xmpp_stanza_get_child_by_name_and_ns(st, "x", "jabber:x:oob");
