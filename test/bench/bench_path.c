@@ -72,22 +72,26 @@ __attribute__((noinline)) static size_t path_once(const struct conf_hook *hook,
     struct body_fields f = {0};
     const struct fmt_def *used = NULL;
     struct msg *m = NULL;
+    json_t *tree = NULL;
     char err[BODY_ERR_MAX], from[256];
     size_t total = 0;
 
-    if (format_decode(NULL, NULL, rq, hook->max_message, &f, &used, err,
+    if (format_decode(NULL, NULL, rq, hook->max_message, &f, &used, &tree, err,
                       sizeof(err)) != 0 ||
         body_msg_new(hook, &f, &m, err, sizeof(err)) != 0) {
         body_fields_clear(&f);
+        json_decref(tree);
         return 0;
     }
     /* As handle_hook() does after decoding. */
-    if (http_am_alert(rq->data, rq->len, m) != 0) {
+    if (http_am_alert(tree, m) != 0) {
+        json_decref(tree);
         msg_free(m);
         return 0;
     }
     if (hook->alertmanager_url)
-        m->labels = http_am_labels(rq->data, rq->len);
+        m->labels = http_am_labels(tree);
+    json_decref(tree);
     memcpy(m->id, "6f1c3a52-8d0e-4f57-a4c9-1b2e3d4f5a6b", MSG_ID_LEN + 1);
     snprintf(from, sizeof(from), "%s@notify.localhost", m->from);
     for (size_t i = 0; i < m->n_to; i++) {
