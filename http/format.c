@@ -166,12 +166,15 @@ static int is_form(const char *mt)
 
 /* Parses the payload when it is JSON: a JSON content type, a Slack form
  * payload=, or a body that starts with '{' sent as text or form (curl -d
- * without -H). *slack_form is set for payload=. Returns 0 with *root (or
- * NULL: not a JSON object), or XMTA_E_PARSE for a bad payload=. */
+ * without -H). *slack_form is set for payload=, *from_body when the body itself
+ * was parsed (*root is then the body, or NULL: not a JSON object). Returns
+ * 0 with *root (or NULL: not a JSON object), or XMTA_E_PARSE for a bad
+ * payload=. */
 static int payload_parse(const struct fmt_request *rq,
                          json_t **root,
                          int *slack_form,
                          int *strict,
+                         int *from_body,
                          char *err,
                          size_t errlen)
 {
@@ -182,7 +185,7 @@ static int payload_parse(const struct fmt_request *rq,
     int declared;
 
     *root = NULL;
-    *slack_form = *strict = 0;
+    *slack_form = *strict = *from_body = 0;
     media_type(rq, mt, sizeof(mt));
     declared = strcmp(mt, "application/json") == 0 ||
                (strncmp(mt, "application/", 12) == 0 && strlen(mt) > 5 &&
@@ -229,6 +232,7 @@ static int payload_parse(const struct fmt_request *rq,
     /* As the generic decoder parses (duplicate keys refused), so that it
      * can take this tree instead of parsing the body again; with
      * duplicates the detection still looks at the last of each. */
+    *from_body = 1;
     *root = json_loadb(d, len, JSON_REJECT_DUPLICATES, &jerr);
     if (*root)
         *strict = 1;
@@ -277,12 +281,42 @@ static const struct fmt_def *detect(const json_t *root,
 
 /* ---- decoding ---------------------------------------------------------- */
 
+/* *tree for format_decode(): the body itself as a JSON object (as
+ * json_loadb() without flags gives it), or NULL. root is the tree the
+ * format was decoded from, from_body says it is the body's (root taken). */
+static void body_tree(const struct fmt_request *rq,
+                      json_t *root,
+                      int from_body,
+                      json_t **tree)
+{
+    size_t skip = 0;
+
+    if (from_body) {
+        *tree = root; /* NULL: the body is not a JSON object */
+        return;
+    }
+    json_decref(root); /* a form field's (Slack, Discord, Kuma), or none */
+    /* Only a body that starts with '{' can be an object: other content
+     * types (e.g. application/octet-stream with a JSON body), a multipart
+     * preamble. */
+    while (skip < rq->len && strchr(" \t\r\n", rq->data[skip]))
+        skip++;
+    *tree = skip < rq->len && rq->data[skip] == '{'
+                ? json_loadb(rq->data, rq->len, 0, NULL)
+                : NULL;
+    if (*tree && !json_is_object(*tree)) {
+        json_decref(*tree);
+        *tree = NULL;
+    }
+}
+
 int format_decode(const struct fmt_def *forced,
                   const struct tmpl *tpl,
                   const struct fmt_request *rq,
                   size_t max_message,
                   struct body_fields *out,
                   const struct fmt_def **used,
+                  json_t **tree,
                   char *err,
                   size_t errlen)
 {
@@ -290,13 +324,16 @@ int format_decode(const struct fmt_def *forced,
     struct rbuf b = {0};
     json_t *root = NULL;
     char *text = NULL, *full = NULL;
-    int slack_form = 0, strict = 0, rc;
+    int slack_form = 0, strict = 0, from_body = 0, rc;
 
     memset(out, 0, sizeof(*out));
     *used = NULL;
+    if (tree)
+        *tree = NULL;
     if (err && errlen)
         err[0] = '\0';
-    rc = payload_parse(rq, &root, &slack_form, &strict, err, errlen);
+    rc =
+        payload_parse(rq, &root, &slack_form, &strict, &from_body, err, errlen);
     if (rc != 0 && !(forced && !forced->json))
         goto out;
     rc = 0;
@@ -342,6 +379,9 @@ out:
     rbuf_free(&b);
     free(text);
     free(full);
-    json_decref(root);
+    if (rc == 0 && tree)
+        body_tree(rq, root, from_body, tree); /* takes root */
+    else
+        json_decref(root);
     return rc;
 }

@@ -146,14 +146,20 @@ const char *format_names(void);
 /* Decodes rq into *out (overwritten) as format forced (NULL: detect), or
  * through template tpl when not NULL (JSON bodies only). max_message is the
  * limit in characters (0: the default). *used is the format that decoded
- * (never NULL after success). Errors as body_decode(), plus XMTA_E_INVAL
- * with "expected ..." when the body does not fit forced. */
+ * (never NULL after success). When tree is not NULL, *tree is after success
+ * the body itself as a JSON object (json_loadb() without flags), the
+ * caller's to json_decref(), or NULL when the body is not one: what
+ * http_am_alert(), http_am_labels() and http_attach_url() read, so that the
+ * body is parsed once (the tree the format was decoded from, when that is
+ * the body's); NULL after an error. Errors as body_decode(), plus
+ * XMTA_E_INVAL with "expected ..." when the body does not fit forced. */
 int format_decode(const struct fmt_def *forced,
                   const struct tmpl *tpl,
                   const struct fmt_request *rq,
                   size_t max_message,
                   struct body_fields *out,
                   const struct fmt_def **used,
+                  json_t **tree,
                   char *err,
                   size_t errlen);
 

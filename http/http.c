@@ -333,6 +333,7 @@ static int hook_decode(struct call *c,
                        const char *data,
                        size_t len,
                        struct body_fields *f,
+                       json_t **tree,
                        int *reply,
                        int *quotes_body,
                        char *err,
@@ -380,7 +381,7 @@ static int hook_decode(struct call *c,
     }
     rc = format_decode(
         forced, c->h->tmpls ? c->h->tmpls[hook - c->h->cfg->hooks] : NULL, &rq,
-        hook->max_message, f, &used, err, errlen);
+        hook->max_message, f, &used, tree, err, errlen);
     if (rc != 0) {
         code = decode_status(rc);
         *quotes_body = rc == XMTA_E_PARSE;
@@ -494,6 +495,7 @@ static void handle_hook(struct call *c, struct http_route *rt)
     struct body_fields f = {0};
     const struct conf_hook *hook;
     struct msg *m = NULL;
+    json_t *tree = NULL; /* the body as a JSON object, parsed once */
     char err[BODY_ERR_MAX], id[MSG_ID_LEN + 1];
     const char *data, *error = err, *log_reason = NULL;
     size_t len;
@@ -534,8 +536,8 @@ static void handle_hook(struct call *c, struct http_route *rt)
         goto fail;
     }
     xlog_debug("http", "hook=%s body_len=%zu", hook->name, len);
-    code = hook_decode(c, hook, rt, data, len, &f, &reply, &quotes_body, err,
-                       sizeof(err));
+    code = hook_decode(c, hook, rt, data, len, &f, &tree, &reply, &quotes_body,
+                       err, sizeof(err));
     if (code != 0) {
         if (code == 401)
             evhttp_add_header(out, "WWW-Authenticate", "Signature");
@@ -565,18 +567,19 @@ static void handle_hook(struct call *c, struct http_route *rt)
         m->long_text = full;
     else
         free(full);
-    if (http_am_alert(data, len, m) != 0) { /* the alert lifecycle */
+    if (http_am_alert(tree, m) != 0) { /* the alert lifecycle */
         msg_free(m);
         code = 500;
         error = "out of memory";
         goto fail;
     }
     if (hook->alertmanager_url) /* for "ack" in reply (issue 7) */
-        m->labels = http_am_labels(data, len);
+        m->labels = http_am_labels(tree);
     if (hook->n_attach_hosts) /* a file to upload after the text */
         m->attach = http_attach_url(
-            data, len,
-            evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)));
+            tree, evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)));
+    json_decref(tree);
+    tree = NULL;
     if (uuid_v4(m->id) != 0) {
         msg_free(m);
         code = 500;
@@ -633,6 +636,7 @@ fail:
         explicit_bzero(token, strlen(token));
         free(token);
     }
+    json_decref(tree);
     call_fail(c, code, error, log_reason);
 }
 

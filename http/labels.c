@@ -27,62 +27,37 @@ static json_t *labels_usable(json_t *obj)
     return obj;
 }
 
-char *http_am_labels(const char *data, size_t len)
+char *http_am_labels(const json_t *payload)
 {
-    json_t *root = json_loadb(data, len, 0, NULL), *alerts, *pick = NULL;
-    char *out = NULL;
+    json_t *alerts, *pick = NULL;
 
-    alerts = json_object_get(root, "alerts");
-    if (!json_is_array(alerts) || !json_object_get(root, "groupKey"))
-        goto out; /* not Alertmanager's */
+    alerts = json_object_get(payload, "alerts");
+    if (!json_is_array(alerts) || !json_object_get(payload, "groupKey"))
+        return NULL; /* not Alertmanager's */
     if (json_array_size(alerts) == 1)
         pick =
             labels_usable(json_object_get(json_array_get(alerts, 0), "labels"));
     if (!pick)
-        pick = labels_usable(json_object_get(root, "commonLabels"));
+        pick = labels_usable(json_object_get(payload, "commonLabels"));
     if (!pick)
-        pick = labels_usable(json_object_get(root, "groupLabels"));
-    if (pick)
-        out = json_dumps(pick, JSON_COMPACT | JSON_SORT_KEYS);
-out:
-    json_decref(root);
-    return out;
+        pick = labels_usable(json_object_get(payload, "groupLabels"));
+    return pick ? json_dumps(pick, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
-/* 1 when data[0..len) holds needle (memmem is a GNU extension). */
-static int has_text(const char *data, size_t len, const char *needle)
+int http_am_alert(const json_t *payload, struct msg *m)
 {
-    size_t n = strlen(needle);
-    const char *p = data, *end = data + len;
-
-    while ((size_t)(end - p) >= n &&
-           (p = memchr(p, needle[0], (size_t)(end - p) - n + 1))) {
-        if (memcmp(p, needle, n) == 0)
-            return 1;
-        p++;
-    }
-    return 0;
-}
-
-int http_am_alert(const char *data, size_t len, struct msg *m)
-{
-    json_t *root, *alerts, *a;
+    json_t *alerts, *a;
     const char *key, *status;
     size_t i;
     json_int_t trunc;
     unsigned firing = 0;
-    int rc = 0;
 
-    /* Most payloads are not alert groups: no second parse for them. */
-    if (!has_text(data, len, "\"groupKey\""))
-        return 0;
-    root = json_loadb(data, len, 0, NULL);
-    alerts = json_object_get(root, "alerts");
-    key = json_string_value(json_object_get(root, "groupKey"));
-    status = json_string_value(json_object_get(root, "status"));
+    alerts = json_object_get(payload, "alerts");
+    key = json_string_value(json_object_get(payload, "groupKey"));
+    status = json_string_value(json_object_get(payload, "status"));
     if (!json_is_array(alerts) || !key || !*key || !status ||
         (strcmp(status, "firing") != 0 && strcmp(status, "resolved") != 0))
-        goto out;
+        return 0;
     json_array_foreach(alerts, i, a)
     {
         const char *st = json_string_value(json_object_get(a, "status"));
@@ -90,19 +65,15 @@ int http_am_alert(const char *data, size_t len, struct msg *m)
         if (st && strcmp(st, "firing") == 0)
             firing++;
     }
-    trunc = json_integer_value(json_object_get(root, "truncatedAlerts"));
+    trunc = json_integer_value(json_object_get(payload, "truncatedAlerts"));
     if (strcmp(status, "firing") == 0 && trunc > 0 && trunc < 1000000)
         firing += (unsigned)trunc; /* not listed, counted as firing */
-    if (!(m->group = strdup(key))) {
-        rc = -1;
-        goto out;
-    }
+    if (!(m->group = strdup(key)))
+        return -1;
     m->alert =
         strcmp(status, "firing") == 0 ? MSG_ALERT_FIRING : MSG_ALERT_RESOLVED;
     m->firing = m->alert == MSG_ALERT_FIRING ? firing : 0;
-out:
-    json_decref(root);
-    return rc;
+    return 0;
 }
 
 static char *attach_ok(const char *s)
@@ -114,11 +85,10 @@ static char *attach_ok(const char *s)
     return strdup(s);
 }
 
-char *http_attach_url(const char *data, size_t len, const char *query)
+char *http_attach_url(const json_t *payload, const char *query)
 {
     static const char *const keys[] = {"attach", "imageURL", "image_url"};
     struct evkeyvalq q;
-    json_t *root;
     char *out = NULL;
 
     if (query && evhttp_parse_query_str(query, &q) == 0) {
@@ -127,13 +97,11 @@ char *http_attach_url(const char *data, size_t len, const char *query)
         if (out)
             return out;
     }
-    root = json_loadb(data, len, 0, NULL);
-    for (size_t i = 0; !out && json_is_object(root) && i < 3; i++)
-        out = attach_ok(json_string_value(json_object_get(root, keys[i])));
+    for (size_t i = 0; !out && json_is_object(payload) && i < 3; i++)
+        out = attach_ok(json_string_value(json_object_get(payload, keys[i])));
     if (!out)
         out = attach_ok(json_string_value(json_object_get(
-            json_array_get(json_object_get(root, "attachments"), 0),
+            json_array_get(json_object_get(payload, "attachments"), 0),
             "image_url")));
-    json_decref(root);
     return out;
 }

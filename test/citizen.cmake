@@ -8,7 +8,8 @@ target_link_libraries(test_setup PRIVATE xmta_conf xmta_xml PkgConfig::CMOCKA)
 add_test(NAME setup COMMAND test_setup)
 set_tests_properties(setup PROPERTIES LABELS unit TIMEOUT 60)
 
-add_executable(test_citizen fake/test_citizen.c fake/fake_server.c)
+add_executable(test_citizen fake/test_citizen.c fake/fake_server.c
+               fake/fake_env.c)
 target_link_libraries(test_citizen PRIVATE xmta_component xmta_conf
                       xmta_xml PkgConfig::CMOCKA PkgConfig::EVENT
                       PkgConfig::OPENSSL)

@@ -7,7 +7,8 @@ target_link_libraries(test_handshake PRIVATE xmta_component
 add_test(NAME handshake COMMAND test_handshake)
 set_tests_properties(handshake PROPERTIES LABELS unit TIMEOUT 30)
 
-add_executable(test_component fake/test_component.c fake/fake_server.c)
+add_executable(test_component fake/test_component.c fake/fake_server.c
+               fake/fake_env.c)
 target_link_libraries(test_component PRIVATE xmta_component xmta_conf
                       xmta_xml PkgConfig::CMOCKA PkgConfig::EVENT
                       PkgConfig::OPENSSL PkgConfig::SQLITE3)
@@ -33,7 +34,8 @@ add_test(NAME bench_smoke
 set_tests_properties(bench_smoke PROPERTIES LABELS fake TIMEOUT 120)
 
 # Storm control: folding counted exactly, durability (issue 6).
-add_executable(test_storm fake/test_storm.c fake/fake_server.c)
+add_executable(test_storm fake/test_storm.c fake/fake_server.c
+               fake/fake_env.c)
 target_link_libraries(test_storm PRIVATE xmta_component xmta_conf xmta_xml
                       PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
                       PkgConfig::SQLITE3)
@@ -41,7 +43,8 @@ add_test(NAME storm COMMAND test_storm)
 set_tests_properties(storm PROPERTIES LABELS fake TIMEOUT 60)
 
 # Alert lifecycle: corrections, heartbeat, status board presence (issue 5).
-add_executable(test_lifecycle fake/test_lifecycle.c fake/fake_server.c)
+add_executable(test_lifecycle fake/test_lifecycle.c fake/fake_server.c
+               fake/fake_env.c)
 target_link_libraries(test_lifecycle PRIVATE xmta_component xmta_conf xmta_xml
                       PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
                       PkgConfig::SQLITE3)

@@ -11,7 +11,8 @@ set_tests_properties(fetch PROPERTIES LABELS fake TIMEOUT 60)
 # Reply webhooks and Alertmanager commands against the fake XMPP server and
 # an in-process receiver / fake Alertmanager (signed JSON, answers,
 # failures, room mentions, commanders).
-add_executable(test_replies fake/test_replies.c fake/fake_server.c)
+add_executable(test_replies fake/test_replies.c fake/fake_server.c
+               fake/fake_env.c)
 target_link_libraries(test_replies PRIVATE xmta_component xmta_conf xmta_xml
                       PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
                       PkgConfig::JANSSON PkgConfig::CURL)

@@ -9,6 +9,7 @@
 #include "xml/xml.h"
 
 #define NS_SID "urn:xmpp:sid:0"
+#define NS_CORRECT "urn:xmpp:message-correct:0" /* XEP-0308 */
 
 static const char *const type_names[MSG_TYPE_COUNT] = {
     [MSG_CHAT] = "chat",
@@ -189,6 +190,16 @@ int msg_stanza_write(const struct msg *m,
                      int groupchat,
                      struct xml_buf *b)
 {
+    return msg_stanza_write_replace(m, from, to, groupchat, NULL, b);
+}
+
+int msg_stanza_write_replace(const struct msg *m,
+                             const char *from,
+                             const char *to,
+                             int groupchat,
+                             const char *replace,
+                             struct xml_buf *b)
+{
     const char *type, *body;
     int subject;
 
@@ -237,6 +248,11 @@ int msg_stanza_write(const struct msg *m,
     if (m->id[0]) {
         MSG_PUT(b, "<origin-id xmlns='" NS_SID "' id='");
         xml_buf_attr(b, m->id, strlen(m->id));
+        MSG_PUT(b, "'/>");
+    }
+    if (replace && *replace) { /* the last child, as XEP-0308 shows it */
+        MSG_PUT(b, "<replace xmlns='" NS_CORRECT "' id='");
+        xml_buf_attr(b, replace, strlen(replace));
         MSG_PUT(b, "'/>");
     }
     MSG_PUT(b, "</message>");

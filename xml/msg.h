@@ -90,4 +90,16 @@ int msg_stanza_write(const struct msg *m,
                      int groupchat,
                      struct xml_buf *b);
 
+/* msg_stanza_write() of a message that corrects an earlier one (XEP-0308,
+ * the alert lifecycle's on_resolve = correct): replace is the id of that
+ * one, written as the last child,
+ *   <replace xmlns='urn:xmpp:message-correct:0' id=REPLACE/>
+ * NULL or "": none, exactly msg_stanza_write(). */
+int msg_stanza_write_replace(const struct msg *m,
+                             const char *from,
+                             const char *to,
+                             int groupchat,
+                             const char *replace,
+                             struct xml_buf *b);
+
 #endif

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* bench_path.c -- the decode-build-serialize path of one webhook, without
  * sockets: format_decode() (the format detected, as for a hook without
- * format =), body_msg_new(), msg_stanza() and xml_node_serialize(), in
+ * format =), body_msg_new(), what the alert lifecycle and "ack" learn from
+ * the payload (http_am_alert(), http_am_labels(): the hook has an
+ * alertmanager_url), msg_stanza() and xml_node_serialize(), in
  * path_once(). Under callgrind (--toggle-collect=path_once) the collected
  * instructions divided by N are the instructions per webhook.
  *   bench_path FIXTURES_DIR list        the case names
@@ -14,6 +16,7 @@
 #include "conf/conf.h"
 #include "http/body.h"
 #include "http/format.h"
+#include "http/labels.h"
 #include "xml/msg.h"
 #include "xml/xml.h"
 
@@ -69,15 +72,26 @@ __attribute__((noinline)) static size_t path_once(const struct conf_hook *hook,
     struct body_fields f = {0};
     const struct fmt_def *used = NULL;
     struct msg *m = NULL;
+    json_t *tree = NULL;
     char err[BODY_ERR_MAX], from[256];
     size_t total = 0;
 
-    if (format_decode(NULL, NULL, rq, hook->max_message, &f, &used, err,
+    if (format_decode(NULL, NULL, rq, hook->max_message, &f, &used, &tree, err,
                       sizeof(err)) != 0 ||
         body_msg_new(hook, &f, &m, err, sizeof(err)) != 0) {
         body_fields_clear(&f);
+        json_decref(tree);
         return 0;
     }
+    /* As handle_hook() does after decoding. */
+    if (http_am_alert(tree, m) != 0) {
+        json_decref(tree);
+        msg_free(m);
+        return 0;
+    }
+    if (hook->alertmanager_url)
+        m->labels = http_am_labels(tree);
+    json_decref(tree);
     memcpy(m->id, "6f1c3a52-8d0e-4f57-a4c9-1b2e3d4f5a6b", MSG_ID_LEN + 1);
     snprintf(from, sizeof(from), "%s@notify.localhost", m->from);
     for (size_t i = 0; i < m->n_to; i++) {
@@ -99,6 +113,7 @@ int main(int argc, char **argv)
                              .to = to,
                              .n_to = 1,
                              .type = MSG_CHAT,
+                             .alertmanager_url = "http://127.0.0.1:9093",
                              .max_message = FMT_MAX_MESSAGE_DEFAULT};
     const struct bench_case *c = NULL;
     struct fmt_request rq = {0};

@@ -23,6 +23,7 @@
 
 #include "component/component.h"
 #include "conf/conf.h"
+#include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
 #include "xml/err.h"
 #include "xml/msg.h"
@@ -67,13 +68,10 @@ struct env_opts {
 static void env_open(struct env *e, const struct env_opts *eo)
 {
     struct fake_opts fo = eo->fo;
-    struct conf_diag diag;
     struct comp_timing t;
-    char text[2048];
 
     memset(e, 0, sizeof(*e));
-    snprintf(e->dir, sizeof(e->dir), "/tmp/xmta-citizen.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
+    fake_env_mkdtemp(e->dir, sizeof(e->dir), "citizen");
     if (eo->subscribers) {
         char path[128];
         FILE *f;
@@ -83,60 +81,24 @@ static void env_open(struct env *e, const struct env_opts *eo)
         fputs(eo->subscribers, f);
         fclose(f);
     }
-    e->base = event_base_new();
-    assert_non_null(e->base);
     fo.domain = DOMAIN;
     fo.secret = SECRET;
-    e->fs = fake_new(e->base, &fo);
-    assert_non_null(e->fs);
-    snprintf(text, sizeof(text),
-             "[component]\n"
-             "domain = " DOMAIN "\n"
-             "server = 127.0.0.1\n"
-             "port = %u\n"
-             "secret = " SECRET "\n"
-             "[spool]\n"
-             "path = %s\n"
-             "[http]\n"
-             "listen = 127.0.0.1:0\n"
-             "[hook alerts]\n"
-             "token = 0123456789abcdef0123456789abcdef\n"
-             "from = bot\n"
-             "nick = Bot\n"
-             "to = " USER "\n"
-             "%s",
-             (unsigned)fake_port(e->fs), e->dir,
-             eo->hook_extra ? eo->hook_extra : "");
-    e->cfg = conf_load_string(text, "test.conf", &diag);
-    if (!e->cfg)
-        fail_msg("conf: %s:%d: %s", diag.file, diag.line, diag.msg);
-    e->c = comp_new(e->base, e->cfg);
-    assert_non_null(e->c);
+    fake_env_server(&e->base, &e->fs, &fo);
+    fake_env_comp(e->base, e->fs, NULL, &e->cfg, &e->c,
+                  "[spool]\n"
+                  "path = %s\n"
+                  "[http]\n"
+                  "listen = 127.0.0.1:0\n" FAKE_ENV_HOOK(USER) "%s",
+                  e->dir, eo->hook_extra ? eo->hook_extra : "");
     comp_get_timing(e->c, &t);
-    t.backoff_min_ms = 50;
-    t.backoff_max_ms = 200;
-    t.ping_interval_ms = 0;
-    t.ping_timeout_ms = 0;
-    t.read_timeout_ms = 0;
-    t.close_ms = 1000;
-    t.join_timeout_ms = 2000;
-    t.join_backoff_min_ms = 50;
-    t.join_backoff_max_ms = 200;
     t.selfping_ms = 0;
     comp_set_timing(e->c, &t);
 }
 
 static void env_close(struct env *e)
 {
-    char cmd[128];
-
-    comp_free(e->c);
-    fake_free(e->fs);
-    conf_free(e->cfg);
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    event_base_free(e->base);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-    assert_int_equal(system(cmd), 0);
+    fake_env_free(&e->base, &e->fs, &e->cfg, &e->c);
+    fake_env_rmdir(e->dir);
 }
 
 static int is_ready(void *arg)
@@ -148,8 +110,7 @@ static int is_ready(void *arg)
 
 static void start_ready(struct env *e)
 {
-    assert_int_equal(comp_start(e->c), 0);
-    assert_true(fake_run_until(e->base, is_ready, e, 3000));
+    fake_env_start(e->base, e->c, 3000);
 }
 
 static const char *g_id;

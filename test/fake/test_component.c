@@ -22,6 +22,7 @@
 #include "component/component.h"
 #include "component/spool.h"
 #include "conf/conf.h"
+#include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
 #include "xml/err.h"
 #include "xml/log.h"
@@ -95,82 +96,38 @@ struct env_opts {
     const char *spool_extra; /* more [spool] lines */
 };
 
-static void env_timing_fast(struct comp *c)
-{
-    struct comp_timing t;
-
-    comp_get_timing(c, &t);
-    t.connect_ms = 2000;
-    t.handshake_ms = 1000;
-    t.backoff_min_ms = 50;
-    t.backoff_max_ms = 200;
-    t.ping_interval_ms = 0; /* tests that want pings turn them on */
-    t.ping_timeout_ms = 0;
-    t.read_timeout_ms = 0;
-    t.close_ms = 1000;
-    t.join_timeout_ms = 2000;
-    t.join_backoff_min_ms = 50;
-    t.join_backoff_max_ms = 200;
-    comp_set_timing(c, &t);
-}
-
 static void env_open(struct env *e, const struct env_opts *eo)
 {
+    const struct fake_env_conf fc = {.domain = DOMAIN,
+                                     .secret = eo->secret ? eo->secret : SECRET,
+                                     .server = eo->server,
+                                     .port = eo->port};
     struct fake_opts fo = eo->fo;
-    struct conf_diag diag;
-    char text[2048], queue[64] = "";
+    char queue[64] = "";
 
     memset(e, 0, sizeof(*e));
-    e->base = event_base_new();
-    assert_non_null(e->base);
     if (!fo.domain)
         fo.domain = DOMAIN;
     if (!fo.secret)
         fo.secret = SECRET;
-    e->fs = fake_new(e->base, &fo);
-    assert_non_null(e->fs);
+    fake_env_server(&e->base, &e->fs, &fo);
     if (eo->queue)
         snprintf(queue, sizeof(queue), "queue = %u\n", eo->queue);
-    snprintf(text, sizeof(text),
-             "[component]\n"
-             "domain = " DOMAIN "\n"
-             "server = %s\n"
-             "port = %u\n"
-             "secret = %s\n"
-             "%s"
-             "[spool]\n"
-             "path = %s\n"
-             "%s"
-             "[http]\n"
-             "listen = 127.0.0.1:0\n"
-             "[hook alerts]\n"
-             "token = 0123456789abcdef0123456789abcdef\n"
-             "from = bot\n"
-             "nick = Bot\n"
-             "to = " USER "\n"
-             "%s",
-             eo->server ? eo->server : "127.0.0.1",
-             eo->port ? (unsigned)eo->port : (unsigned)fake_port(e->fs),
-             eo->secret ? eo->secret : SECRET, queue,
-             eo->spool ? eo->spool : "none",
-             eo->spool_extra ? eo->spool_extra : "",
-             eo->hook_extra ? eo->hook_extra : "");
-    e->cfg = conf_load_string(text, "test.conf", &diag);
-    if (!e->cfg)
-        fail_msg("conf: %s:%d: %s", diag.file, diag.line, diag.msg);
-    e->c = comp_new(e->base, e->cfg);
-    assert_non_null(e->c);
-    env_timing_fast(e->c);
+    fake_env_comp(e->base, e->fs, &fc, &e->cfg, &e->c,
+                  "%s"
+                  "[spool]\n"
+                  "path = %s\n"
+                  "%s"
+                  "[http]\n"
+                  "listen = 127.0.0.1:0\n" FAKE_ENV_HOOK(USER) "%s",
+                  queue, eo->spool ? eo->spool : "none",
+                  eo->spool_extra ? eo->spool_extra : "",
+                  eo->hook_extra ? eo->hook_extra : "");
 }
 
 static void env_close(struct env *e)
 {
-    comp_free(e->c);
-    fake_free(e->fs);
-    conf_free(e->cfg);
-    /* Let deferred frees (abandoned lookups) run before the base goes. */
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    event_base_free(e->base);
+    fake_env_free(&e->base, &e->fs, &e->cfg, &e->c);
 }
 
 static void env_set_timing(struct env *e,
@@ -387,8 +344,7 @@ static void barrier(struct env *e, const char *id)
 
 static void start_ready(struct env *e)
 {
-    assert_int_equal(comp_start(e->c), 0);
-    assert_true(fake_run_until(e->base, is_ready, e, 3000));
+    fake_env_start(e->base, e->c, 3000);
 }
 
 /* ---- tests -------------------------------------------------------------- */

@@ -21,6 +21,7 @@
 
 #include "component/component.h"
 #include "conf/conf.h"
+#include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
 #include "xml/msg.h"
 #include "xml/xml.h"
@@ -56,26 +57,13 @@ static unsigned g_conflicts;
 
 static void env_comp(struct env *e)
 {
-    struct conf_diag diag;
     struct comp_timing t;
-    char text[2048];
 
-    snprintf(text, sizeof(text),
-             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
-             "port = %u\nsecret = " SECRET "\n"
-             "[spool]\npath = %s\n%s",
-             (unsigned)fake_port(e->fs), e->spool ? e->dir : "none", e->hooks);
-    e->cfg = conf_load_string(text, "lifecycle.conf", &diag);
-    if (!e->cfg)
-        fail_msg("%d: %s", diag.line, diag.msg);
-    e->c = comp_new(e->base, e->cfg);
-    assert_non_null(e->c);
+    fake_env_comp(e->base, e->fs, NULL, &e->cfg, &e->c,
+                  "[spool]\npath = %s\n%s", e->spool ? e->dir : "none",
+                  e->hooks);
     comp_get_timing(e->c, &t);
-    t.backoff_min_ms = 50;
     t.backoff_max_ms = 100;
-    t.ping_interval_ms = 0;
-    t.ping_timeout_ms = 0;
-    t.read_timeout_ms = 0;
     t.standby_ms = 300;
     comp_set_timing(e->c, &t);
     assert_int_equal(comp_start(e->c), 0);
@@ -89,9 +77,7 @@ static void env_open(struct env *e, const char *hooks, int spool)
     memset(e, 0, sizeof(*e));
     e->hooks = hooks;
     e->spool = spool;
-    snprintf(e->dir, sizeof(e->dir), "/tmp/xmta-life.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
-    assert_non_null(e->base = event_base_new());
+    fake_env_mkdtemp(e->dir, sizeof(e->dir), "life");
     fo.domain = DOMAIN;
     fo.secret = SECRET;
     fo.muc_auto = 1; /* rooms are joined at once (110 self-presence) */
@@ -100,28 +86,19 @@ static void env_open(struct env *e, const char *hooks, int spool)
         fo.mode_conns = g_conflicts;
         fo.err_condition = "conflict";
     }
-    assert_non_null(e->fs = fake_new(e->base, &fo));
+    fake_env_server(&e->base, &e->fs, &fo);
     env_comp(e);
 }
 
 static void env_comp_close(struct env *e)
 {
-    comp_free(e->c);
-    conf_free(e->cfg);
-    e->c = NULL;
-    e->cfg = NULL;
+    fake_env_comp_free(&e->cfg, &e->c);
 }
 
 static void env_close(struct env *e)
 {
-    char cmd[128];
-
-    env_comp_close(e);
-    fake_free(e->fs);
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    event_base_free(e->base);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-    assert_int_equal(system(cmd), 0);
+    fake_env_free(&e->base, &e->fs, &e->cfg, &e->c);
+    fake_env_rmdir(e->dir);
 }
 
 /* A webhook's message as http/ builds it for an alert group. */

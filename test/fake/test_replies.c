@@ -32,6 +32,7 @@
 
 #include "component/component.h"
 #include "conf/conf.h"
+#include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
 #include "xml/err.h"
 #include "xml/log.h"
@@ -211,67 +212,32 @@ struct env {
 static void env_open(struct env *e, unsigned short reply_port, int muc)
 {
     struct fake_opts fo = {0};
-    struct comp_timing t;
-    struct conf_diag diag;
-    char text[2048];
 
     memset(e, 0, sizeof(*e));
-    e->base = event_base_new();
-    rx_start(&e->rx, e->base);
     fo.domain = DOMAIN;
     fo.secret = SECRET;
     fo.muc_auto = muc;
-    e->fs = fake_new(e->base, &fo);
-    assert_non_null(e->fs);
-    snprintf(text, sizeof(text),
-             "[component]\n"
-             "domain = " DOMAIN "\n"
-             "server = 127.0.0.1\n"
-             "port = %u\n"
-             "secret = " SECRET "\n"
-             "[spool]\n"
-             "path = none\n"
-             "[hook alerts]\n"
-             "token = 0123456789abcdef0123456789abcdef\n"
-             "from = bot\n"
-             "nick = Bot\n"
-             "to = " USER "\n"
-             "%s"
-             "secret = " SIGKEY "\n"
-             "reply_url = http://127.0.0.1:%u/reply\n"
-             "reply_timeout = 1\n"
-             "alertmanager_url = http://127.0.0.1:%u/am/\n"
-             "commanders = juliet@*\n",
-             fake_port(e->fs), muc ? "room = " ROOM "\n" : "",
-             reply_port ? reply_port : e->rx.port, e->rx.port);
-    e->cfg = conf_load_string(text, "test.conf", &diag);
-    if (!e->cfg)
-        fail_msg("conf: %d: %s", diag.line, diag.msg);
-    e->c = comp_new(e->base, e->cfg);
-    assert_non_null(e->c);
-    comp_get_timing(e->c, &t);
-    t.ping_interval_ms = 0;
-    t.ping_timeout_ms = 0;
-    t.read_timeout_ms = 0;
-    t.join_timeout_ms = 2000;
-    comp_set_timing(e->c, &t);
+    fake_env_server(&e->base, &e->fs, &fo);
+    rx_start(&e->rx, e->base);
+    fake_env_comp(e->base, e->fs, NULL, &e->cfg, &e->c,
+                  "[spool]\n"
+                  "path = none\n"
+                  "%s"
+                  "%s"
+                  "secret = " SIGKEY "\n"
+                  "reply_url = http://127.0.0.1:%u/reply\n"
+                  "reply_timeout = 1\n"
+                  "alertmanager_url = http://127.0.0.1:%u/am/\n"
+                  "commanders = juliet@*\n",
+                  FAKE_ENV_HOOK(USER), muc ? "room = " ROOM "\n" : "",
+                  reply_port ? reply_port : e->rx.port, e->rx.port);
 }
 
 static void env_close(struct env *e)
 {
-    comp_free(e->c);
-    fake_free(e->fs);
+    fake_env_comp_free(&e->cfg, &e->c);
     rx_stop(&e->rx);
-    conf_free(e->cfg);
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    event_base_free(e->base);
-}
-
-static int is_ready(void *arg)
-{
-    struct env *e = arg;
-
-    return comp_state(e->c) == COMP_READY;
+    fake_env_free(&e->base, &e->fs, &e->cfg, &e->c);
 }
 
 static int rooms_joined(void *arg)
@@ -308,8 +274,7 @@ static int spool_empty(void *arg)
 
 static void start_ready(struct env *e)
 {
-    assert_int_equal(comp_start(e->c), 0);
-    assert_true(fake_run_until(e->base, is_ready, e, 3000));
+    fake_env_start(e->base, e->c, 3000);
 }
 
 /* The body of the nth message to `to`, waiting up to ms (malloc'd). */

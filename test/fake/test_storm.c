@@ -20,6 +20,7 @@
 #include "component/component.h"
 #include "component/spool.h"
 #include "conf/conf.h"
+#include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
 #include "xml/msg.h"
 #include "xml/xml.h"
@@ -39,36 +40,17 @@ struct env {
 
 static void env_comp(struct env *e, const char *storm)
 {
-    struct conf_diag diag;
     struct comp_timing t;
-    char text[1024];
 
-    snprintf(text, sizeof(text),
-             "[component]\ndomain = " DOMAIN "\nserver = 127.0.0.1\n"
-             "port = %u\nsecret = " SECRET "\nstorm = %s\n"
-             "[spool]\npath = %s\n"
-             "[hook alerts]\ntoken = 0123456789abcdef0123456789abcdef\n"
-             "from = bot\nto = " USER "\n",
-             (unsigned)fake_port(e->fs), storm, e->dir);
-    e->cfg = conf_load_string(text, "storm.conf", &diag);
-    if (!e->cfg)
-        fail_msg("%d: %s", diag.line, diag.msg);
-    e->c = comp_new(e->base, e->cfg);
-    assert_non_null(e->c);
+    fake_env_comp(e->base, e->fs, NULL, &e->cfg, &e->c,
+                  "storm = %s\n"
+                  "[spool]\npath = %s\n"
+                  "[hook alerts]\ntoken = " FAKE_ENV_TOKEN "\n"
+                  "from = bot\nto = " USER "\n",
+                  storm, e->dir);
     comp_get_timing(e->c, &t);
-    t.backoff_min_ms = 50;
     t.backoff_max_ms = 100;
-    t.ping_interval_ms = 0;
-    t.ping_timeout_ms = 0;
-    t.read_timeout_ms = 0;
     comp_set_timing(e->c, &t);
-}
-
-static int is_ready(void *arg)
-{
-    struct env *e = arg;
-
-    return comp_state(e->c) == COMP_READY;
 }
 
 static void env_open(struct env *e, const char *storm)
@@ -76,35 +58,23 @@ static void env_open(struct env *e, const char *storm)
     struct fake_opts fo = {0};
 
     memset(e, 0, sizeof(*e));
-    snprintf(e->dir, sizeof(e->dir), "/tmp/xmta-storm.XXXXXX");
-    assert_non_null(mkdtemp(e->dir));
-    assert_non_null(e->base = event_base_new());
+    fake_env_mkdtemp(e->dir, sizeof(e->dir), "storm");
     fo.domain = DOMAIN;
     fo.secret = SECRET;
-    assert_non_null(e->fs = fake_new(e->base, &fo));
+    fake_env_server(&e->base, &e->fs, &fo);
     env_comp(e, storm);
-    assert_int_equal(comp_start(e->c), 0);
-    assert_true(fake_run_until(e->base, is_ready, e, 3000));
+    fake_env_start(e->base, e->c, 3000);
 }
 
 static void env_comp_close(struct env *e)
 {
-    comp_free(e->c);
-    conf_free(e->cfg);
-    e->c = NULL;
-    e->cfg = NULL;
+    fake_env_comp_free(&e->cfg, &e->c);
 }
 
 static void env_close(struct env *e)
 {
-    char cmd[128];
-
-    env_comp_close(e);
-    fake_free(e->fs);
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
-    event_base_free(e->base);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-    assert_int_equal(system(cmd), 0);
+    fake_env_free(&e->base, &e->fs, &e->cfg, &e->c);
+    fake_env_rmdir(e->dir);
 }
 
 static void submit_hook(struct env *e, int i, const char *to, const char *hook)

@@ -2,7 +2,7 @@
 /* test_alert_group.c -- http_am_alert(): what the alert lifecycle learns
  * from a payload (groupKey, firing or resolved, alerts firing) for the
  * Alertmanager and Grafana fixtures, and that anything else leaves the
- * message alone. */
+ * message alone; http_am_labels(): the label set "ack" silences. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "http/labels.h"
 #include "xml/msg.h"
@@ -40,14 +41,38 @@ static char *fixture(const char *name, size_t *len)
     return buf;
 }
 
+/* data as format_decode() hands it over: a JSON object, else NULL. */
+static json_t *tree_of(const char *data, size_t len)
+{
+    json_t *t = json_loadb(data, len, 0, NULL);
+
+    if (t && !json_is_object(t)) {
+        json_decref(t);
+        t = NULL;
+    }
+    return t;
+}
+
 /* http_am_alert over data; the message is returned for the checks. */
 static struct msg *alert_of(const char *data, size_t len)
 {
     struct msg *m = msg_new();
+    json_t *t = tree_of(data, len);
 
     assert_non_null(m);
-    assert_int_equal(http_am_alert(data, len, m), 0);
+    assert_int_equal(http_am_alert(t, m), 0);
+    json_decref(t);
     return m;
+}
+
+/* http_am_labels over data (malloc'd or NULL). */
+static char *labels_of(const char *data, size_t len)
+{
+    json_t *t = tree_of(data, len);
+    char *l = http_am_labels(t);
+
+    json_decref(t);
+    return l;
 }
 
 static void
@@ -167,6 +192,70 @@ static void test_not_alerts(void **state)
     }
 }
 
+/* The labels of the only alert, else commonLabels, else groupLabels, as
+ * compact JSON with sorted keys; none for anything but Alertmanager's
+ * shape or labels that are not all strings. */
+static void test_labels(void **state)
+{
+    static const struct {
+        const char *file, *labels;
+    } fixtures[] = {
+        /* two alerts: their commonLabels */
+        {"alertmanager_firing.json",
+         "{\"alertname\":\"DiskFull\",\"env\":\"prod\",\"severity\":"
+         "\"critical\"}"},
+        /* one alert: its own labels */
+        {"alertmanager_resolved.json",
+         "{\"alertname\":\"HighLatency\",\"job\":\"api\"}"},
+        {"grafana_unified.json",
+         "{\"alertname\":\"Temp\xc3\xa9rature \xc3\xa9lev\xc3\xa9"
+         "e\","
+         "\"grafana_folder\":\"Serveurs\",\"host\":\"nas-01\"}"},
+        {"grafana_legacy.json", NULL},
+        {"slack.json", NULL},
+    };
+    static const struct {
+        const char *json, *labels;
+    } cases[] = {
+        {"{\"groupKey\":\"g\",\"alerts\":[{\"labels\":{\"n\":1}}],"
+         "\"commonLabels\":{},\"groupLabels\":{\"z\":\"1\",\"a\":\"2\"}}",
+         "{\"a\":\"2\",\"z\":\"1\"}"},
+        {"{\"groupKey\":\"g\",\"alerts\":[{\"labels\":{\"n\":1}}]}", NULL},
+        {"{\"alerts\":[{\"labels\":{\"a\":\"b\"}}]}", NULL},
+        {"{\"groupKey\":\"g\",\"alerts\":{\"labels\":{\"a\":\"b\"}}}", NULL},
+        {"[{\"groupKey\":\"g\"}]", NULL},
+        {"not json", NULL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+        size_t len;
+        char *data = fixture(fixtures[i].file, &len);
+        char *l = labels_of(data, len);
+
+        if (!fixtures[i].labels && l)
+            fail_msg("%s: labels %s", fixtures[i].file, l);
+        if (fixtures[i].labels) {
+            assert_non_null(l);
+            assert_string_equal(l, fixtures[i].labels);
+        }
+        free(l);
+        free(data);
+    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *l = labels_of(cases[i].json, strlen(cases[i].json));
+
+        if (!cases[i].labels && l)
+            fail_msg("case %zu: labels %s", i, l);
+        if (cases[i].labels) {
+            assert_non_null(l);
+            assert_string_equal(l, cases[i].labels);
+        }
+        free(l);
+    }
+    assert_null(http_am_labels(NULL)); /* the body was not an object */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_grafana_unified),
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_not_alerts),
+        cmocka_unit_test(test_labels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

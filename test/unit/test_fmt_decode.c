@@ -297,7 +297,7 @@ static int decode(const char *ctype,
     if (forced)
         assert_non_null(format_find(forced));
     return format_decode(forced ? format_find(forced) : NULL, NULL, &rq, max,
-                         out, used, err, 256);
+                         out, used, NULL, err, 256);
 }
 
 static void test_fixtures(void **state)

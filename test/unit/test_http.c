@@ -835,6 +835,105 @@ static void test_ipv6_and_two_listeners(void **state)
     teardown(&st);
 }
 
+/* What handle_hook() learns from the body besides its text, from the one
+ * tree the decoder parsed: the alert lifecycle (group, firing or resolved,
+ * alerts firing) for every hook, the labels "ack" silences only with
+ * alertmanager_url, the file to attach only with attach_hosts. A form
+ * field holding such JSON (Slack's payload=) is not the body: nothing. */
+static void test_alert_extras(void **state)
+{
+    static const char text[] = "[component]\n"
+                               "domain = notify.example.org\n"
+                               "server = 127.0.0.1\n"
+                               "secret = s3cret-s3cret\n"
+                               "[http]\n"
+                               "listen = 127.0.0.1:0\n"
+                               "[hook am]\n"
+                               "token = " TOK_ALERTS "\n"
+                               "to = alice@example.org\n"
+                               "alertmanager_url = http://127.0.0.1:9093\n"
+                               "attach_hosts = img.example.org\n"
+                               "[hook ci]\n"
+                               "token = " TOK_CI "\n"
+                               "to = bob@example.org\n";
+#define AM_BODY                                                                \
+    "{\"version\":\"4\",\"groupKey\":\"{}:{alertname=\\\"Disk\\\"}\","         \
+    "\"status\":\"firing\",\"truncatedAlerts\":2,\"receiver\":\"xmpp\","       \
+    "\"imageURL\":\"https://img.example.org/a.png\","                          \
+    "\"groupLabels\":{\"alertname\":\"Disk\"},"                                \
+    "\"commonLabels\":{\"alertname\":\"Disk\",\"env\":\"prod\"},"              \
+    "\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"Disk\","   \
+    "\"env\":\"prod\",\"host\":\"db1\"},\"annotations\":{}},"                  \
+    "{\"status\":\"resolved\",\"labels\":{\"alertname\":\"Disk\","             \
+    "\"env\":\"prod\",\"host\":\"db2\"},\"annotations\":{}}]}"
+    static const char form[] = "payload=%7B%22text%22%3A%22hi%22%2C"
+                               "%22groupKey%22%3A%22g%22%2C%22status%22%3A"
+                               "%22firing%22%2C%22alerts%22%3A%5B%5D%2C"
+                               "%22imageURL%22%3A%22https%3A%2F%2F"
+                               "img.example.org%2Fa.png%22%7D";
+    struct fx *fx;
+    struct resp r;
+    const struct msg *m;
+    void *st = NULL;
+
+    (void)state;
+    fx_open(&st, text);
+    fx = st;
+    POST(fx, "/hook/" TOK_ALERTS, "application/json", NULL, AM_BODY, &r);
+    assert_accepted(fx, &r);
+    m = fx->fake.last;
+    assert_non_null(strstr(m->body, "FIRING"));
+    assert_non_null(m->group);
+    assert_string_equal(m->group, "{}:{alertname=\"Disk\"}");
+    assert_int_equal(m->alert, MSG_ALERT_FIRING);
+    assert_int_equal(m->firing, 3); /* one listed firing, two truncated */
+    assert_non_null(m->labels);
+    assert_string_equal(m->labels, "{\"alertname\":\"Disk\",\"env\":\"prod\"}");
+    assert_non_null(m->attach);
+    assert_string_equal(m->attach, "https://img.example.org/a.png");
+
+    /* The same body sent as text (curl -d): the same tree. */
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, " \r\n" AM_BODY, &r);
+    assert_accepted(fx, &r);
+    m = fx->fake.last;
+    assert_non_null(m->group);
+    assert_int_equal(m->firing, 3);
+    assert_non_null(m->labels);
+    assert_non_null(m->attach);
+
+    /* A hook without alertmanager_url and attach_hosts: the lifecycle
+     * only. */
+    POST(fx, "/hook/" TOK_CI, "application/json", NULL, AM_BODY, &r);
+    assert_accepted(fx, &r);
+    m = fx->fake.last;
+    assert_non_null(m->group);
+    assert_string_equal(m->group, "{}:{alertname=\"Disk\"}");
+    assert_int_equal(m->alert, MSG_ALERT_FIRING);
+    assert_null(m->labels);
+    assert_null(m->attach);
+
+    /* Slack's payload= field: not the body. */
+    POST(fx, "/hook/" TOK_ALERTS, "application/x-www-form-urlencoded", NULL,
+         form, &r);
+    assert_int_equal(r.code, 200);
+    m = fx->fake.last;
+    assert_string_equal(m->body, "hi");
+    assert_null(m->group);
+    assert_int_equal(m->alert, MSG_ALERT_NONE);
+    assert_null(m->labels);
+    assert_null(m->attach);
+
+    /* Plain text: nothing. */
+    POST(fx, "/hook/" TOK_ALERTS, "text/plain", NULL, "groupKey", &r);
+    assert_accepted(fx, &r);
+    m = fx->fake.last;
+    assert_null(m->group);
+    assert_null(m->labels);
+    assert_null(m->attach);
+    teardown(&st);
+#undef AM_BODY
+}
+
 static void test_bind_failure(void **state)
 {
     struct fx *fx = *state;
@@ -878,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_lines, setup, teardown),
         cmocka_unit_test(test_ipv6_and_two_listeners),
+        cmocka_unit_test(test_alert_extras),
         cmocka_unit_test_setup_teardown(test_bind_failure, setup, teardown),
     };
 

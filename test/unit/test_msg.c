@@ -287,6 +287,65 @@ static void test_stanza_write_as_tree(void **state)
     assert_null(b.p);
 }
 
+/* XEP-0308: msg_stanza_write_replace() writes <replace/> in place, as the
+ * last child; without a replace id (NULL or "") it writes exactly what
+ * msg_stanza_write() does. The id is escaped as any attribute. */
+static void test_stanza_write_replace(void **state)
+{
+    static const char plain[] =
+        "<message type='chat' from='alerts@notify.example.org/alert-1' "
+        "to='alice@example.org' id='" ID "'><body>*Disk*\nfull &amp; "
+        "&lt;hot&gt;</body><origin-id xmlns='urn:xmpp:sid:0' id='" ID
+        "'/></message>";
+    static const char corrected[] =
+        "<message type='chat' from='alerts@notify.example.org/alert-1' "
+        "to='alice@example.org' id='" ID "'><body>*Disk*\nfull &amp; "
+        "&lt;hot&gt;</body><origin-id xmlns='urn:xmpp:sid:0' id='" ID
+        "'/><replace xmlns='urn:xmpp:message-correct:0' "
+        "id='6f1c3a52-8d0e-4f57-a4c9-1b2e3d4f5a6b'/></message>";
+    static const char hostile[] =
+        "<message type='groupchat' from='ops@conf.example.org/Bot' "
+        "to='ops@conf.example.org' id='" ID "'><body>*Disk*\nfull &amp; "
+        "&lt;hot&gt;</body><origin-id xmlns='urn:xmpp:sid:0' id='" ID
+        "'/><replace xmlns='urn:xmpp:message-correct:0' "
+        "id='a&apos;b&quot;c&lt;d&gt;e&amp;f&#9;g&#10;h'/></message>";
+    const char *from = "alerts@notify.example.org/alert-1";
+    struct msg *m = msg_sample("Disk", "full & <hot>");
+    struct xml_buf b = {0};
+
+    (void)state;
+    assert_int_equal(msg_stanza_write(m, from, "alice@example.org", 0, &b), 0);
+    assert_int_equal(b.len, strlen(plain));
+    assert_memory_equal(b.p, plain, b.len);
+    for (int i = 0; i < 2; i++) { /* NULL and "": no <replace/> */
+        b.len = 0;
+        assert_int_equal(msg_stanza_write_replace(m, from, "alice@example.org",
+                                                  0, i ? "" : NULL, &b),
+                         0);
+        assert_int_equal(b.len, strlen(plain));
+        assert_memory_equal(b.p, plain, b.len);
+    }
+    b.len = 0;
+    assert_int_equal(
+        msg_stanza_write_replace(m, from, "alice@example.org", 0,
+                                 "6f1c3a52-8d0e-4f57-a4c9-1b2e3d4f5a6b", &b),
+        0);
+    assert_int_equal(b.len, strlen(corrected));
+    assert_memory_equal(b.p, corrected, b.len);
+    b.len = 0;
+    assert_int_equal(msg_stanza_write_replace(m, "ops@conf.example.org/Bot",
+                                              "ops@conf.example.org", 1,
+                                              "a'b\"c<d>e&f\tg\nh", &b),
+                     0);
+    assert_int_equal(b.len, strlen(hostile));
+    assert_memory_equal(b.p, hostile, b.len);
+    assert_int_equal(
+        msg_stanza_write_replace(NULL, from, "alice@example.org", 0, "x", &b),
+        XMTA_E_INVAL);
+    xml_buf_free(&b);
+    msg_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_injection_escaped),
         cmocka_unit_test(test_forbidden_chars_in_body),
         cmocka_unit_test(test_stanza_write_as_tree),
+        cmocka_unit_test(test_stanza_write_replace),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
