@@ -405,11 +405,6 @@ int comp_life_prepare(struct comp *c,
                       const char *to,
                       char resource[COMP_LIFE_RESOURCE_LEN],
                       char replace[MSG_ID_LEN + 1]);
-/* Appends <replace xmlns='urn:xmpp:message-correct:0' id=replace/> to a
- * message stanza (nothing for NULL or ""). 0 or XMTA_E_NOMEM. Strips and
- * re-appends the "</message>" just written: to go once comp_delivery_send()
- * (outbox.c) writes the stanza with msg_stanza_write_replace(). */
-int comp_life_add_replace(struct xml_buf *b, const char *replace);
 /* The resource for alert group group: "alert-" and the first 12 hex
  * digits of its SHA-256. */
 void comp_life_resource(const char *group, char out[COMP_LIFE_RESOURCE_LEN]);

@@ -33,7 +33,6 @@
 #define LIFE_SENT_MAX 10000      /* (bot, group, user) series kept */
 #define LIFE_GROUPS_MAX 10000    /* (hook, group) firing counts kept */
 #define LIFE_SWEEP_MS 3600000u   /* expiry sweep period */
-#define LIFE_NS_CORRECT "urn:xmpp:message-correct:0"
 
 /* One alert series sent to one user. */
 struct life_sent {
@@ -613,25 +612,6 @@ int comp_life_prepare(struct comp *c,
     s->updated = now;
     life_sent_store(c, s);
     return 1;
-}
-
-int comp_life_add_replace(struct xml_buf *b, const char *replace)
-{
-    static const char end[] = "</message>";
-    static const char open[] = "<replace xmlns='" LIFE_NS_CORRECT "' id='";
-    const size_t n = sizeof(end) - 1;
-
-    if (!replace || !*replace)
-        return 0;
-    /* the last child of the stanza msg_stanza_write() has just written */
-    if (b->len < n || memcmp(b->p + b->len - n, end, n) != 0)
-        return XMTA_E_INVAL;
-    b->len -= n;
-    xml_buf_add(b, open, sizeof(open) - 1);
-    xml_buf_attr(b, replace, strlen(replace));
-    xml_buf_add(b, "'/>", 3);
-    xml_buf_add(b, end, n);
-    return b->failed ? XMTA_E_NOMEM : 0;
 }
 
 /* ---- set-up, expiry ----------------------------------------------------- */

@@ -647,9 +647,8 @@ static int comp_delivery_send(struct comp *c, const struct comp_delivery *d)
      * some 20 allocations less per webhook (issue 8). */
     b->len = 0;
     b->failed = 0;
-    if (msg_stanza_write(m, from, d->to, d->room != NULL, b) != 0)
-        return XMTA_E_NOMEM;
-    if (comp_life_add_replace(b, replace) != 0)
+    rc = msg_stanza_write_replace(m, from, d->to, d->room != NULL, replace, b);
+    if (rc != 0)
         return XMTA_E_NOMEM;
     comp_log_dump("send", b->p, b->len);
     rc = comp_send_raw(c, b->p, b->len);
