@@ -162,7 +162,8 @@ static struct conf *load(const char *path)
     struct conf_diag diag;
     struct conf *cfg = conf_load(path, &diag);
 
-    if (cfg && http_conf_check(cfg, &diag) != 0) { /* formats, templates */
+    if (cfg && (http_conf_check(cfg, &diag) != 0 ||  /* formats, templates */
+                comp_conf_check(cfg, &diag) != 0)) { /* libcurl if needed */
         conf_free(cfg);
         cfg = NULL;
     }
