@@ -2,15 +2,16 @@
 /* main.c -- argv, config load, build the modules, wire them, signals. */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/rand.h>
-#ifdef XMTA_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "component/component.h"
 #include "conf/conf.h"
@@ -69,18 +70,48 @@ static int cmd_token(void)
 
 static struct conf *load(const char *path);
 
-/* systemd's Type=notify: READY=1, RELOADING=1, STOPPING=1 to
- * $NOTIFY_SOCKET (nothing without it, or built without libsystemd). */
+/* systemd's Type=notify (conf/xmta.service): READY=1, RELOADING=1 and
+ * STOPPING=1, each as one datagram to $NOTIFY_SOCKET, a socket path or,
+ * with a leading '@', an abstract socket; nothing when it is not set.
+ * sd_notify(3) documents the protocol as stable and, in its NOTES
+ * (systemd >= 254), gives a reference implementation for daemons that do
+ * not link libsystemd; this is it, with sendto(MSG_NOSIGNAL) as
+ * libsystemd's own sd_notify sends. Linking libsystemd for this one
+ * datagram mapped five libraries into xmta (issue 8: idle RSS). A
+ * failure is a warning, never fatal, as it was with sd_notify. */
 static void notify(const char *state)
 {
-#ifdef XMTA_HAVE_SYSTEMD
-    int rc = sd_notify(0, state);
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa;
+    size_t n, len = strlen(state);
+    ssize_t sent;
+    int fd, err = 0;
 
-    if (rc < 0)
-        xlog_warn("main", "sd_notify %s: %s", state, strerror(-rc));
-#else
-    (void)state;
-#endif
+    if (!path)
+        return;
+    n = strlen(path);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (path[0] != '/' && path[0] != '@') {
+        err = EAFNOSUPPORT;
+    } else if (n >= sizeof(sa.sun_path)) {
+        err = ENAMETOOLONG;
+    } else if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+        err = errno;
+    } else {
+        memcpy(sa.sun_path, path, n);
+        if (sa.sun_path[0] == '@')
+            sa.sun_path[0] = '\0'; /* abstract: no NUL terminator */
+        sent = sendto(fd, state, len, MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+        if (sent < 0)
+            err = errno;
+        else if ((size_t)sent != len)
+            err = EPROTO;
+        close(fd);
+    }
+    if (err)
+        xlog_warn("main", "notify %s to %s: %s", state, path, strerror(err));
 }
 
 /* [component] log: syslog (the socket is $XMTA_SYSLOG_SOCKET, for tests
@@ -131,7 +162,8 @@ static struct conf *load(const char *path)
     struct conf_diag diag;
     struct conf *cfg = conf_load(path, &diag);
 
-    if (cfg && http_conf_check(cfg, &diag) != 0) { /* formats, templates */
+    if (cfg && (http_conf_check(cfg, &diag) != 0 ||  /* formats, templates */
+                comp_conf_check(cfg, &diag) != 0)) { /* libcurl if needed */
         conf_free(cfg);
         cfg = NULL;
     }

@@ -9,6 +9,7 @@
 
 struct event_base;
 struct conf;
+struct conf_diag;
 struct msg;
 struct comp;
 
@@ -25,6 +26,15 @@ enum comp_state {
 
 /* Static name of a state ("idle", "ready", ...). */
 const char *comp_state_name(enum comp_state s);
+
+/* Checks what conf/ leaves to component/: outgoing HTTP (a hook with
+ * reply_url, alertmanager_url, attach_hosts or long_body = upload) needs
+ * libcurl, which xmta loads only for such a configuration; this loads it
+ * (once: it is never unloaded). Call it on every configuration before
+ * comp_new() or comp_reload() takes it. Returns 0, or XMTA_E_NOTFOUND /
+ * XMTA_E_IO with *diag filled (FILE:LINE of the first such hook: the key,
+ * the library and dlerror()). */
+int comp_conf_check(const struct conf *cfg, struct conf_diag *diag);
 
 /* Idle until comp_start(). Borrows base and cfg: they must outlive it. */
 struct comp *comp_new(struct event_base *base, const struct conf *cfg);

@@ -3,19 +3,22 @@
  * hiperfifo.c): curl tells us which sockets to watch (socket callback,
  * one event per socket attached with curl_multi_assign) and when to call
  * it back (timer callback, one timer); we call curl_multi_socket_action
- * from those events only, and read finished transfers after each call. */
+ * from those events only, and read finished transfers after each call.
+ * libcurl is not linked: comp_curl.NAME is curl_NAME, loaded by
+ * component/curl_dl.c when the configuration needs it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 
 #include "component/component.h"
+#include "component/curl_dl.h"
 #include "component/fetch.h"
 #include "component/internal.h"
+#include "conf/conf.h"
 #include "xml/err.h"
 #include "xml/log.h"
 
@@ -78,8 +81,8 @@ static void fetch_req_free(struct fetch_req *q)
     if (!q)
         return;
     if (q->easy)
-        curl_easy_cleanup(q->easy);
-    curl_slist_free_all(q->headers);
+        comp_curl.easy_cleanup(q->easy);
+    comp_curl.slist_free_all(q->headers);
     if (q->retry)
         event_free(q->retry);
     free(q->url);
@@ -132,7 +135,7 @@ static int fetch_easy_setup(struct fetch_req *q,
 #define FETCH_SET(opt, val)                                                    \
     do {                                                                       \
         if (rc == CURLE_OK)                                                    \
-            rc = curl_easy_setopt(e, opt, val);                                \
+            rc = comp_curl.easy_setopt(e, opt, val);                           \
     } while (0)
     FETCH_SET(CURLOPT_URL, q->url);
     FETCH_SET(CURLOPT_PRIVATE, q);
@@ -176,7 +179,7 @@ static void fetch_on_socket_event(evutil_socket_t fd, short what, void *arg)
                  ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running = 0;
 
-    curl_multi_socket_action(f->multi, fd, action, &running);
+    comp_curl.multi_socket_action(f->multi, fd, action, &running);
     fetch_check_done(f);
     if (running == 0 && f->timer)
         evtimer_del(f->timer);
@@ -187,7 +190,7 @@ static void fetch_on_timer(evutil_socket_t fd, short what, void *arg)
     struct comp_fetch *f = arg;
     int running = 0;
 
-    curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    comp_curl.multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     fetch_check_done(f);
 }
 
@@ -203,14 +206,14 @@ fetch_on_socket(CURL *e, curl_socket_t s, int what, void *arg, void *sockp)
         if (fs) {
             event_free(fs->ev);
             free(fs);
-            curl_multi_assign(f->multi, s, NULL);
+            comp_curl.multi_assign(f->multi, s, NULL);
         }
         return 0;
     }
     if (!fs) {
         if (!(fs = calloc(1, sizeof(*fs))))
             return -1;
-        curl_multi_assign(f->multi, s, fs);
+        comp_curl.multi_assign(f->multi, s, fs);
     } else {
         event_free(fs->ev);
         fs->ev = NULL;
@@ -253,7 +256,7 @@ static int fetch_attempt(struct comp_fetch *f, struct fetch_req *q)
     if (q->resp)
         q->resp[0] = '\0';
     q->attempts++;
-    if (curl_multi_add_handle(f->multi, q->easy) != CURLM_OK)
+    if (comp_curl.multi_add_handle(f->multi, q->easy) != CURLM_OK)
         return XMTA_E_NOMEM;
     q->state = FETCH_RUN;
     TAILQ_INSERT_TAIL(&f->active, q, link);
@@ -338,9 +341,9 @@ static void fetch_ended(struct comp_fetch *f, struct fetch_req *q, CURLcode res)
 
     TAILQ_REMOVE(&f->active, q, link);
     f->n_running--;
-    curl_multi_remove_handle(f->multi, q->easy);
+    comp_curl.multi_remove_handle(f->multi, q->easy);
     if (res == CURLE_OK)
-        curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+        comp_curl.easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     if (!q->too_big && q->retries_left && fetch_retryable(q, res, status)) {
         unsigned ms =
             comp_backoff(q->backoff_ms, FETCH_BACKOFF_MAX_MS, q->attempts - 1);
@@ -350,7 +353,7 @@ static void fetch_ended(struct comp_fetch *f, struct fetch_req *q, CURLcode res)
                   (int)(strcspn(q->url + 8, "/?#") + 8), q->url,
                   res == CURLE_OK ? "server busy"
                   : q->errbuf[0]  ? q->errbuf
-                                  : curl_easy_strerror(res),
+                                  : comp_curl.easy_strerror(res),
                   q->attempts, ms);
         q->retries_left--;
         f->st.retries++;
@@ -367,12 +370,12 @@ static void fetch_ended(struct comp_fetch *f, struct fetch_req *q, CURLcode res)
         r.rc = XMTA_E_IO;
         r.timed_out = res == CURLE_OPERATION_TIMEDOUT;
         r.tls_error = fetch_tls_failed(res);
-        r.error = q->errbuf[0] ? q->errbuf : curl_easy_strerror(res);
+        r.error = q->errbuf[0] ? q->errbuf : comp_curl.easy_strerror(res);
     } else {
         r.status = status;
         r.body = q->resp;
         r.body_len = q->resp_len;
-        if (curl_easy_getinfo(q->easy, CURLINFO_CONTENT_TYPE, &ctype) ==
+        if (comp_curl.easy_getinfo(q->easy, CURLINFO_CONTENT_TYPE, &ctype) ==
             CURLE_OK)
             r.content_type = ctype;
     }
@@ -384,14 +387,14 @@ static void fetch_check_done(struct comp_fetch *f)
     CURLMsg *msg;
     int left = 0;
 
-    while ((msg = curl_multi_info_read(f->multi, &left))) {
+    while ((msg = comp_curl.multi_info_read(f->multi, &left))) {
         struct fetch_req *q = NULL;
         CURL *e = msg->easy_handle;
         CURLcode res = msg->data.result;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
+        comp_curl.easy_getinfo(e, CURLINFO_PRIVATE, (char **)&q);
         if (q)
             fetch_ended(f, q, res);
     }
@@ -423,26 +426,31 @@ struct comp_fetch *comp_fetch_new(struct event_base *base,
                                   unsigned max_waiting)
 {
     struct comp_fetch *f;
+    char why[512];
 
-    if (!base || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (!base)
         return NULL;
-    if (!(f = calloc(1, sizeof(*f)))) {
-        curl_global_cleanup();
+    /* Loaded already when the configuration needs it (comp_conf_check);
+     * else (tests) now. */
+    if (comp_curl_load(why, sizeof(why)) != 0) {
+        xlog_error("fetch", "%s", why);
         return NULL;
     }
+    if (!(f = calloc(1, sizeof(*f))))
+        return NULL;
     f->base = base;
     f->max_running = max_running ? max_running : FETCH_RUNNING;
     f->max_waiting = max_waiting ? max_waiting : FETCH_WAITING;
     TAILQ_INIT(&f->waiting);
     TAILQ_INIT(&f->active);
-    if (!(f->multi = curl_multi_init()) ||
+    if (!(f->multi = comp_curl.multi_init()) ||
         !(f->timer = evtimer_new(base, fetch_on_timer, f)) ||
-        curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_on_socket) !=
-            CURLM_OK ||
-        curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) != CURLM_OK ||
-        curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION,
-                          fetch_on_curl_timer) != CURLM_OK ||
-        curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f) != CURLM_OK) {
+        comp_curl.multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION,
+                               fetch_on_socket) != CURLM_OK ||
+        comp_curl.multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f) != CURLM_OK ||
+        comp_curl.multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION,
+                               fetch_on_curl_timer) != CURLM_OK ||
+        comp_curl.multi_setopt(f->multi, CURLMOPT_TIMERDATA, f) != CURLM_OK) {
         comp_fetch_free(f);
         return NULL;
     }
@@ -475,7 +483,7 @@ int comp_fetch_start(struct comp_fetch *f,
     q->backoff_ms = rq->backoff_ms ? rq->backoff_ms : FETCH_BACKOFF_MS;
     q->retry_timeouts = rq->retry_timeouts;
     q->max_response = rq->max_response ? rq->max_response : FETCH_RESPONSE_MAX;
-    if (!(q->url = strdup(rq->url)) || !(q->easy = curl_easy_init()) ||
+    if (!(q->url = strdup(rq->url)) || !(q->easy = comp_curl.easy_init()) ||
         !(q->retry = evtimer_new(f->base, fetch_on_retry, q)))
         goto fail;
     if (rq->body) {
@@ -486,7 +494,8 @@ int comp_fetch_start(struct comp_fetch *f,
         q->body_len = rq->body_len;
     }
     for (size_t i = 0; i < rq->n_headers; i++) {
-        struct curl_slist *l = curl_slist_append(q->headers, rq->headers[i]);
+        struct curl_slist *l =
+            comp_curl.slist_append(q->headers, rq->headers[i]);
 
         if (!l)
             goto fail;
@@ -538,7 +547,7 @@ void comp_fetch_free(struct comp_fetch *f)
         } else {
             TAILQ_REMOVE(&f->active, q, link);
             if (q->state == FETCH_RUN) {
-                curl_multi_remove_handle(f->multi, q->easy);
+                comp_curl.multi_remove_handle(f->multi, q->easy);
                 f->n_running--;
             } else {
                 f->n_backoff--;
@@ -549,9 +558,47 @@ void comp_fetch_free(struct comp_fetch *f)
         fetch_finish(f, q, &r);
     }
     if (f->multi)
-        curl_multi_cleanup(f->multi);
+        comp_curl.multi_cleanup(f->multi);
     if (f->timer)
         event_free(f->timer);
     free(f);
-    curl_global_cleanup();
+}
+
+/* The first hook of cfg that makes outgoing HTTP requests, and the key
+ * that makes it, or NULL. */
+static const struct conf_hook *fetch_conf_user(const struct conf *cfg,
+                                               const char **key)
+{
+    for (size_t i = 0; i < cfg->n_hooks; i++) {
+        const struct conf_hook *hk = &cfg->hooks[i];
+
+        *key = hk->reply_url          ? "reply_url"
+               : hk->alertmanager_url ? "alertmanager_url"
+               : hk->n_attach_hosts   ? "attach_hosts"
+               : hk->long_body_upload ? "long_body = upload"
+                                      : NULL;
+        if (*key)
+            return hk;
+    }
+    return NULL;
+}
+
+int comp_conf_check(const struct conf *cfg, struct conf_diag *diag)
+{
+    const struct conf_hook *hk;
+    const char *key = NULL;
+    char why[400];
+    int rc;
+
+    if (!(hk = fetch_conf_user(cfg, &key)) ||
+        (rc = comp_curl_load(why, sizeof(why))) == 0)
+        return 0;
+    snprintf(diag->file, sizeof(diag->file), "%s",
+             cfg->path ? cfg->path : "config");
+    diag->line = hk->line;
+    snprintf(diag->msg, sizeof(diag->msg),
+             "[hook %s] %s makes outgoing HTTP requests, which need "
+             "libcurl: %s",
+             hk->name, key, why);
+    return rc;
 }

@@ -3,8 +3,7 @@
 # in-process evhttp server (fake), and reply webhooks end to end.
 add_executable(test_fetch fake/test_fetch.c)
 target_link_libraries(test_fetch PRIVATE xmta_component xmta_conf xmta_xml
-                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::CURL
-                      PkgConfig::OPENSSL)
+                      PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL)
 add_test(NAME fetch COMMAND test_fetch)
 set_tests_properties(fetch PROPERTIES LABELS fake TIMEOUT 60)
 
@@ -15,7 +14,7 @@ add_executable(test_replies fake/test_replies.c fake/fake_server.c
                fake/fake_env.c)
 target_link_libraries(test_replies PRIVATE xmta_component xmta_conf xmta_xml
                       PkgConfig::CMOCKA PkgConfig::EVENT PkgConfig::OPENSSL
-                      PkgConfig::JANSSON PkgConfig::CURL)
+                      PkgConfig::JANSSON)
 add_test(NAME replies COMMAND test_replies)
 set_tests_properties(replies PROPERTIES LABELS fake TIMEOUT 120)
 
@@ -33,3 +32,19 @@ add_test(NAME integration_replies
 set_tests_properties(integration_replies PROPERTIES
                      LABELS integration TIMEOUT 300 RUN_SERIAL TRUE
                      SKIP_RETURN_CODE 77)
+
+# libcurl is loaded (dlopen) only when the configuration needs outgoing
+# HTTP: a plain config does not map it (/proc/PID/maps), one that needs it
+# does; with a stub of its SONAME that lacks curl's functions (or a file
+# that is no library) first on LD_LIBRARY_PATH, such a config fails `xmta
+# check`, start-up and SIGHUP with FILE:LINE, the library and dlerror().
+add_library(xmta_stub_libcurl SHARED unit/stub_libcurl.c)
+set_target_properties(xmta_stub_libcurl PROPERTIES
+                      PREFIX "" SUFFIX "" OUTPUT_NAME ${xmta_curl_soname}
+                      LIBRARY_OUTPUT_DIRECTORY
+                      ${CMAKE_CURRENT_BINARY_DIR}/stub-libcurl)
+add_test(NAME fetch_dlopen
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/fetch_dlopen.sh
+                 $<TARGET_FILE:xmta> $<TARGET_FILE_DIR:xmta_stub_libcurl>
+                 ${xmta_curl_soname})
+set_tests_properties(fetch_dlopen PROPERTIES LABELS fake TIMEOUT 120)

@@ -9,7 +9,7 @@
 XMTA_DEPS=(build-essential cmake pkg-config clang libclang-rt-14-dev
     libexpat1-dev libevent-dev libssl-dev libcurl4-openssl-dev libjansson-dev
     libinih-dev libidn-dev libsqlite3-dev libcmocka-dev libstrophe-dev prosody
-    ejabberd curl libsystemd-dev systemd openssl wrk valgrind)
+    ejabberd curl systemd openssl wrk valgrind)
 
 xmta_pkg_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
