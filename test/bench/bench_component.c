@@ -21,7 +21,7 @@
 
 #define BATCH 64 /* messages per write */
 
-static void die(const char *what)
+_Noreturn static void die(const char *what)
 {
     fprintf(stderr, "bench_component: %s\n", what);
     exit(1);
