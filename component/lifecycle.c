@@ -56,9 +56,11 @@ struct life_group {
 struct life_beat {
     struct comp *c;
     char *hook;
-    unsigned period; /* seconds */
-    int missing;     /* the heartbeat is overdue (told once) */
-    time_t last;     /* last webhook, or the start */
+    unsigned period;        /* seconds */
+    int missing;            /* the heartbeat is overdue (told once) */
+    time_t last;            /* last webhook, or the start */
+    unsigned long received; /* webhooks since start (/metrics) */
+    unsigned long missed;   /* times it went missing since start */
     struct event *timer;
 };
 
@@ -73,6 +75,10 @@ struct comp_life {
     size_t n_seen;
     struct event *sweep;
     int internal; /* submitting our own notice: not a webhook */
+    /* counters since start, for /metrics */
+    unsigned long corrections;   /* deliveries written as a correction */
+    unsigned long resolved_new;  /* resolved, written as a new message */
+    unsigned long board_updates; /* status board changes sent */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -350,6 +356,7 @@ static void life_board_changed(struct comp *c,
          (old_show && show && strcmp(old_show, show) == 0)) &&
         strcmp(old_status, status) == 0)
         return;
+    c->life->board_updates++;
     xlog_info("life", "bot %s: %s%s%s", bot, show ? show : "available",
               status[0] ? ": " : "", status);
     comp_bots_presence_update(c, bot);
@@ -431,6 +438,7 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
                           sizeof(old_status)))
         old_status[0] = '\0';
     b->missing = 1;
+    b->missed++;
     life_hhmm(b->last, hhmm);
     xlog_warn("life", "hook=%s: no heartbeat since %s (every %us expected)",
               hk->name, hhmm, b->period);
@@ -448,6 +456,7 @@ life_beat_seen(struct comp *c, struct life_beat *b, const struct conf_hook *hk)
 {
     time_t now = time(NULL);
 
+    b->received++;
     if (b->missing) {
         const char *old_show;
         char old_status[128], hhmm[8], text[512];
@@ -515,6 +524,8 @@ life_beats_build(struct comp *c, const struct life_beat *old, size_t n_old)
             if (strcmp(old[j].hook, hk->name) == 0) {
                 b->last = old[j].last;
                 b->missing = old[j].missing;
+                b->received = old[j].received;
+                b->missed = old[j].missed;
             }
         if (b->missing)
             continue; /* the next webhook brings it back */
@@ -562,11 +573,11 @@ int comp_life_on_submit(struct comp *c, const struct msg *m)
 
 /* ---- the drain: corrections --------------------------------------------- */
 
-int comp_life_prepare(struct comp *c,
-                      const struct msg *m,
-                      const char *to,
-                      char resource[COMP_LIFE_RESOURCE_LEN],
-                      char replace[MSG_ID_LEN + 1])
+static int life_prepare(struct comp *c,
+                        const struct msg *m,
+                        const char *to,
+                        char resource[COMP_LIFE_RESOURCE_LEN],
+                        char replace[MSG_ID_LEN + 1])
 {
     struct comp_life *l = c->life;
     const struct conf_hook *hk;
@@ -615,6 +626,23 @@ int comp_life_prepare(struct comp *c,
     return 1;
 }
 
+/* Counted here like xmta_messages_delivered_total: a delivery written
+ * again after a reconnect counts again. */
+int comp_life_prepare(struct comp *c,
+                      const struct msg *m,
+                      const char *to,
+                      char resource[COMP_LIFE_RESOURCE_LEN],
+                      char replace[MSG_ID_LEN + 1])
+{
+    int rc = life_prepare(c, m, to, resource, replace);
+
+    if (rc && replace[0])
+        c->life->corrections++;
+    else if (rc && m->alert == MSG_ALERT_RESOLVED)
+        c->life->resolved_new++;
+    return rc;
+}
+
 int comp_life_add_replace(struct xml_buf *b, const char *replace)
 {
     static const char end[] = "</message>";
@@ -632,6 +660,41 @@ int comp_life_add_replace(struct xml_buf *b, const char *replace)
     xml_buf_add(b, "'/>", 3);
     xml_buf_add(b, end, n);
     return b->failed ? XMTA_E_NOMEM : 0;
+}
+
+/* ---- /metrics ----------------------------------------------------------- */
+
+void comp_life_stats(const struct comp *c, struct comp_life_stats *st)
+{
+    const struct comp_life *l = c ? c->life : NULL;
+
+    memset(st, 0, sizeof(*st));
+    if (!l)
+        return;
+    st->groups = l->n_groups;
+    for (size_t i = 0; i < l->n_groups; i++)
+        st->firing += l->groups[i].firing;
+    st->series = l->n_sent;
+    st->corrections = l->corrections;
+    st->resolved_new = l->resolved_new;
+    st->board_updates = l->board_updates;
+}
+
+int comp_heartbeat_stat(const struct comp *c,
+                        size_t i,
+                        struct comp_heartbeat_stat *out)
+{
+    const struct comp_life *l = c ? c->life : NULL;
+    const struct life_beat *b;
+
+    if (!l || i >= l->n_beats)
+        return 0;
+    b = &l->beats[i];
+    out->hook = b->hook;
+    out->ok = !b->missing;
+    out->received = b->received;
+    out->missed = b->missed;
+    return 1;
 }
 
 /* ---- set-up, expiry ----------------------------------------------------- */

@@ -4,7 +4,7 @@
  * and corrects the first message (<replace id/>), also after a restart
  * with the spool; heartbeat = 1s turns the presence xa with one message
  * and back with one; the presence counts firing alerts (dnd, "N firing",
- * "all clear"). */
+ * "all clear"); the counters behind /metrics, exactly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -666,6 +666,132 @@ static void test_room_board(void **state)
     env_close(&e);
 }
 
+/* ---- /metrics -------------------------------------------------------- */
+
+static void want_life_stats(struct env *e,
+                            size_t groups,
+                            unsigned long firing,
+                            size_t series,
+                            unsigned long corrections,
+                            unsigned long resolved_new,
+                            unsigned long board_updates)
+{
+    struct comp_life_stats ls;
+
+    comp_life_stats(e->c, &ls);
+    assert_int_equal(ls.groups, groups);
+    assert_int_equal(ls.firing, firing);
+    assert_int_equal(ls.series, series);
+    assert_int_equal(ls.corrections, corrections);
+    assert_int_equal(ls.resolved_new, resolved_new);
+    assert_int_equal(ls.board_updates, board_updates);
+}
+
+/* The lifecycle's counters after a scripted sequence: groups and alerts
+ * firing, series, corrections, resolved notifications sent as new
+ * messages, status board changes (each one a presence that changed). */
+static void test_metrics_alerts(void **state)
+{
+    struct env e;
+    const struct xml_node *st;
+
+    (void)state;
+    env_open(&e, HOOK_CORRECT, 0);
+    comp_life_stats(NULL, &(struct comp_life_stats){0}); /* NULL-safe */
+    want_life_stats(&e, 0, 0, 0, 0, 0, 0);
+    subscribe(&e);
+    want_presence(&e, "", "all clear");
+    want_life_stats(&e, 0, 0, 0, 0, 0, 0); /* a probe answer: no change */
+
+    submit_alert(&e, "am", "ms-f1", GROUP, MSG_ALERT_FIRING, 2);
+    wait_msg(&e, "ms-f1");
+    want_presence(&e, "dnd", "2 firing");
+    want_life_stats(&e, 1, 2, 1, 0, 0, 1);
+    submit_alert(&e, "am", "ms-g1", GROUP2, MSG_ALERT_FIRING, 1);
+    wait_msg(&e, "ms-g1");
+    want_presence(&e, "dnd", "3 firing");
+    want_life_stats(&e, 2, 3, 2, 0, 0, 2);
+    /* resolved: a correction of ms-f1 */
+    submit_alert(&e, "am", "ms-r1", GROUP, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r1");
+    assert_string_equal(replace_of(st), "ms-f1");
+    want_presence(&e, "dnd", "1 firing");
+    want_life_stats(&e, 1, 1, 2, 1, 0, 3);
+    /* resolved for a group never sent here: a new message; the board
+     * does not change (the group was not firing) */
+    submit_alert(&e, "am", "ms-r3", "{}:{alertname=\"Never\"}",
+                 MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r3");
+    assert_null(replace_of(st));
+    want_life_stats(&e, 1, 1, 2, 1, 1, 3);
+    /* a repeat of GROUP2, as many alerts: a correction, no board change */
+    submit_alert(&e, "am", "ms-g2", GROUP2, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "ms-g2");
+    assert_string_equal(replace_of(st), "ms-g1");
+    want_life_stats(&e, 1, 1, 2, 2, 1, 3);
+    /* more alerts than shown: a new message (not counted), the board
+     * changes */
+    submit_alert(&e, "am", "ms-g3", GROUP2, MSG_ALERT_FIRING, 4);
+    st = wait_msg(&e, "ms-g3");
+    assert_null(replace_of(st));
+    want_presence(&e, "dnd", "4 firing");
+    want_life_stats(&e, 1, 4, 2, 2, 1, 4);
+    /* resolved after it: corrects ms-g3; all clear */
+    submit_alert(&e, "am", "ms-r2", GROUP2, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r2");
+    assert_string_equal(replace_of(st), "ms-g3");
+    want_presence(&e, "", "all clear");
+    want_life_stats(&e, 0, 0, 2, 3, 1, 5);
+    /* a hook without heartbeat has no heartbeat entry */
+    assert_int_equal(
+        comp_heartbeat_stat(e.c, 0, &(struct comp_heartbeat_stat){0}), 0);
+    env_close(&e);
+}
+
+static void
+want_beat(struct env *e, int ok, unsigned long received, unsigned long missed)
+{
+    struct comp_heartbeat_stat hb;
+
+    assert_int_equal(comp_heartbeat_stat(e->c, 0, &hb), 1);
+    assert_string_equal(hb.hook, "watchdog");
+    assert_int_equal(hb.ok, ok);
+    assert_int_equal(hb.received, received);
+    assert_int_equal(hb.missed, missed);
+    assert_int_equal(comp_heartbeat_stat(e->c, 1, &hb), 0);
+}
+
+/* Heartbeat counters: missing (ok 0, missed 1), back (ok 1, received),
+ * webhooks in time (received only); the board changes with it. */
+static void test_metrics_heartbeat(void **state)
+{
+    struct env e;
+    struct comp_life_stats ls;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 0);
+    subscribe(&e);
+    g_msgs = 1;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 0, 0, 1);
+    comp_life_stats(e.c, &ls);
+    assert_int_equal(ls.board_updates, 1); /* xa */
+    submit_alert(&e, "watchdog", "mh-1", NULL, 0, 0);
+    g_msgs = 2;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 1, 1, 1);
+    submit_alert(&e, "watchdog", "mh-2", NULL, 0, 0);
+    want_beat(&e, 1, 2, 1);
+    comp_life_stats(e.c, &ls);
+    assert_int_equal(ls.board_updates, 2); /* back to all clear */
+    assert_int_equal(ls.corrections + ls.resolved_new + ls.groups, 0);
+    /* Silent again: missed 2, one more notice. */
+    g_msgs = 3;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 0, 2, 2);
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +803,8 @@ int main(void)
         cmocka_unit_test(test_heartbeat_reload),
         cmocka_unit_test(test_heartbeat_standby),
         cmocka_unit_test(test_room_board),
+        cmocka_unit_test(test_metrics_alerts),
+        cmocka_unit_test(test_metrics_heartbeat),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

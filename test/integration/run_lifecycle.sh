@@ -15,6 +15,7 @@
 #  - heartbeat = 2s: no webhook for 2 s turns the bot's presence xa "no
 #    heartbeat since HH:MM" with one message; a webhook brings one "back"
 #    message and available presence; the webhooks are not forwarded.
+#  - GET /metrics: the lifecycle's families and their values.
 #  - the group fires again (a new message), xmta restarts on its spool, and
 #    the resolved notification still corrects that message.
 # A server that cannot be installed or started fails the run.
@@ -407,6 +408,52 @@ F2_LINE=$(new_firing_lines | sed -n 2p | cut -d: -f1)
 [ -n "$F2_LINE" ] || bail "alice gets the second firing message as a new one"
 F2_ID=$("$CLIENT" --get "$J" $((F2_LINE - 1)) id)
 ok "firing after resolved is a new message ($F2_ID)"
+
+# --- GET /metrics: the lifecycle's families ----------------------------
+# The heartbeat goes missing again (2 s after the last webhook): then
+# every value below is settled.
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "No heartbeat")" -ge 2 ] &&
+        break
+    sleep 0.1
+done
+check_eq "the heartbeat went missing a second time (one more message)" 3 \
+    "$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")"
+metric() { # metric SERIES: its value, empty if absent
+    curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'
+}
+curl -s --max-time 5 "$BASE/metrics" >"$DIR/metrics.txt"
+for f in "xmta_alert_groups gauge" "xmta_alerts_firing gauge" \
+    "xmta_alert_series gauge" "xmta_alert_corrections_total counter" \
+    "xmta_alert_resolved_new_total counter" \
+    "xmta_status_board_updates_total counter" \
+    "xmta_heartbeats_received_total counter" \
+    "xmta_heartbeats_missed_total counter" "xmta_heartbeat_ok gauge"; do
+    check "metrics: # TYPE $f" grep -qxF "# TYPE $f" "$DIR/metrics.txt"
+done
+# am: one group firing (1 alert), one series (alice; the room is no
+# series), one correction (the resolved), nothing resolved as new; the
+# board: am dnd, all clear, dnd; wd xa, back, xa. wd: 3 webhooks, 2
+# silences, missing now.
+check_eq "metrics: xmta_alert_groups" 1 "$(metric xmta_alert_groups)"
+check_eq "metrics: xmta_alerts_firing" 1 "$(metric xmta_alerts_firing)"
+check_eq "metrics: xmta_alert_series" 1 "$(metric xmta_alert_series)"
+check_eq "metrics: xmta_alert_corrections_total" 1 \
+    "$(metric xmta_alert_corrections_total)"
+check_eq "metrics: xmta_alert_resolved_new_total" 0 \
+    "$(metric xmta_alert_resolved_new_total)"
+check_eq "metrics: xmta_status_board_updates_total" 6 \
+    "$(metric xmta_status_board_updates_total)"
+check_eq "metrics: heartbeats received (wd)" 3 \
+    "$(metric 'xmta_heartbeats_received_total{hook="wd"}')"
+check_eq "metrics: heartbeats missed (wd)" 2 \
+    "$(metric 'xmta_heartbeats_missed_total{hook="wd"}')"
+check_eq "metrics: heartbeat of wd missing" 0 \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}')"
+check_eq "metrics: no heartbeat series for am" "" \
+    "$(metric 'xmta_heartbeat_ok{hook="am"}')"
+
+# --- xmta restarts on its spool ----------------------------------------
 it_kill "$XMTA_PID"
 XMTA_PID=""
 start_xmta || bail "xmta is online again after a restart"
