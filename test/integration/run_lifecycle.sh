@@ -16,8 +16,10 @@
 #    heartbeat since HH:MM" with one message; a webhook brings one "back"
 #    message and available presence; the webhooks are not forwarded.
 #  - GET /metrics: the lifecycle's families and their values.
-#  - the group fires again (a new message), xmta restarts on its spool, and
-#    the resolved notification still corrects that message.
+#  - the group fires again (a new message) and the heartbeat goes missing
+#    again; xmta restarts on its spool: the heartbeat is still missing
+#    (xa, no second message; the next webhook is "back"), and the
+#    resolved notification still corrects the firing message.
 # A server that cannot be installed or started fails the run.
 # Usage: run_lifecycle.sh prosody|ejabberd --xmta PATH/xmta
 #                         --client PATH/xmta_test_client
@@ -453,11 +455,55 @@ check_eq "metrics: heartbeat of wd missing" 0 \
 check_eq "metrics: no heartbeat series for am" "" \
     "$(metric 'xmta_heartbeat_ok{hook="am"}')"
 
-# --- xmta restarts on its spool ----------------------------------------
+# --- restart while the heartbeat is missing (the spool keeps it) -------
+S_BEFORE=$(count_lines "$S")
 it_kill "$XMTA_PID"
 XMTA_PID=""
 start_xmta || bail "xmta is online again after a restart"
 ok "xmta restarted on the same spool"
+# wd_presence_after_restart first|last TEXT...: the first (or newest)
+# available presence of wd to alice since the restart holds every TEXT
+# (10 s at most).
+wd_presence_after_restart() {
+    local i p t all which=$1
+    shift
+    for ((i = 0; i < 100; i++)); do
+        p=$(tail -n +"$((S_BEFORE + 1))" "$S" | grep -F "<presence" |
+            grep -F "from=\"wd@$DOMAIN/xmta\"" | grep -vF 'type=')
+        if [ "$which" = first ]; then
+            p=$(head -n 1 <<<"$p")
+        else
+            p=$(tail -n 1 <<<"$p")
+        fi
+        all=1
+        for t in "$@"; do
+            case $p in *"$t"*) ;; *) all=0 ;; esac
+        done
+        [ "$all" -eq 1 ] && return 0
+        sleep 0.1
+    done
+    echo "# $which presence of wd since the restart: $p"
+    return 1
+}
+check "after the restart: wd is xa 'no heartbeat since ...' at once" \
+    wd_presence_after_restart first '<show>xa</show>' '<status>no heartbeat since '
+sleep 3 # more than the period: it was told before, no second message
+check_eq "after the restart: no second 'No heartbeat' message" 3 \
+    "$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")"
+check_eq "after the restart: metrics say wd missing" 0 \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}')"
+check_eq "watchdog webhook after the restart: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "Heartbeat back")" -ge 2 ] &&
+        break
+    sleep 0.1
+done
+check_eq "after the restart: the webhook brings the 'back' message" 2 \
+    "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "Heartbeat back")"
+check "after the restart: wd available again" \
+    wd_presence_after_restart last '<status>all clear</status>'
+check_eq "after the restart: metrics say wd ok, one webhook" "1 1" \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}') $(metric 'xmta_heartbeats_received_total{hook="wd"}')"
 check_eq "resolved after the restart: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
 if wait_has 10 "$J" "\"replace\":\"$F2_ID\""; then
     R2_LINE=$(grep -n "\"replace\":\"$F2_ID\"" "$J" | head -n 1 | cut -d: -f1)
