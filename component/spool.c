@@ -708,7 +708,9 @@ long spool_count(struct spool *s)
 
 /* Runs one statement of sql with the bindings done by bind; the lifecycle
  * tables are a cache of what was sent, so a write need not wait for the
- * disk (synchronous=NORMAL, like spool_delete). */
+ * disk (synchronous=NORMAL, like spool_delete). In WAL mode the connection
+ * runs with NORMAL anyway (spool_db_open) and must stay so: FULL would
+ * sync the WAL inside every later COMMIT, on the event loop. */
 static int spool_life_run(struct spool *s,
                           const char *sql,
                           void (*bind)(sqlite3_stmt *st, const void *arg),
@@ -724,9 +726,11 @@ static int spool_life_run(struct spool *s,
         return spool_fail(s, rc, what);
     if (bind)
         bind(st, arg);
-    spool_exec(s->db, "PRAGMA synchronous=NORMAL");
+    if (!s->wal)
+        spool_exec(s->db, "PRAGMA synchronous=NORMAL");
     rc = sqlite3_step(st);
-    spool_exec(s->db, "PRAGMA synchronous=FULL");
+    if (!s->wal)
+        spool_exec(s->db, "PRAGMA synchronous=FULL");
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : spool_fail(s, rc, what);
 }
@@ -909,4 +913,17 @@ int spool_beat_load(struct spool *s,
         ret = spool_fail(s, rc, "reading heartbeat");
     sqlite3_finalize(st);
     return ret;
+}
+
+int spool_synchronous(struct spool *s)
+{
+    sqlite3_stmt *st = NULL;
+    int v = -1;
+
+    if (sqlite3_prepare_v2(s->db, "PRAGMA synchronous", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }

@@ -135,6 +135,10 @@ int spool_beat_load(struct spool *s,
                     int (*fn)(void *arg, const struct spool_beat *b),
                     void *arg);
 
+/* PRAGMA synchronous of the connection: 1 NORMAL (WAL mode), 2 FULL
+ * (a query; for tests). -1 on error. */
+int spool_synchronous(struct spool *s);
+
 /* Rows in the database (a query; for tests). -1 on error. */
 long spool_count(struct spool *s);
 

@@ -2,7 +2,8 @@
 /* test_spool_beat.c -- the spool's heartbeat table (lifecycle.c keeps each
  * heartbeat hook's last webhook and missing state there): a spool made by
  * an older xmta, without the table, gets it; rows are replaced, deleted
- * and read back after a reopen; no write inside a delivery transaction. */
+ * and read back after a reopen; no write inside a delivery transaction;
+ * the lifecycle's writes keep the connection's synchronous setting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,10 +137,36 @@ static void test_beat_table(void **state)
     spool_close(s);
 }
 
+/* The lifecycle's writes leave the connection's synchronous setting as
+ * spool_open chose it: NORMAL in WAL mode, where the fdatasync of each
+ * commit is the spool's own (its thread); FULL there would sync the WAL
+ * inside every later COMMIT as well, on the event loop. */
+static void test_life_writes_keep_synchronous(void **state)
+{
+    struct spool *s;
+    struct spool_beat wd = {"wd", 1, 0};
+    struct spool_group g = {"am", "{}:{a}", 1, 1};
+    char err[256];
+    int mode;
+
+    (void)state;
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    mode = spool_synchronous(s);
+    assert_true(mode == 1 || mode == 2);
+    assert_int_equal(spool_beat_put(s, &wd), 0);
+    assert_int_equal(spool_synchronous(s), mode);
+    assert_int_equal(spool_group_put(s, &g), 0);
+    assert_int_equal(spool_life_expire(s, 0), 0);
+    assert_int_equal(spool_synchronous(s), mode);
+    spool_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_beat_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_life_writes_keep_synchronous,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
