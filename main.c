@@ -285,6 +285,55 @@ static const char *backend_refusal(void *ud)
     return app->stopping ? "shutting down" : comp_refusal(app->comp);
 }
 
+/* The alert lifecycle's families (README "Alert lifecycle"). */
+static void life_metrics(const struct comp *comp, struct metrics *m)
+{
+    struct comp_life_stats ls;
+    struct comp_heartbeat_stat hb;
+
+    comp_life_stats(comp, &ls);
+    metrics_gauge(m, "xmta_alert_groups",
+                  "Alert groups (hook, groupKey) with alerts firing, as the "
+                  "status board counts them.",
+                  (double)ls.groups);
+    metrics_gauge(m, "xmta_alerts_firing",
+                  "Alerts firing, summed over those groups.",
+                  (double)ls.firing);
+    metrics_gauge(m, "xmta_alert_series",
+                  "Alert series (bot, groupKey, user) remembered for "
+                  "XEP-0308 corrections.",
+                  (double)ls.series);
+    metrics_counter(m, "xmta_alert_corrections_total",
+                    "Deliveries written as an XEP-0308 correction of an "
+                    "alert group's message (on_resolve = correct).",
+                    (double)ls.corrections);
+    metrics_counter(m, "xmta_alert_resolved_new_total",
+                    "Resolved notifications of on_resolve = correct hooks "
+                    "written to a user as a new message (no firing message "
+                    "known there, or one older than 7 days).",
+                    (double)ls.resolved_new);
+    metrics_counter(m, "xmta_status_board_updates_total",
+                    "Status board changes: a bot's presence sent again with "
+                    "a new show or status.",
+                    (double)ls.board_updates);
+    metrics_family(m, "xmta_heartbeats_received_total", METRICS_COUNTER,
+                   "Webhooks received by hooks with heartbeat =.");
+    for (size_t i = 0; comp_heartbeat_stat(comp, i, &hb); i++)
+        metrics_sample(m, "xmta_heartbeats_received_total", (double)hb.received,
+                       "hook", hb.hook, NULL);
+    metrics_family(m, "xmta_heartbeats_missed_total", METRICS_COUNTER,
+                   "Times a heartbeat went missing (one notice each).");
+    for (size_t i = 0; comp_heartbeat_stat(comp, i, &hb); i++)
+        metrics_sample(m, "xmta_heartbeats_missed_total", (double)hb.missed,
+                       "hook", hb.hook, NULL);
+    metrics_family(m, "xmta_heartbeat_ok", METRICS_GAUGE,
+                   "1 while a hook's heartbeat is on time, 0 while it is "
+                   "missing.");
+    for (size_t i = 0; comp_heartbeat_stat(comp, i, &hb); i++)
+        metrics_sample(m, "xmta_heartbeat_ok", (double)hb.ok, "hook", hb.hook,
+                       NULL);
+}
+
 /* The component's own families for GET /metrics (http/metrics.h). */
 static void backend_metrics(void *ud, struct metrics *m)
 {
@@ -354,6 +403,7 @@ static void backend_metrics(void *ud, struct metrics *m)
                     "Outgoing HTTPS requests that failed in TLS (unknown CA, "
                     "wrong name, handshake).",
                     (double)fs.tls_failures);
+    life_metrics(app->comp, m);
 }
 
 static void on_shutdown_done(void *arg)

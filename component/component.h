@@ -114,6 +114,36 @@ struct comp_counters {
 };
 void comp_counters(const struct comp *c, struct comp_counters *out);
 
+/* The alert lifecycle (lifecycle.c) for /metrics: gauges of now and
+ * counters since start. NULL-safe (zeros). */
+struct comp_life_stats {
+    size_t groups;               /* (hook, groupKey) with alerts firing */
+    unsigned long firing;        /* their alerts firing, summed */
+    size_t series;               /* (bot, groupKey, user) remembered for
+                                  * corrections */
+    unsigned long corrections;   /* 1:1 deliveries written as an XEP-0308
+                                  * correction */
+    unsigned long resolved_new;  /* resolved notifications of on_resolve =
+                                  * correct hooks written to a user as a
+                                  * new message (no firing message known
+                                  * there, or older than 7 days) */
+    unsigned long board_updates; /* status board changes (a bot's presence
+                                  * sent again with a new show/status) */
+};
+void comp_life_stats(const struct comp *c, struct comp_life_stats *st);
+
+/* The ith hook with heartbeat = (configuration order): 1, or 0 past the
+ * last. hook is borrowed until the loop runs again. */
+struct comp_heartbeat_stat {
+    const char *hook;
+    int ok;                 /* 1: on time; 0: missing (told) */
+    unsigned long received; /* its webhooks since start */
+    unsigned long missed;   /* times it went missing since start */
+};
+int comp_heartbeat_stat(const struct comp *c,
+                        size_t i,
+                        struct comp_heartbeat_stat *out);
+
 enum comp_state comp_state(const struct comp *c);
 /* 1 while another connection holds our domain (the server answered
  * conflict): this instance is a standby, refuses webhooks (503) and keeps

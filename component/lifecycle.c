@@ -11,7 +11,13 @@
  * the id of the first message of the series; later notifications of the
  * group (resolved, or firing with no more alerts than before) replace it.
  * In memory, and in the spool database's tables alert_sent/alert_group
- * when the durable spool is on, forgotten after LIFE_MAX_AGE. */
+ * when the durable spool is on, forgotten after LIFE_MAX_AGE.
+ *
+ * Heartbeats: per hook with heartbeat =, the wall-clock time of its last
+ * webhook (or of the start of the watch) and whether it is missing, kept
+ * in the spool's table heartbeat as well, so that after a restart a
+ * silence is reported one period after the last webhook seen, and a
+ * heartbeat missing before it still comes "back". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +39,7 @@
 #define LIFE_SENT_MAX 10000      /* (bot, group, user) series kept */
 #define LIFE_GROUPS_MAX 10000    /* (hook, group) firing counts kept */
 #define LIFE_SWEEP_MS 3600000u   /* expiry sweep period */
+#define LIFE_BEAT_WAIT_MS 250u   /* standby, or not yet READY: ask again */
 
 /* One alert series sent to one user. */
 struct life_sent {
@@ -55,9 +62,11 @@ struct life_group {
 struct life_beat {
     struct comp *c;
     char *hook;
-    unsigned period; /* seconds */
-    int missing;     /* the heartbeat is overdue (told once) */
-    time_t last;     /* last webhook, or the start */
+    unsigned period;        /* seconds */
+    int missing;            /* the heartbeat is overdue (told once) */
+    int64_t last_ms;        /* wall clock: last webhook, or the start */
+    unsigned long received; /* webhooks since start (/metrics) */
+    unsigned long missed;   /* times it went missing since start */
     struct event *timer;
 };
 
@@ -72,6 +81,10 @@ struct comp_life {
     size_t n_seen;
     struct event *sweep;
     int internal; /* submitting our own notice: not a webhook */
+    /* counters since start, for /metrics */
+    unsigned long corrections;   /* deliveries written as a correction */
+    unsigned long resolved_new;  /* resolved, written as a new message */
+    unsigned long board_updates; /* status board changes sent */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -87,6 +100,21 @@ static const struct conf_hook *life_hook(const struct comp *c, const char *name)
 static const char *life_bot_of(const struct conf_hook *hk)
 {
     return hk->from ? hk->from : hk->name;
+}
+
+/* Wall-clock time in milliseconds (persisted: not monotonic). */
+static int64_t life_wall_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return (int64_t)time(NULL) * 1000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static time_t life_secs(int64_t ms)
+{
+    return (time_t)(ms / 1000);
 }
 
 /* "HH:MM" of t, local time. */
@@ -292,9 +320,9 @@ int comp_life_status(const struct comp *c,
             (hk->format && (strcmp(hk->format, "alertmanager") == 0 ||
                             strcmp(hk->format, "grafana") == 0)))
             board = 1;
-        if (b && b->missing && (!missing || b->last < since)) {
+        if (b && b->missing && (!missing || life_secs(b->last_ms) < since)) {
             missing = 1;
-            since = b->last;
+            since = life_secs(b->last_ms);
         }
         for (size_t j = 0; j < l->n_groups; j++)
             if (strcmp(l->groups[j].hook, hk->name) == 0)
@@ -349,6 +377,7 @@ static void life_board_changed(struct comp *c,
          (old_show && show && strcmp(old_show, show) == 0)) &&
         strcmp(old_status, status) == 0)
         return;
+    c->life->board_updates++;
     xlog_info("life", "bot %s: %s%s%s", bot, show ? show : "available",
               status[0] ? ": " : "", status);
     comp_bots_presence_update(c, bot);
@@ -407,6 +436,29 @@ out:
                   xmta_strerror(rc));
 }
 
+/* The heartbeat's state into the spool (nothing in memory mode). */
+static void life_beat_store(struct comp *c, const struct life_beat *b)
+{
+    struct spool_beat sb = {b->hook, b->last_ms, b->missing};
+
+    if (c->spool)
+        spool_beat_put(c->spool, &sb); /* a failure is logged */
+}
+
+/* Arms the timer for one period after b->last_ms (at once when that is
+ * past; at most a period from now when the clock went back). */
+static void life_beat_arm(struct life_beat *b, int64_t now_ms)
+{
+    int64_t period_ms = (int64_t)b->period * 1000;
+    int64_t left = b->last_ms + period_ms - now_ms;
+
+    if (left < 0)
+        left = 0;
+    if (left > period_ms)
+        left = period_ms;
+    comp_timer_arm(b->timer, (unsigned)left);
+}
+
 static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct life_beat *b = arg;
@@ -414,6 +466,7 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
     const struct conf_hook *hk = life_hook(c, b->hook);
     const char *old_show;
     char old_status[128], hhmm[8], text[512];
+    int64_t now = life_wall_ms();
 
     (void)fd;
     (void)what;
@@ -421,16 +474,31 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
         return;
     if (comp_standby(c)) {
         /* A standby (HA) gets no webhooks: the active instance watches.
-         * The period starts over; after a takeover, a whole one. */
-        b->last = time(NULL);
-        comp_timer_arm(b->timer, b->period * 1000u);
+         * The period starts over while it stands by, so that after a
+         * takeover a whole one passes. */
+        b->last_ms = now;
+        comp_timer_arm(b->timer, LIFE_BEAT_WAIT_MS);
+        return;
+    }
+    if (c->counters.ready == 0) {
+        /* Overdue before the stream was ever up (a silence carried over
+         * a restart): only the server tells a standby that it is one,
+         * and a standby must not report, nor queue a notice for after a
+         * takeover. Asked again until the stream is up or standby. */
+        comp_timer_arm(b->timer, LIFE_BEAT_WAIT_MS);
+        return;
+    }
+    if (now - b->last_ms < (int64_t)b->period * 1000) {
+        life_beat_arm(b, now); /* not due: a standby's period restarted */
         return;
     }
     if (!comp_life_status(c, life_bot_of(hk), &old_show, old_status,
                           sizeof(old_status)))
         old_status[0] = '\0';
     b->missing = 1;
-    life_hhmm(b->last, hhmm);
+    b->missed++;
+    life_beat_store(c, b);
+    life_hhmm(life_secs(b->last_ms), hhmm);
     xlog_warn("life", "hook=%s: no heartbeat since %s (every %us expected)",
               hk->name, hhmm, b->period);
     snprintf(text, sizeof(text),
@@ -445,8 +513,9 @@ static void life_on_beat_timer(evutil_socket_t fd, short what, void *arg)
 static void
 life_beat_seen(struct comp *c, struct life_beat *b, const struct conf_hook *hk)
 {
-    time_t now = time(NULL);
+    int64_t now = life_wall_ms();
 
+    b->received++;
     if (b->missing) {
         const char *old_show;
         char old_status[128], hhmm[8], text[512];
@@ -455,38 +524,48 @@ life_beat_seen(struct comp *c, struct life_beat *b, const struct conf_hook *hk)
                               sizeof(old_status)))
             old_status[0] = '\0';
         b->missing = 0;
-        life_hhmm(b->last, hhmm);
+        life_hhmm(life_secs(b->last_ms), hhmm);
         xlog_info("life", "hook=%s: heartbeat back (missing since %s)",
                   hk->name, hhmm);
         snprintf(text, sizeof(text),
                  "\xe2\x9c\x85 *Heartbeat back* from %s (missing since %s).",
                  hk->name, hhmm);
         life_notice(c, hk, text);
-        b->last = now;
+        b->last_ms = now;
         life_board_changed(c, life_bot_of(hk), old_show, old_status);
     }
-    b->last = now;
+    b->last_ms = now;
+    life_beat_store(c, b);
     comp_timer_arm(b->timer, b->period * 1000u);
+}
+
+static void life_beat_array_free(struct life_beat *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].timer)
+            event_free(a[i].timer);
+        free(a[i].hook);
+    }
+    free(a);
 }
 
 static void life_beats_free(struct comp_life *l)
 {
-    for (size_t i = 0; i < l->n_beats; i++) {
-        if (l->beats[i].timer)
-            event_free(l->beats[i].timer);
-        free(l->beats[i].hook);
-    }
-    free(l->beats);
+    life_beat_array_free(l->beats, l->n_beats);
     l->beats = NULL;
     l->n_beats = 0;
 }
 
-/* One timer per hook with heartbeat =; state carried over from old (a
- * reload) by hook name. 0 or XMTA_E_NOMEM. */
+/* One timer per hook with heartbeat =; state carried over from old by
+ * hook name: the beats before a reload, or at the start those the spool
+ * held (their counters 0). A hook new to the watch starts now, and that
+ * is stored; the spool's rows of hooks no longer watched are deleted.
+ * 0 or XMTA_E_NOMEM. */
 static int
 life_beats_build(struct comp *c, const struct life_beat *old, size_t n_old)
 {
     struct comp_life *l = c->life;
+    int64_t now = life_wall_ms();
     size_t n = 0;
 
     for (size_t i = 0; i < c->cfg->n_hooks; i++)
@@ -495,33 +574,64 @@ life_beats_build(struct comp *c, const struct life_beat *old, size_t n_old)
         return XMTA_E_NOMEM;
     for (size_t i = 0; i < c->cfg->n_hooks; i++) {
         const struct conf_hook *hk = &c->cfg->hooks[i];
-        struct life_beat *b = &l->beats[l->n_beats];
-        time_t now = time(NULL);
-        unsigned left;
+        struct life_beat *b;
+        int found = 0;
 
         if (!hk->heartbeat)
             continue;
+        b = &l->beats[l->n_beats]; /* not before: beats is NULL with none */
         b->c = c;
         b->period = hk->heartbeat;
-        b->last = now; /* a hook new on SIGHUP: a whole period from now */
+        b->last_ms = now; /* new: a whole period from now */
         if (!(b->hook = strdup(hk->name)) ||
             !(b->timer = evtimer_new(c->base, life_on_beat_timer, b))) {
             free(b->hook);
+            b->hook = NULL;
             return XMTA_E_NOMEM;
         }
         l->n_beats++;
         for (size_t j = 0; j < n_old; j++)
             if (strcmp(old[j].hook, hk->name) == 0) {
-                b->last = old[j].last;
+                b->last_ms = old[j].last_ms;
                 b->missing = old[j].missing;
+                b->received = old[j].received;
+                b->missed = old[j].missed;
+                found = 1;
             }
+        if (!found)
+            life_beat_store(c, b);
         if (b->missing)
             continue; /* the next webhook brings it back */
-        left = now - b->last >= (time_t)b->period
-                   ? 0
-                   : (unsigned)(b->period - (unsigned)(now - b->last));
-        comp_timer_arm(b->timer, left * 1000u);
+        life_beat_arm(b, now);
     }
+    for (size_t j = 0; c->spool && j < n_old; j++)
+        if (!life_beat_find(l, old[j].hook))
+            spool_beat_delete(c->spool, old[j].hook); /* logged */
+    return 0;
+}
+
+/* The spool's heartbeat rows, collected for life_beats_build(). */
+struct life_beat_rows {
+    struct life_beat *a;
+    size_t n;
+};
+
+static int life_load_beat(void *arg, const struct spool_beat *sb)
+{
+    struct life_beat_rows *rows = arg;
+    struct life_beat *na;
+
+    if (rows->n >= 4096)
+        return 0;
+    if (!(na = realloc(rows->a, (rows->n + 1) * sizeof(*na))))
+        return XMTA_E_NOMEM;
+    rows->a = na;
+    memset(&na[rows->n], 0, sizeof(*na));
+    if (!(na[rows->n].hook = strdup(sb->hook)))
+        return XMTA_E_NOMEM;
+    na[rows->n].last_ms = sb->last_ms;
+    na[rows->n].missing = sb->missing;
+    rows->n++;
     return 0;
 }
 
@@ -561,11 +671,11 @@ int comp_life_on_submit(struct comp *c, const struct msg *m)
 
 /* ---- the drain: corrections --------------------------------------------- */
 
-int comp_life_prepare(struct comp *c,
-                      const struct msg *m,
-                      const char *to,
-                      char resource[COMP_LIFE_RESOURCE_LEN],
-                      char replace[MSG_ID_LEN + 1])
+static int life_prepare(struct comp *c,
+                        const struct msg *m,
+                        const char *to,
+                        char resource[COMP_LIFE_RESOURCE_LEN],
+                        char replace[MSG_ID_LEN + 1])
 {
     struct comp_life *l = c->life;
     const struct conf_hook *hk;
@@ -611,6 +721,58 @@ int comp_life_prepare(struct comp *c,
         s->firing = m->firing;
     s->updated = now;
     life_sent_store(c, s);
+    return 1;
+}
+
+/* Counted here like xmta_messages_delivered_total: a delivery written
+ * again after a reconnect counts again. */
+int comp_life_prepare(struct comp *c,
+                      const struct msg *m,
+                      const char *to,
+                      char resource[COMP_LIFE_RESOURCE_LEN],
+                      char replace[MSG_ID_LEN + 1])
+{
+    int rc = life_prepare(c, m, to, resource, replace);
+
+    if (rc && replace[0])
+        c->life->corrections++;
+    else if (rc && m->alert == MSG_ALERT_RESOLVED)
+        c->life->resolved_new++;
+    return rc;
+}
+
+/* ---- /metrics ----------------------------------------------------------- */
+
+void comp_life_stats(const struct comp *c, struct comp_life_stats *st)
+{
+    const struct comp_life *l = c ? c->life : NULL;
+
+    memset(st, 0, sizeof(*st));
+    if (!l)
+        return;
+    st->groups = l->n_groups;
+    for (size_t i = 0; i < l->n_groups; i++)
+        st->firing += l->groups[i].firing;
+    st->series = l->n_sent;
+    st->corrections = l->corrections;
+    st->resolved_new = l->resolved_new;
+    st->board_updates = l->board_updates;
+}
+
+int comp_heartbeat_stat(const struct comp *c,
+                        size_t i,
+                        struct comp_heartbeat_stat *out)
+{
+    const struct comp_life *l = c ? c->life : NULL;
+    const struct life_beat *b;
+
+    if (!l || i >= l->n_beats)
+        return 0;
+    b = &l->beats[i];
+    out->hook = b->hook;
+    out->ok = !b->missing;
+    out->received = b->received;
+    out->missed = b->missed;
     return 1;
 }
 
@@ -681,6 +843,8 @@ static void life_on_sweep(evutil_socket_t fd, short what, void *arg)
 int comp_life_init(struct comp *c)
 {
     struct comp_life *l = calloc(1, sizeof(*l));
+    struct life_beat_rows rows = {NULL, 0};
+    int rc;
 
     if (!l)
         return XMTA_E_NOMEM;
@@ -695,7 +859,24 @@ int comp_life_init(struct comp *c)
                   l->n_sent, l->n_groups);
     life_expire(c);
     comp_timer_arm(l->sweep, LIFE_SWEEP_MS);
-    return life_beats_build(c, NULL, 0);
+    if (c->spool &&
+        spool_beat_load(c->spool, life_load_beat, &rows) == XMTA_E_NOMEM) {
+        life_beat_array_free(rows.a, rows.n);
+        return XMTA_E_NOMEM;
+    }
+    rc = life_beats_build(c, rows.a, rows.n);
+    for (size_t i = 0; i < l->n_beats; i++)
+        for (size_t j = 0; j < rows.n; j++)
+            if (strcmp(rows.a[j].hook, l->beats[i].hook) == 0) {
+                char hhmm[8];
+
+                life_hhmm(life_secs(l->beats[i].last_ms), hhmm);
+                xlog_info("life", "hook=%s: heartbeat %s since %s (spool)",
+                          l->beats[i].hook,
+                          l->beats[i].missing ? "missing" : "seen", hhmm);
+            }
+    life_beat_array_free(rows.a, rows.n);
+    return rc;
 }
 
 void comp_life_reload(struct comp *c)

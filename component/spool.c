@@ -65,7 +65,8 @@ static const char spool_schema[] = "CREATE TABLE IF NOT EXISTS delivery ("
                                    " body TEXT NOT NULL)";
 
 /* Alert lifecycle (lifecycle.c): columns added to delivery by
- * spool_db_migrate(), and its two tables. */
+ * spool_db_migrate(), and its tables (heartbeat: the last webhook, or the
+ * start of the watch, per hook with heartbeat =). */
 static const char spool_schema_life[] =
     "CREATE TABLE IF NOT EXISTS alert_sent ("
     " bot TEXT NOT NULL, grp TEXT NOT NULL, rcpt TEXT NOT NULL,"
@@ -74,7 +75,10 @@ static const char spool_schema_life[] =
     " updated INTEGER NOT NULL, PRIMARY KEY (bot, grp, rcpt));"
     "CREATE TABLE IF NOT EXISTS alert_group ("
     " hook TEXT NOT NULL, grp TEXT NOT NULL, firing INTEGER NOT NULL,"
-    " updated INTEGER NOT NULL, PRIMARY KEY (hook, grp))";
+    " updated INTEGER NOT NULL, PRIMARY KEY (hook, grp));"
+    "CREATE TABLE IF NOT EXISTS heartbeat ("
+    " hook TEXT NOT NULL PRIMARY KEY, last_ms INTEGER NOT NULL,"
+    " missing INTEGER NOT NULL)";
 
 size_t spool_rec_size(const struct spool_rec *r)
 {
@@ -717,9 +721,9 @@ long spool_count(struct spool *s)
 
 /* Runs one statement of sql with the bindings done by bind; the lifecycle
  * tables are a cache of what was sent, so a write need not wait for the
- * disk: like spool_delete, no fdatasync() of its own (in WAL mode the
- * connection runs with synchronous=NORMAL; it once switched to FULL after
- * each statement here, which made every later commit sync in the loop). */
+ * disk (synchronous=NORMAL, like spool_delete). In WAL mode the connection
+ * runs with NORMAL anyway (spool_db_open) and must stay so: FULL would
+ * sync the WAL inside every later COMMIT, on the event loop. */
 static int spool_life_run(struct spool *s,
                           const char *sql,
                           void (*bind)(sqlite3_stmt *st, const void *arg),
@@ -735,7 +739,11 @@ static int spool_life_run(struct spool *s,
         return spool_fail(s, rc, what);
     if (bind)
         bind(st, arg);
+    if (!s->wal)
+        spool_exec(s->db, "PRAGMA synchronous=NORMAL");
     rc = sqlite3_step(st);
+    if (!s->wal)
+        spool_exec(s->db, "PRAGMA synchronous=FULL");
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : spool_fail(s, rc, what);
 }
@@ -857,6 +865,65 @@ int spool_life_load(struct spool *s,
     }
     if (ret == 0 && rc != SQLITE_DONE)
         ret = spool_fail(s, rc, "reading alert_group");
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- heartbeats (lifecycle.c) ------------------------------------------- */
+
+static void spool_beat_bind(sqlite3_stmt *st, const void *arg)
+{
+    const struct spool_beat *b = arg;
+
+    spool_bind_text(st, 1, b->hook);
+    sqlite3_bind_int64(st, 2, b->last_ms);
+    sqlite3_bind_int(st, 3, b->missing != 0);
+}
+
+int spool_beat_put(struct spool *s, const struct spool_beat *b)
+{
+    return spool_life_run(s,
+                          "INSERT OR REPLACE INTO heartbeat (hook, last_ms,"
+                          " missing) VALUES (?,?,?)",
+                          spool_beat_bind, b, "INSERT heartbeat");
+}
+
+static void spool_hook_bind(sqlite3_stmt *st, const void *arg)
+{
+    spool_bind_text(st, 1, arg);
+}
+
+int spool_beat_delete(struct spool *s, const char *hook)
+{
+    return spool_life_run(s, "DELETE FROM heartbeat WHERE hook = ?",
+                          spool_hook_bind, hook, "DELETE heartbeat");
+}
+
+int spool_beat_load(struct spool *s,
+                    int (*fn)(void *arg, const struct spool_beat *b),
+                    void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = 0;
+
+    rc = sqlite3_prepare_v2(s->db,
+                            "SELECT hook, last_ms, missing FROM heartbeat"
+                            " ORDER BY hook",
+                            -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return spool_fail(s, rc, "reading heartbeat");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct spool_beat b = {
+            .hook = spool_col(st, 0),
+            .last_ms = sqlite3_column_int64(st, 1),
+            .missing = sqlite3_column_int(st, 2) != 0,
+        };
+
+        if (b.hook && (ret = fn(arg, &b)) != 0)
+            break;
+    }
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = spool_fail(s, rc, "reading heartbeat");
     sqlite3_finalize(st);
     return ret;
 }

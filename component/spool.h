@@ -121,6 +121,24 @@ int spool_life_load(struct spool *s,
                     int (*group)(void *arg, const struct spool_group *g),
                     void *arg);
 
+/* ---- heartbeats (lifecycle.c) ----
+ * Table heartbeat: per hook with heartbeat =, the wall-clock time of its
+ * last webhook (or of the start of the watch) and whether it is missing
+ * (the notice was sent), so that a restart keeps both. Writes are single
+ * statements like the alert tables' (XMTA_E_STATE inside a transaction). */
+struct spool_beat {
+    const char *hook;
+    int64_t last_ms; /* Unix time in milliseconds */
+    int missing;     /* 1: overdue, told */
+};
+int spool_beat_put(struct spool *s, const struct spool_beat *b);
+int spool_beat_delete(struct spool *s, const char *hook);
+/* Calls fn for every row (by hook name); a non-zero return stops and is
+ * returned. 0 or XMTA_E_IO. */
+int spool_beat_load(struct spool *s,
+                    int (*fn)(void *arg, const struct spool_beat *b),
+                    void *arg);
+
 /* Rows in the database (a query; for tests). -1 on error. */
 long spool_count(struct spool *s);
 

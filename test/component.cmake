@@ -22,6 +22,14 @@ target_link_libraries(test_spool PRIVATE xmta_component xmta_conf xmta_xml
 add_test(NAME spool COMMAND test_spool)
 set_tests_properties(spool PROPERTIES LABELS unit TIMEOUT 120)
 
+# The spool's heartbeat table (lifecycle.c): an older spool gets it, rows
+# replaced, deleted and read back after a reopen.
+add_executable(test_spool_beat unit/test_spool_beat.c)
+target_link_libraries(test_spool_beat PRIVATE xmta_component xmta_conf xmta_xml
+                      PkgConfig::CMOCKA PkgConfig::SQLITE3)
+add_test(NAME spool_beat COMMAND test_spool_beat)
+set_tests_properties(spool_beat PROPERTIES LABELS unit TIMEOUT 60)
+
 # Benchmark helpers (test/bench/bench_ingest.sh; not a pass/fail test
 # except its smoke run): a sink server and a webhook load generator.
 add_executable(bench_sink bench/bench_sink.c)

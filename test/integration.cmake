@@ -42,14 +42,19 @@ set_tests_properties(integration_formats PROPERTIES
                      SKIP_RETURN_CODE 77)
 
 # The alert lifecycle end to end (issue 5): XEP-0308 correction from the
-# group's resource, status board presence, heartbeat (2 s).
-add_test(NAME integration_lifecycle
-         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_lifecycle.sh
-                 --xmta $<TARGET_FILE:xmta>
-                 --client $<TARGET_FILE:xmta_test_client>)
-set_tests_properties(integration_lifecycle PROPERTIES
-                     LABELS integration TIMEOUT 300 RUN_SERIAL TRUE
-                     SKIP_RETURN_CODE 77)
+# group's resource, status board presence, heartbeat (2 s), against
+# Prosody and against ejabberd (the same cases; a server that cannot
+# start fails).
+foreach(server prosody ejabberd)
+    add_test(NAME integration_lifecycle_${server}
+             COMMAND bash
+                     ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_lifecycle.sh
+                     ${server}
+                     --xmta $<TARGET_FILE:xmta>
+                     --client $<TARGET_FILE:xmta_test_client>)
+    set_tests_properties(integration_lifecycle_${server} PROPERTIES
+                         LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
+endforeach()
 
 # Durability faults (issue 3): Prosody down, SIGKILL with a spool and under
 # load, a silent link through a loopback proxy, SIGTERM, a full disk.

@@ -4,7 +4,8 @@
  * and corrects the first message (<replace id/>), also after a restart
  * with the spool; heartbeat = 1s turns the presence xa with one message
  * and back with one; the presence counts firing alerts (dnd, "N firing",
- * "all clear"). */
+ * "all clear"); the counters behind /metrics, exactly; the heartbeat's
+ * state across restarts on the spool (heartbeat table). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "component/component.h"
 #include "conf/conf.h"
@@ -643,6 +645,365 @@ static void test_room_board(void **state)
     env_close(&e);
 }
 
+static int spool_empty(void *arg)
+{
+    struct env *e = arg;
+    struct comp_spool_status st;
+
+    comp_spool_status(e->c, &st);
+    return st.depth == 0;
+}
+
+/* ---- /metrics -------------------------------------------------------- */
+
+static void want_life_stats(struct env *e,
+                            size_t groups,
+                            unsigned long firing,
+                            size_t series,
+                            unsigned long corrections,
+                            unsigned long resolved_new,
+                            unsigned long board_updates)
+{
+    struct comp_life_stats ls;
+
+    comp_life_stats(e->c, &ls);
+    assert_int_equal(ls.groups, groups);
+    assert_int_equal(ls.firing, firing);
+    assert_int_equal(ls.series, series);
+    assert_int_equal(ls.corrections, corrections);
+    assert_int_equal(ls.resolved_new, resolved_new);
+    assert_int_equal(ls.board_updates, board_updates);
+}
+
+/* The lifecycle's counters after a scripted sequence: groups and alerts
+ * firing, series, corrections, resolved notifications sent as new
+ * messages, status board changes (each one a presence that changed). */
+static void test_metrics_alerts(void **state)
+{
+    struct env e;
+    const struct xml_node *st;
+
+    (void)state;
+    env_open(&e, HOOK_CORRECT, 0);
+    comp_life_stats(NULL, &(struct comp_life_stats){0}); /* NULL-safe */
+    want_life_stats(&e, 0, 0, 0, 0, 0, 0);
+    subscribe(&e);
+    want_presence(&e, "", "all clear");
+    want_life_stats(&e, 0, 0, 0, 0, 0, 0); /* a probe answer: no change */
+
+    submit_alert(&e, "am", "ms-f1", GROUP, MSG_ALERT_FIRING, 2);
+    wait_msg(&e, "ms-f1");
+    want_presence(&e, "dnd", "2 firing");
+    want_life_stats(&e, 1, 2, 1, 0, 0, 1);
+    submit_alert(&e, "am", "ms-g1", GROUP2, MSG_ALERT_FIRING, 1);
+    wait_msg(&e, "ms-g1");
+    want_presence(&e, "dnd", "3 firing");
+    want_life_stats(&e, 2, 3, 2, 0, 0, 2);
+    /* resolved: a correction of ms-f1 */
+    submit_alert(&e, "am", "ms-r1", GROUP, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r1");
+    assert_string_equal(replace_of(st), "ms-f1");
+    want_presence(&e, "dnd", "1 firing");
+    want_life_stats(&e, 1, 1, 2, 1, 0, 3);
+    /* resolved for a group never sent here: a new message; the board
+     * does not change (the group was not firing) */
+    submit_alert(&e, "am", "ms-r3", "{}:{alertname=\"Never\"}",
+                 MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r3");
+    assert_null(replace_of(st));
+    want_life_stats(&e, 1, 1, 2, 1, 1, 3);
+    /* a repeat of GROUP2, as many alerts: a correction, no board change */
+    submit_alert(&e, "am", "ms-g2", GROUP2, MSG_ALERT_FIRING, 1);
+    st = wait_msg(&e, "ms-g2");
+    assert_string_equal(replace_of(st), "ms-g1");
+    want_life_stats(&e, 1, 1, 2, 2, 1, 3);
+    /* more alerts than shown: a new message (not counted), the board
+     * changes */
+    submit_alert(&e, "am", "ms-g3", GROUP2, MSG_ALERT_FIRING, 4);
+    st = wait_msg(&e, "ms-g3");
+    assert_null(replace_of(st));
+    want_presence(&e, "dnd", "4 firing");
+    want_life_stats(&e, 1, 4, 2, 2, 1, 4);
+    /* resolved after it: corrects ms-g3; all clear */
+    submit_alert(&e, "am", "ms-r2", GROUP2, MSG_ALERT_RESOLVED, 0);
+    st = wait_msg(&e, "ms-r2");
+    assert_string_equal(replace_of(st), "ms-g3");
+    want_presence(&e, "", "all clear");
+    want_life_stats(&e, 0, 0, 2, 3, 1, 5);
+    /* a hook without heartbeat has no heartbeat entry */
+    assert_int_equal(
+        comp_heartbeat_stat(e.c, 0, &(struct comp_heartbeat_stat){0}), 0);
+    env_close(&e);
+}
+
+static void
+want_beat(struct env *e, int ok, unsigned long received, unsigned long missed)
+{
+    struct comp_heartbeat_stat hb;
+
+    assert_int_equal(comp_heartbeat_stat(e->c, 0, &hb), 1);
+    assert_string_equal(hb.hook, "watchdog");
+    assert_int_equal(hb.ok, ok);
+    assert_int_equal(hb.received, received);
+    assert_int_equal(hb.missed, missed);
+    assert_int_equal(comp_heartbeat_stat(e->c, 1, &hb), 0);
+}
+
+/* Heartbeat counters: missing (ok 0, missed 1), back (ok 1, received),
+ * webhooks in time (received only); the board changes with it. */
+static void test_metrics_heartbeat(void **state)
+{
+    struct env e;
+    struct comp_life_stats ls;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 0);
+    subscribe(&e);
+    g_msgs = 1;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 0, 0, 1);
+    comp_life_stats(e.c, &ls);
+    assert_int_equal(ls.board_updates, 1); /* xa */
+    submit_alert(&e, "watchdog", "mh-1", NULL, 0, 0);
+    g_msgs = 2;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 1, 1, 1);
+    submit_alert(&e, "watchdog", "mh-2", NULL, 0, 0);
+    want_beat(&e, 1, 2, 1);
+    comp_life_stats(e.c, &ls);
+    assert_int_equal(ls.board_updates, 2); /* back to all clear */
+    assert_int_equal(ls.corrections + ls.resolved_new + ls.groups, 0);
+    /* Silent again: missed 2, one more notice. */
+    g_msgs = 3;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    want_beat(&e, 0, 2, 2);
+    env_close(&e);
+}
+
+/* ---- the heartbeat across restarts (spool) ---------------------------- */
+
+#define HOOK_BEAT3                                                             \
+    "[hook watchdog]\ntoken = 0123456789abcdef0123456789abcdef\nfrom = bot\n"  \
+    "to = " USER "\nheartbeat = 3s\n"
+
+/* The heartbeat row of hook watchdog in e's spool: 1 with *last_ms and
+ * *missing, 0 when there is none; *rows the table's row count. */
+static int beat_row(struct env *e, int64_t *last_ms, int *missing, int *rows)
+{
+    char path[128];
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int found = 0;
+
+    snprintf(path, sizeof(path), "%s/spool.db", e->dir);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM heartbeat", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    *rows = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT last_ms, missing FROM heartbeat"
+                                        " WHERE hook = 'watchdog'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *last_ms = sqlite3_column_int64(st, 0);
+        *missing = sqlite3_column_int(st, 1);
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void hhmm_of(time_t t, char out[8])
+{
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(out, 8, "%H:%M", &tm);
+}
+
+/* heartbeat = 3s with the spool: the last webhook at T, xmta down from
+ * T+0.1 s to T+2 s; the silence is reported at T+3 s (one period after
+ * the webhook, not T+5 s, one after the restart), naming T's time. A
+ * restart while it is missing keeps it: xa at once, no second notice,
+ * and the next webhook is "back". A restart without heartbeat = drops
+ * the row. */
+static void test_heartbeat_persist(void **state)
+{
+    struct env e;
+    char hhmm0[8], hhmm1[8], want0[200], want1[200], *body;
+    time_t t0, t1;
+    uint64_t t;
+    int64_t last_ms, before;
+    int missing, rows;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT3, 1);
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 1);
+    assert_int_equal(missing, 0); /* the watch's start is stored */
+    t = fake_now_ms();
+    before = wall_ms();
+    t0 = time(NULL);
+    submit_alert(&e, "watchdog", "wp-1", NULL, 0, 0);
+    t1 = time(NULL);
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 1);
+    assert_true(last_ms >= before && last_ms <= wall_ms());
+    assert_int_equal(missing, 0);
+    assert_int_equal(rows, 1);
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
+    env_comp_close(&e);
+    assert_true(fake_run_until(e.base, NULL, NULL, 1900));
+    env_comp(&e);
+    subscribe(&e);
+    g_msgs = 1;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 4000));
+    t = fake_now_ms() - t;
+    if (t < 2950 || t > 4300)
+        fail_msg("the notice came %llu ms after the webhook, wanted 3000",
+                 (unsigned long long)t);
+    hhmm_of(t0, hhmm0);
+    hhmm_of(t1, hhmm1);
+    snprintf(want0, sizeof(want0),
+             "\xe2\x9a\xa0\xef\xb8\x8f *No heartbeat* from watchdog since %s "
+             "(expected every 3s): the monitoring may be down.",
+             hhmm0);
+    snprintf(want1, sizeof(want1),
+             "\xe2\x9a\xa0\xef\xb8\x8f *No heartbeat* from watchdog since %s "
+             "(expected every 3s): the monitoring may be down.",
+             hhmm1);
+    body = msg_body(&e, 0);
+    assert_non_null(body);
+    if (strcmp(body, want0) != 0)
+        assert_string_equal(body, want1);
+    free(body);
+    snprintf(want0, sizeof(want0), "no heartbeat since %s", hhmm0);
+    snprintf(want1, sizeof(want1), "no heartbeat since %s", hhmm1);
+    g_status = want0;
+    if (!fake_run_until(e.base, got_status, &e, 3000))
+        want_presence(&e, "xa", want1);
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 1);
+    assert_int_equal(missing, 1);
+    want_beat(&e, 0, 0, 1);
+
+    /* Restart while missing: xa at once, no second notice. (The notice
+     * acknowledged first: an unacknowledged one is sent again.) */
+    assert_true(fake_run_until(e.base, spool_empty, &e, 3000));
+    env_comp_close(&e);
+    env_comp(&e);
+    want_beat(&e, 0, 0, 0);
+    subscribe(&e);
+    g_status = want0;
+    if (!fake_run_until(e.base, got_status, &e, 3000))
+        want_presence(&e, "xa", want1);
+    assert_true(fake_run_until(e.base, NULL, NULL, 3500));
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 1);
+    /* The next webhook: "back" (missing since T's time). */
+    submit_alert(&e, "watchdog", "wp-2", NULL, 0, 0);
+    g_msgs = 2;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    body = msg_body(&e, 1);
+    assert_non_null(body);
+    snprintf(want0, sizeof(want0),
+             "\xe2\x9c\x85 *Heartbeat back* from watchdog (missing since %s).",
+             hhmm0);
+    snprintf(want1, sizeof(want1),
+             "\xe2\x9c\x85 *Heartbeat back* from watchdog (missing since %s).",
+             hhmm1);
+    if (strcmp(body, want0) != 0)
+        assert_string_equal(body, want1);
+    free(body);
+    want_presence(&e, "", "all clear");
+    want_beat(&e, 1, 1, 0);
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 1);
+    assert_int_equal(missing, 0);
+
+    /* Without heartbeat = the row goes; with it again, a new watch. */
+    assert_true(fake_run_until(e.base, spool_empty, &e, 3000));
+    env_comp_close(&e);
+    e.hooks = HOOK_CORRECT;
+    env_comp(&e);
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 0);
+    assert_int_equal(rows, 0);
+    env_comp_close(&e);
+    e.hooks = HOOK_BEAT3;
+    before = wall_ms();
+    env_comp(&e);
+    assert_int_equal(beat_row(&e, &last_ms, &missing, &rows), 1);
+    assert_true(last_ms >= before);
+    env_close(&e);
+}
+
+/* Memory mode (path = none): nothing is kept; after a restart a whole
+ * period passes before a silence is reported. */
+static void test_heartbeat_memory_restart(void **state)
+{
+    struct env e;
+    uint64_t t;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT3, 0);
+    submit_alert(&e, "watchdog", "wm-1", NULL, 0, 0);
+    env_comp_close(&e);
+    assert_true(fake_run_until(e.base, NULL, NULL, 2000));
+    t = fake_now_ms();
+    env_comp(&e);
+    g_msgs = 1;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 5000));
+    assert_true(fake_now_ms() - t >= 2950);
+    env_close(&e);
+}
+
+/* A standby started on a spool whose heartbeat is overdue reports
+ * nothing: it learns from the server that it is one only after its
+ * timers fired. After the takeover no notice at once; a whole period
+ * later one. */
+static void test_heartbeat_persist_standby(void **state)
+{
+    struct env e;
+    struct fake_opts *fo;
+    const struct xml_node *first = NULL;
+
+    (void)state;
+    env_open(&e, HOOK_BEAT, 1);
+    submit_alert(&e, "watchdog", "ws-1", NULL, 0, 0);
+    env_comp_close(&e);
+    assert_true(fake_run_until(e.base, NULL, NULL, 1200)); /* overdue */
+    fo = fake_options(e.fs);
+    fo->mode = FAKE_STREAM_ERROR;
+    fo->mode_conns = fake_connections(e.fs) + 8;
+    fo->err_condition = "conflict";
+    g_conflicts = 8;
+    env_comp(&e);
+    g_conflicts = 0;
+    subscribe(&e);
+    for (int i = 0; i < 300 && !first; i++) {
+        first = last_presence(&e);
+        if (!first)
+            fake_run_until(e.base, NULL, NULL, 10);
+    }
+    assert_non_null(first);
+    assert_string_equal(child_text(first, "status"), "all clear");
+    assert_int_equal(fake_count_named(e.fs, "message", "to", USER), 0);
+    g_msgs = 1;
+    assert_true(fake_run_until(e.base, got_msgs, &e, 3000));
+    assert_string_equal(child_text(last_presence(&e), "show"), "xa");
+    env_close(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +1015,11 @@ int main(void)
         cmocka_unit_test(test_heartbeat_reload),
         cmocka_unit_test(test_heartbeat_standby),
         cmocka_unit_test(test_room_board),
+        cmocka_unit_test(test_metrics_alerts),
+        cmocka_unit_test(test_metrics_heartbeat),
+        cmocka_unit_test(test_heartbeat_persist),
+        cmocka_unit_test(test_heartbeat_memory_restart),
+        cmocka_unit_test(test_heartbeat_persist_standby),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

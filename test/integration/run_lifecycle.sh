@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # shellcheck source-path=SCRIPTDIR
 # run_lifecycle.sh -- the alert lifecycle end to end (issue 5): a private
-# Prosody, the real daemon and a real XMPP client (alice).
+# Prosody 0.12 or ejabberd 23.01 (the same cases on both), the real daemon
+# and a real XMPP client (alice).
 #  - on_resolve = correct: an Alertmanager group firing, then resolved; the
 #    resolved message alice receives carries <replace id> equal to the
 #    firing message's id and comes from the same full JID
@@ -14,33 +15,76 @@
 #  - heartbeat = 2s: no webhook for 2 s turns the bot's presence xa "no
 #    heartbeat since HH:MM" with one message; a webhook brings one "back"
 #    message and available presence; the webhooks are not forwarded.
-#  - the group fires again (a new message), xmta restarts on its spool, and
-#    the resolved notification still corrects that message.
-# Usage: run_lifecycle.sh --xmta PATH/xmta --client PATH/xmta_test_client
+#  - GET /metrics: the lifecycle's families and their values.
+#  - the group fires again (a new message) and the heartbeat goes missing
+#    again; xmta restarts on its spool: the heartbeat is still missing
+#    (xa, no second message; the next webhook is "back"), and the
+#    resolved notification still corrects the firing message.
+# A server that cannot be installed or started fails the run.
+# Usage: run_lifecycle.sh prosody|ejabberd --xmta PATH/xmta
+#                         --client PATH/xmta_test_client
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
-. "$HERE/prosody.sh"
 
+SERVER=${1:-}
+shift || true
 XMTA=${XMTA_BIN:-}
 CLIENT=${XMTA_TEST_CLIENT:-}
+usage() {
+    echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2
+    exit 2
+}
 while [ $# -gt 0 ]; do
     case $1 in
     --xmta) XMTA=$2; shift 2 ;;
     --client) CLIENT=$2; shift 2 ;;
-    *) echo "usage: $0 --xmta PATH --client PATH" >&2; exit 2 ;;
+    *) usage ;;
     esac
 done
 [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
+XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
 
-prosody_install_if_missing || exit $?
+# The server backends (as in run_server.sh): srv_install, srv_setup BLOCK,
+# srv_start, srv_stop, srv_log, C2S_PORT, COMPONENT_PORT, SRV_NAME.
+case $SERVER in
+prosody)
+    . "$HERE/prosody.sh"
+    SRV_NAME=Prosody
+    C2S_PORT=$PROSODY_C2S_PORT
+    COMPONENT_PORT=$PROSODY_COMPONENT_PORT
+    srv_install() { prosody_install_if_missing; }
+    srv_setup() { prosody_setup "$DIR" "$1"; }
+    srv_start() { prosody_start "$DIR"; }
+    srv_stop() { prosody_stop "$DIR"; }
+    srv_log() { echo "$DIR/prosody.log"; }
+    ;;
+ejabberd)
+    . "$HERE/ejabberd.sh"
+    SRV_NAME=ejabberd
+    C2S_PORT=$EJABBERD_C2S_PORT
+    COMPONENT_PORT=$EJABBERD_COMPONENT_PORT
+    srv_install() { ejabberd_install_if_missing; }
+    srv_setup() { ejabberd_setup "$DIR" "$1"; }
+    srv_start() { ejabberd_start "$DIR"; }
+    srv_stop() { ejabberd_stop "$DIR"; }
+    srv_log() { echo "$DIR/log/ejabberd.log"; }
+    ;;
+*) usage ;;
+esac
+
+if ! srv_install; then
+    echo "not ok - $SERVER is installed"
+    exit 1
+fi
 it_lock 600 || { echo "not ok - another integration run holds the lock"; exit 1; }
 HTTP_PORT=${XMTA_HTTP_PORT:-18080}
 BASE=http://127.0.0.1:$HTTP_PORT
-PROSODY_COMPONENT_SECRET=life-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=life-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+DOMAIN=notify.localhost
 DIR=$(mktemp -d /tmp/xmta-life.XXXXXX)
 chmod 755 "$DIR"
 XMTA_PID=""
@@ -48,10 +92,12 @@ XMTA_PID=""
 cleanup() {
     it_kill_all
     [ -n "$XMTA_PID" ] && it_kill "$XMTA_PID"
-    prosody_stop "$DIR"
+    srv_stop
     if [ "$IT_FAILED" -ne 0 ]; then
         echo "# --- xmta log (tail)"
         tail -n 60 "$DIR/xmta.log" 2>/dev/null | sed 's/^/#   /'
+        echo "# --- $(srv_log) (tail)"
+        tail -n 40 "$(srv_log)" 2>/dev/null | sed 's/^/#   /'
     fi
     if [ "$IT_FAILED" -eq 0 ] && [ -z "${XMTA_KEEP:-}" ]; then
         rm -rf "$DIR"
@@ -117,12 +163,14 @@ presence_is() {
     return 1
 }
 
-# room_presence_is TEXT...: until the newest presence carol got from the
-# bot's occupant JID ($ROOM/am) holds every TEXT (10 s at most).
+# room_presence_is [NICK] TEXT...: until the newest presence carol got
+# from a bot's occupant JID ($ROOM/NICK, default am) holds every TEXT
+# (10 s at most).
 room_presence_is() {
-    local i p t all
+    local i p t all nick=am
+    case ${1:-} in "<"*) ;; *) nick=$1; shift ;; esac
     for ((i = 0; i < 100; i++)); do
-        p=$(grep -F "<presence" "$C" | grep -F "from=\"$ROOM/am\"" |
+        p=$(grep -F "<presence" "$C" | grep -F "from=\"$ROOM/$nick\"" |
             grep -vF 'type=' | tail -n 1)
         all=1
         for t in "$@"; do
@@ -131,7 +179,7 @@ room_presence_is() {
         [ "$all" -eq 1 ] && return 0
         sleep 0.1
     done
-    echo "# newest presence of $ROOM/am: $p"
+    echo "# newest presence of $ROOM/$nick: $p"
     return 1
 }
 
@@ -162,11 +210,6 @@ EOF
 WATCHDOG='{"version":"4","groupKey":"{}:{alertname=\"Watchdog\"}","status":"firing","receiver":"wd","groupLabels":{},"commonLabels":{"alertname":"Watchdog"},"commonAnnotations":{},"externalURL":"http://am:9093","alerts":[{"status":"firing","labels":{"alertname":"Watchdog"},"annotations":{},"startsAt":"2024-05-01T12:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"w1"}]}'
 
 port_open "$HTTP_PORT" && bail "port $HTTP_PORT is free for xmta"
-prosody_setup "$DIR" || bail "Prosody setup"
-prosody_start "$DIR" || bail "private Prosody starts"
-ok "private Prosody runs"
-DOMAIN=$PROSODY_COMPONENT_DOMAIN
-
 ROOM=board@conference.localhost
 T_AM=$("$XMTA" token | sed -n "s/^token = //p")
 T_WD=$("$XMTA" token | sed -n "s/^token = //p")
@@ -174,8 +217,8 @@ cat >"$DIR/xmta.ini" <<EOF
 [component]
 domain = $DOMAIN
 server = 127.0.0.1
-port = $PROSODY_COMPONENT_PORT
-secret = $PROSODY_COMPONENT_SECRET
+port = $COMPONENT_PORT
+secret = $SECRET
 
 [spool]
 path = $DIR/spool
@@ -195,10 +238,18 @@ token = $T_WD
 from = wd
 to = alice@localhost
 heartbeat = 2s
+room = $ROOM
 EOF
 "$XMTA" check -c "$DIR/xmta.ini" >"$DIR/check.out" 2>&1 ||
     bail "xmta check accepts the config ($(cat "$DIR/check.out"))"
 ok "xmta check accepts on_resolve and heartbeat"
+
+# The server is configured with exactly what `xmta setup` prints.
+"$XMTA" setup "$SERVER" -c "$DIR/xmta.ini" >"$DIR/setup.block" 2>"$DIR/setup.err" ||
+    bail "xmta setup $SERVER -c xmta.ini ($(cat "$DIR/setup.err"))"
+srv_setup "$DIR/setup.block" || bail "$SRV_NAME setup (config, users)"
+srv_start || bail "private $SRV_NAME starts"
+ok "private $SRV_NAME runs"
 
 # Config errors name the file and line.
 sed 's/^on_resolve = correct/on_resolve = edit/' "$DIR/xmta.ini" >"$DIR/bad.ini"
@@ -214,7 +265,7 @@ esac
 
 # carol creates the room before xmta joins it (xmta never creates rooms).
 C=$DIR/carol.stanzas
-"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid carol@localhost \
+"$CLIENT" --host 127.0.0.1 --port "$C2S_PORT" --jid carol@localhost \
     --password carol-pw --join "$ROOM/carol" --out "$DIR/carol.jsonl" \
     --stanzas "$C" --expect 0 --duration 60 --timeout 70 \
     >"$DIR/carol.stdout" 2>"$DIR/carol.stderr" &
@@ -244,7 +295,7 @@ WD_AT=$(date +%H:%M)
 
 J=$DIR/alice.jsonl
 S=$DIR/alice.stanzas
-"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+"$CLIENT" --host 127.0.0.1 --port "$C2S_PORT" --jid alice@localhost \
     --password alice-pw --out "$J" --stanzas "$S" --expect 0 --duration 60 \
     --timeout 70 \
     --raw "<presence type='subscribe' to='am@$DOMAIN'/>" \
@@ -323,11 +374,22 @@ wait_has 10 "$J" "\"from\":\"wd@$DOMAIN\"" "No heartbeat" ||
 sleep 3 # more silence: no second message
 n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
 check_eq "one heartbeat message during the silence" 1 "$n"
+# The hook's room too: the notice once, from the bot's occupant JID, and
+# the xa presence as an update of that occupant.
+n=$(grep -F "\"from\":\"$ROOM/wd\"" "$DIR/carol.jsonl" | grep -F "No heartbeat" |
+    grep -cF '"type":"groupchat"')
+check_eq "the room got the heartbeat message once (groupchat from $ROOM/wd)" 1 "$n"
+check "status board in the room: $ROOM/wd is xa" \
+    room_presence_is wd '<show>xa</show>' '<status>no heartbeat since '
 check_eq "watchdog webhook again: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
 wait_has 10 "$J" "\"from\":\"wd@$DOMAIN\"" "Heartbeat back" ||
     not_ok "alice gets the back message"
 check "heartbeat back: wd presence available again" \
     presence_is wd '<status>all clear</status>'
+wait_has 10 "$DIR/carol.jsonl" "\"from\":\"$ROOM/wd\"" "Heartbeat back" ||
+    not_ok "the room gets the back message"
+check "status board in the room: $ROOM/wd back to 'all clear'" \
+    room_presence_is wd '<status>all clear</status>'
 check_eq "watchdog webhook in time: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
 sleep 1
 n=$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")
@@ -348,10 +410,100 @@ F2_LINE=$(new_firing_lines | sed -n 2p | cut -d: -f1)
 [ -n "$F2_LINE" ] || bail "alice gets the second firing message as a new one"
 F2_ID=$("$CLIENT" --get "$J" $((F2_LINE - 1)) id)
 ok "firing after resolved is a new message ($F2_ID)"
+
+# --- GET /metrics: the lifecycle's families ----------------------------
+# The heartbeat goes missing again (2 s after the last webhook): then
+# every value below is settled.
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "No heartbeat")" -ge 2 ] &&
+        break
+    sleep 0.1
+done
+check_eq "the heartbeat went missing a second time (one more message)" 3 \
+    "$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")"
+metric() { # metric SERIES: its value, empty if absent
+    curl -s --max-time 5 "$BASE/metrics" | awk -v s="$1" '$1 == s { print $2 }'
+}
+curl -s --max-time 5 "$BASE/metrics" >"$DIR/metrics.txt"
+for f in "xmta_alert_groups gauge" "xmta_alerts_firing gauge" \
+    "xmta_alert_series gauge" "xmta_alert_corrections_total counter" \
+    "xmta_alert_resolved_new_total counter" \
+    "xmta_status_board_updates_total counter" \
+    "xmta_heartbeats_received_total counter" \
+    "xmta_heartbeats_missed_total counter" "xmta_heartbeat_ok gauge"; do
+    check "metrics: # TYPE $f" grep -qxF "# TYPE $f" "$DIR/metrics.txt"
+done
+# am: one group firing (1 alert), one series (alice; the room is no
+# series), one correction (the resolved), nothing resolved as new; the
+# board: am dnd, all clear, dnd; wd xa, back, xa. wd: 3 webhooks, 2
+# silences, missing now.
+check_eq "metrics: xmta_alert_groups" 1 "$(metric xmta_alert_groups)"
+check_eq "metrics: xmta_alerts_firing" 1 "$(metric xmta_alerts_firing)"
+check_eq "metrics: xmta_alert_series" 1 "$(metric xmta_alert_series)"
+check_eq "metrics: xmta_alert_corrections_total" 1 \
+    "$(metric xmta_alert_corrections_total)"
+check_eq "metrics: xmta_alert_resolved_new_total" 0 \
+    "$(metric xmta_alert_resolved_new_total)"
+check_eq "metrics: xmta_status_board_updates_total" 6 \
+    "$(metric xmta_status_board_updates_total)"
+check_eq "metrics: heartbeats received (wd)" 3 \
+    "$(metric 'xmta_heartbeats_received_total{hook="wd"}')"
+check_eq "metrics: heartbeats missed (wd)" 2 \
+    "$(metric 'xmta_heartbeats_missed_total{hook="wd"}')"
+check_eq "metrics: heartbeat of wd missing" 0 \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}')"
+check_eq "metrics: no heartbeat series for am" "" \
+    "$(metric 'xmta_heartbeat_ok{hook="am"}')"
+
+# --- restart while the heartbeat is missing (the spool keeps it) -------
+S_BEFORE=$(count_lines "$S")
 it_kill "$XMTA_PID"
 XMTA_PID=""
 start_xmta || bail "xmta is online again after a restart"
 ok "xmta restarted on the same spool"
+# wd_presence_after_restart first|last TEXT...: the first (or newest)
+# available presence of wd to alice since the restart holds every TEXT
+# (10 s at most).
+wd_presence_after_restart() {
+    local i p t all which=$1
+    shift
+    for ((i = 0; i < 100; i++)); do
+        p=$(tail -n +"$((S_BEFORE + 1))" "$S" | grep -F "<presence" |
+            grep -F "from=\"wd@$DOMAIN/xmta\"" | grep -vF 'type=')
+        if [ "$which" = first ]; then
+            p=$(head -n 1 <<<"$p")
+        else
+            p=$(tail -n 1 <<<"$p")
+        fi
+        all=1
+        for t in "$@"; do
+            case $p in *"$t"*) ;; *) all=0 ;; esac
+        done
+        [ "$all" -eq 1 ] && return 0
+        sleep 0.1
+    done
+    echo "# $which presence of wd since the restart: $p"
+    return 1
+}
+check "after the restart: wd is xa 'no heartbeat since ...' at once" \
+    wd_presence_after_restart first '<show>xa</show>' '<status>no heartbeat since '
+sleep 3 # more than the period: it was told before, no second message
+check_eq "after the restart: no second 'No heartbeat' message" 3 \
+    "$(grep -cF "\"from\":\"wd@$DOMAIN\"" "$J")"
+check_eq "after the restart: metrics say wd missing" 0 \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}')"
+check_eq "watchdog webhook after the restart: 202" 202 "$(post "$T_WD" "$WATCHDOG")"
+for ((i = 0; i < 100; i++)); do
+    [ "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "Heartbeat back")" -ge 2 ] &&
+        break
+    sleep 0.1
+done
+check_eq "after the restart: the webhook brings the 'back' message" 2 \
+    "$(grep -F "\"from\":\"wd@$DOMAIN\"" "$J" | grep -cF "Heartbeat back")"
+check "after the restart: wd available again" \
+    wd_presence_after_restart last '<status>all clear</status>'
+check_eq "after the restart: metrics say wd ok, one webhook" "1 1" \
+    "$(metric 'xmta_heartbeat_ok{hook="wd"}') $(metric 'xmta_heartbeats_received_total{hook="wd"}')"
 check_eq "resolved after the restart: 202" 202 "$(post "$T_AM" "$(am_payload resolved)")"
 if wait_has 10 "$J" "\"replace\":\"$F2_ID\""; then
     R2_LINE=$(grep -n "\"replace\":\"$F2_ID\"" "$J" | head -n 1 | cut -d: -f1)
