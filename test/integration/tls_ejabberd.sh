@@ -161,13 +161,19 @@ wait_until 20 online ||
     bail "good CA and name: the component is online over TLS"
 ok "good CA and name: the component is online over TLS"
 check "ejabberd accepted the handshake over TLS" wait_until 10 auth_at_least 1
+# alice online first: the message goes to her session, not through
+# ejabberd's offline storage (which made the wait depend on her login)
+"$CLIENT" --host 127.0.0.1 --port "$EJABBERD_C2S_PORT" \
+    --jid alice@localhost --password alice-pw --out "$DIR/alice.jsonl" \
+    --expect 1 --timeout 40 >"$DIR/alice.stdout" 2>"$DIR/alice.stderr" &
+ALICE=$!
+it_track "$ALICE"
+wait_for_line "$DIR/alice.stdout" ready 30 "$ALICE" ||
+    not_ok "alice is online before the webhook"
 code=$(curl -sS --max-time 10 -o "$DIR/post.body" -w '%{http_code}' \
     -d 'text=over TLS to alice' "$BASE/hook/$TOKEN" 2>>"$DIR/curl.err")
 check_eq "webhook answered 202" 202 "$code"
-"$CLIENT" --host 127.0.0.1 --port "$EJABBERD_C2S_PORT" \
-    --jid alice@localhost --password alice-pw --out "$DIR/alice.jsonl" \
-    --expect 1 --timeout 20 >"$DIR/alice.stdout" 2>"$DIR/alice.stderr" ||
-    true
+wait_pid "$ALICE" 45 >/dev/null || true
 check_eq "alice received the message sent over TLS" "over TLS to alice" \
     "$("$CLIENT" --get "$DIR/alice.jsonl" 0 body 2>/dev/null)"
 stop_xmta
