@@ -10,6 +10,7 @@
 
 #include "conf/conf.h"
 #include "http/body.h"
+#include "http/internal.h"
 #include "xml/err.h"
 #include "xml/jid.h"
 #include "xml/msg.h"
@@ -205,17 +206,6 @@ static int field_put(struct decoder *d,
 
 /* ---- application/x-www-form-urlencoded (and the query string) ---------- */
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) into out ('+' is a space); out has room for
  * len bytes. Returns the decoded length, or -1 on a bad escape. */
 static long pct_decode(const char *s, size_t len, char *out)
@@ -230,8 +220,8 @@ static long pct_decode(const char *s, size_t len, char *out)
 
             if (len - i < 3)
                 return -1;
-            hi = hex_value(s[i + 1]);
-            lo = hex_value(s[i + 2]);
+            hi = http_hex_digit(s[i + 1]);
+            lo = http_hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             out[o++] = (char)(hi << 4 | lo);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "http/format.h"
+#include "http/internal.h"
 #include "xml/err.h"
 
 enum ntfy_field {
@@ -49,17 +50,6 @@ static int b64val(char c)
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
     return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 /* One RFC 2047 encoded-word "=?UTF-8?B|Q?text?=" at s (UTF-8 and ASCII
@@ -105,9 +95,9 @@ static size_t encoded_word(struct rbuf *b, const char *s)
         for (const char *p = q2; p < end; p++) {
             char c = *p == '_' ? ' ' : *p;
 
-            if (*p == '=' && end - p >= 3 && hexval(p[1]) >= 0 &&
-                hexval(p[2]) >= 0) {
-                c = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+            if (*p == '=' && end - p >= 3 && http_hex_digit(p[1]) >= 0 &&
+                http_hex_digit(p[2]) >= 0) {
+                c = (char)(http_hex_digit(p[1]) << 4 | http_hex_digit(p[2]));
                 p += 2;
             }
             rbuf_put(b, &c, 1);

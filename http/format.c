@@ -10,6 +10,7 @@
 
 #include "http/body.h"
 #include "http/format.h"
+#include "http/internal.h"
 #include "xml/err.h"
 
 /* Every format, in the order of auto-detection (FORMATS.md, with the
@@ -79,17 +80,6 @@ const char *fmt_header_get(const struct fmt_request *rq, const char *name)
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..len) ('+' is a space); malloc'd, NULL on a bad
  * escape, an embedded NUL or no memory. */
 static char *pct_dup(const char *s, size_t len)
@@ -106,8 +96,8 @@ static char *pct_dup(const char *s, size_t len)
             out[o++] = ' ';
         } else if (s[i] != '%') {
             out[o++] = s[i];
-        } else if (len - i >= 3 && (hi = hexval(s[i + 1])) >= 0 &&
-                   (lo = hexval(s[i + 2])) >= 0 && (hi | lo) != 0) {
+        } else if (len - i >= 3 && (hi = http_hex_digit(s[i + 1])) >= 0 &&
+                   (lo = http_hex_digit(s[i + 2])) >= 0 && (hi | lo) != 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

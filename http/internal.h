@@ -8,6 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value of hex digit c (either case), or -1: for the percent, quoted-
+ * printable and signature decoders of http/. */
+static inline int http_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 struct bufferevent;
 struct event_base;
 struct evconnlistener;

@@ -8,17 +8,6 @@
 #include "http/internal.h"
 #include "xml/err.h"
 
-static int route_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The n bytes at s percent-decoded as evhttp_uridecode() does ("%XX" with
  * two hex digits is a byte, anything else is itself, '+' stays '+').
  * Malloc'd; "" when a byte decodes to NUL (such a token matches none);
@@ -33,8 +22,8 @@ static char *route_decode(const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
 
-        if (s[i] == '%' && i + 2 < n && (hi = route_hex(s[i + 1])) >= 0 &&
-            (lo = route_hex(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = http_hex_digit(s[i + 1])) >= 0 &&
+            (lo = http_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

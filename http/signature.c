@@ -10,20 +10,10 @@
 #include <openssl/hmac.h>
 
 #include "http/format.h"
+#include "http/internal.h"
 #include "xml/err.h"
 
 #define SIG_LEN 32 /* SHA-256 */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* "sha256=HEX" (prefix optional unless required) to 32 bytes. */
 static int sig_parse(const char *v, int need_prefix, unsigned char out[SIG_LEN])
@@ -34,7 +24,7 @@ static int sig_parse(const char *v, int need_prefix, unsigned char out[SIG_LEN])
     else if (need_prefix)
         return -1;
     for (int i = 0; i < SIG_LEN; i++) {
-        int hi = hexval(v[2 * i]), lo = hi < 0 ? -1 : hexval(v[2 * i + 1]);
+        int hi = http_hex_digit(v[2 * i]), lo = hi < 0 ? -1 : http_hex_digit(v[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;
