@@ -3,8 +3,8 @@
  * logs in over plaintext c2s (SASL PLAIN, bind, presence), prints "ready",
  * then counts the messages whose body carries "xmtabench:NANOS;" (the
  * sender's CLOCK_REALTIME) and measures each one's latency ("xmtabench:0;"
- * counts without a latency: bulk load beside a timestamped probe). It stops after
- * EXPECT messages, or IDLE seconds without one once the first came, or
+ * counts without a latency: bulk load beside a timestamped probe). It stops
+ * after EXPECT messages, or IDLE seconds without one once the first came, or
  * MAX seconds in all (or SIGTERM), and prints one line:
  *   received=N seconds=S per_s=R p50_ms=A p99_ms=B max_ms=C
  * Raw sockets and memmem, not a full XML parser: it only has to keep up.

@@ -15,31 +15,8 @@
 #include <jansson.h>
 
 #include "http/labels.h"
+#include "test/unit/fixture.h"
 #include "xml/msg.h"
-
-/* The fixture file's bytes (NUL-terminated); *len their count. */
-static char *fixture(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", XMTA_FIXTURES_DIR, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* data as format_decode() hands it over: a JSON object, else NULL. */
 static json_t *tree_of(const char *data, size_t len)
@@ -79,7 +56,7 @@ static void
 check_fixture(const char *file, const char *group, int alert, unsigned firing)
 {
     size_t len;
-    char *data = fixture(file, &len);
+    char *data = fixture_read(file, &len);
     struct msg *m = alert_of(data, len);
 
     assert_non_null(m->group);
@@ -174,7 +151,7 @@ static void test_not_alerts(void **state)
         "",
     };
     size_t len;
-    char *data = fixture("grafana_legacy.json", &len);
+    char *data = fixture_read("grafana_legacy.json", &len);
     struct msg *m = alert_of(data, len);
 
     (void)state;
@@ -230,7 +207,7 @@ static void test_labels(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
         size_t len;
-        char *data = fixture(fixtures[i].file, &len);
+        char *data = fixture_read(fixtures[i].file, &len);
         char *l = labels_of(data, len);
 
         if (!fixtures[i].labels && l)

@@ -15,6 +15,7 @@
 
 #include "http/body.h"
 #include "http/format.h"
+#include "test/unit/fixture.h"
 #include "xml/err.h"
 
 #define ZW "\xe2\x80\x8b" /* U+200B, the escape before a styling directive */
@@ -251,29 +252,6 @@ static const struct fixture_case cases[] = {
      "http://example.com/gitlab-org/gitlab-test/-/pipelines/31"},
 };
 
-static char *slurp(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", XMTA_FIXTURES_DIR, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Decodes data and returns rc; *used and out as format_decode(). */
 static int decode(const char *ctype,
                   const char *data,
@@ -310,7 +288,7 @@ static void test_fixtures(void **state)
         const struct fmt_def *used;
         char err[256];
         size_t len;
-        char *data = slurp(c->file, &len);
+        char *data = fixture_read(c->file, &len);
         int rc = decode(c->ctype, data, len, NULL, &h, c->header[0] ? 1 : 0,
                         c->forced, 0, &out, &used, err);
 

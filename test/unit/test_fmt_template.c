@@ -17,29 +17,10 @@
 #include "http/body.h"
 #include "http/format.h"
 #include "http/http.h"
+#include "test/unit/fixture.h"
 #include "xml/err.h"
 
 #define ZW "\xe2\x80\x8b"
-
-static char *slurp(const char *name, size_t *len)
-{
-    char path[1024];
-    FILE *f;
-    char *buf;
-    long n;
-
-    snprintf(path, sizeof(path), "%s/%s", XMTA_FIXTURES_DIR, name);
-    assert_non_null(f = fopen(path, "rb"));
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    rewind(f);
-    assert_non_null(buf = malloc((size_t)n + 1));
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* Renders src over the fixture (or inline JSON) and compares. */
 static void expect_render(const char *src, const char *json, const char *want)
@@ -56,7 +37,7 @@ static void expect_render(const char *src, const char *json, const char *want)
         root = json_loads(json, 0, &je);
     } else {
         size_t len;
-        char *data = slurp(json, &len);
+        char *data = fixture_read(json, &len);
 
         root = json_loadb(data, len, 0, &je);
         free(data);
