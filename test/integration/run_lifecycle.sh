@@ -48,33 +48,8 @@ done
 XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
 
-# The server backends (as in run_server.sh): srv_install, srv_setup BLOCK,
-# srv_start, srv_stop, srv_log, C2S_PORT, COMPONENT_PORT, SRV_NAME.
-case $SERVER in
-prosody)
-    . "$HERE/prosody.sh"
-    SRV_NAME=Prosody
-    C2S_PORT=$PROSODY_C2S_PORT
-    COMPONENT_PORT=$PROSODY_COMPONENT_PORT
-    srv_install() { prosody_install_if_missing; }
-    srv_setup() { prosody_setup "$DIR" "$1"; }
-    srv_start() { prosody_start "$DIR"; }
-    srv_stop() { prosody_stop "$DIR"; }
-    srv_log() { echo "$DIR/prosody.log"; }
-    ;;
-ejabberd)
-    . "$HERE/ejabberd.sh"
-    SRV_NAME=ejabberd
-    C2S_PORT=$EJABBERD_C2S_PORT
-    COMPONENT_PORT=$EJABBERD_COMPONENT_PORT
-    srv_install() { ejabberd_install_if_missing; }
-    srv_setup() { ejabberd_setup "$DIR" "$1"; }
-    srv_start() { ejabberd_start "$DIR"; }
-    srv_stop() { ejabberd_stop "$DIR"; }
-    srv_log() { echo "$DIR/log/ejabberd.log"; }
-    ;;
-*) usage ;;
-esac
+# The server backends (server.sh, as in run_server.sh).
+. "$HERE/server.sh" || usage
 
 if ! srv_install; then
     echo "not ok - $SERVER is installed"
