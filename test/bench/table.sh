@@ -25,7 +25,9 @@ bench_table() {
     /^BENCH part=e2e / {
         key = v("server") " " v("sender")
         e2e[++ne] = key; eline[key] = $0
-        if (v("sender") == "component") comp[v("server")] = v("delivered_per_s")
+        # the component ceilings: with stanzas like those of xmta, and minimal
+        if (v("sender") == "component-xmta-stanza") comp[v("server")] = v("delivered_per_s")
+        if (v("sender") == "component-minimal" || v("sender") == "component") minc[v("server")] = v("delivered_per_s")
     }
     /^BENCH part=callgrind / { cg[++nc] = $0 }
     /^BENCH part=memory / { mem[++nm] = $0 }
@@ -46,13 +48,14 @@ bench_table() {
         }
         if (ne) {
             print "End to end (webhook or sender to a real client that counts; 32 HTTP connections):\n"
-            print "| server | sender | delivered/s | of component ceiling | p50 ms | p99 ms | sent | lost | load |"
-            print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+            print "| server | sender | delivered/s | of component ceiling | of minimal-stanza ceiling | p50 ms | p99 ms | sent | lost | load |"
+            print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
             for (i = 1; i <= ne; i++) {
                 $0 = eline[e2e[i]]
-                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
                     v("server"), v("sender"), v("delivered_per_s"),
-                    pct(v("delivered_per_s"), comp[v("server")]), v("p50_ms"),
+                    pct(v("delivered_per_s"), comp[v("server")]),
+                    pct(v("delivered_per_s"), minc[v("server")]), v("p50_ms"),
                     v("p99_ms"), v("sent"), v("lost"), v("load")
             }
             print ""
