@@ -258,8 +258,9 @@ struct comp {
     unsigned long expired;       /* deliveries dropped after max_age */
     unsigned long spool_errors;  /* failed commits */
     struct xml_buf stanza;       /* each delivery's stanza, reused */
-    int64_t *undeleted;          /* acknowledged rows a delete missed */
+    int64_t *undeleted;          /* delivered rows not deleted yet */
     size_t n_undeleted, cap_undeleted;
+    int undeleted_warned;        /* said that rows stay (a delete failed) */
     uint64_t checkpoint_ms;    /* last WAL truncation */
     int grace;                 /* shutdown: flushing before the close */
     struct event *grace_timer; /* its deadline */

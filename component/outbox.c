@@ -223,6 +223,9 @@ static void comp_spool_try_open(struct comp *c)
 
 /* ---- submit and group commit --------------------------------------------- */
 
+static void comp_spool_deleted(struct comp *c);
+static void comp_spool_flush_deletes(struct comp *c);
+
 static void comp_pending_free(struct comp *c, struct comp_pending *p)
 {
     struct comp_delivery *d;
@@ -367,12 +370,21 @@ static int comp_batch_write(struct comp *c)
 {
     struct comp_pending *p;
     struct comp_delivery *d;
-    int rc;
+    int rc, deleting = c->n_undeleted > 0;
 
     if (!c->spool)
         return c->spool_broken ? XMTA_E_IO : 0;
     if ((rc = spool_begin(c->spool)) != 0)
         return rc == XMTA_E_FULL ? rc : XMTA_E_IO;
+    /* the rows delivered meanwhile leave in the same transaction; if that
+     * fails, the new ones go without them */
+    if (c->n_undeleted &&
+        spool_remove(c->spool, c->undeleted, c->n_undeleted) != 0) {
+        spool_rollback(c->spool);
+        if ((rc = spool_begin(c->spool)) != 0)
+            return rc == XMTA_E_FULL ? rc : XMTA_E_IO;
+        deleting = 0;
+    }
     TAILQ_FOREACH (p, &c->batch, link) {
         TAILQ_FOREACH (d, &p->staged, link) {
             struct spool_rec r;
@@ -387,6 +399,8 @@ static int comp_batch_write(struct comp *c)
     }
     /* With the syncer, the fdatasync runs while the loop goes on. */
     rc = c->synced ? spool_commit_async(c->spool) : spool_commit(c->spool);
+    if (rc == 0 && deleting)
+        comp_spool_deleted(c);
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
 }
 
@@ -464,9 +478,15 @@ void comp_outbox_commit(struct comp *c)
 {
     int rc;
 
-    if (TAILQ_EMPTY(&c->batch) || !TAILQ_EMPTY(&c->syncing))
+    if (!TAILQ_EMPTY(&c->syncing))
+        return; /* comp_on_synced() comes back for the batch and deletes */
+    if (TAILQ_EMPTY(&c->batch)) {
+        comp_spool_flush_deletes(c); /* none to go with: on their own */
         return;
+    }
     rc = comp_batch_write(c);
+    if (c->n_undeleted)
+        comp_spool_flush_deletes(c); /* the commit failed: on their own */
     if (rc == 0 && c->synced) {
         TAILQ_CONCAT(&c->syncing, &c->batch, link);
         return; /* answered by comp_on_synced() */
@@ -509,8 +529,10 @@ static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
     if (rc != 0)
         comp_syncing_unstore(c);
     comp_batch_finish(c, &c->syncing, rc);
-    /* What came meanwhile: committed after this iteration's requests. */
-    if (!TAILQ_EMPTY(&c->batch) && !evtimer_pending(c->commit, NULL))
+    /* What came meanwhile (new rows, delivered ones to delete): committed
+     * after this iteration's requests. */
+    if ((!TAILQ_EMPTY(&c->batch) || c->n_undeleted) &&
+        !evtimer_pending(c->commit, NULL))
         evtimer_add(c->commit, &now);
 }
 
@@ -668,21 +690,63 @@ static int comp_delivery_expired(const struct comp *c,
     return now - d->item->created > (int64_t)c->cfg->spool_max_age;
 }
 
-/* Deletes rows seqs[0..n) plus those an earlier delete missed. A delete
- * that fails (a full disk needs room even to delete) truncates the WAL
- * and tries once more; rows still left are retried with the next delete,
- * and at worst sent again after a restart, which at-least-once allows. */
+/* The rows in c->undeleted were deleted (committed). */
+static void comp_spool_deleted(struct comp *c)
+{
+    if (c->undeleted_warned)
+        xlog_info("spool", "%zu delivered row(s) left %s at last",
+                  c->n_undeleted, spool_file(c->spool));
+    c->undeleted_warned = 0;
+    c->n_undeleted = 0;
+    /* Empty: give the WAL's disk space back (not too often: fsyncs). */
+    if (c->n_deliveries == 0 && c->batch_n == 0 &&
+        comp_now_ms() - c->checkpoint_ms >= COMP_CHECKPOINT_MS) {
+        c->checkpoint_ms = comp_now_ms();
+        spool_checkpoint(c->spool);
+    }
+}
+
+/* Deletes the rows waiting in c->undeleted in a transaction of their
+ * own. One that fails (a full disk needs room even to delete) truncates
+ * the WAL and tries once more; rows still left are retried with the next
+ * delete, and at worst sent again after a restart, which at-least-once
+ * allows. */
+static void comp_spool_flush_deletes(struct comp *c)
+{
+    size_t k = c->n_undeleted;
+
+    if (!c->spool || k == 0)
+        return;
+    if (spool_delete(c->spool, c->undeleted, k) != 0 &&
+        (spool_checkpoint(c->spool) != 0 ||
+         spool_delete(c->spool, c->undeleted, k) != 0)) {
+        if (!c->undeleted_warned)
+            xlog_warn("spool", "%zu delivered row(s) stay in %s for now", k,
+                      spool_file(c->spool));
+        c->undeleted_warned = 1;
+        return;
+    }
+    comp_spool_deleted(c);
+}
+
+/* Deletes rows seqs[0..n) (delivered or expired). With the spool's sync
+ * thread this waits for the next commit, at the end of this loop
+ * iteration or of the sync in progress: the rows leave in the same
+ * transaction as the new ones (comp_batch_write), or in one of their own
+ * when there are none (comp_outbox_commit), not in one per
+ * acknowledgement. A delete needs no fdatasync either way; a crash in
+ * between only sends them again. */
 static void comp_spool_delete(struct comp *c, const int64_t *seqs, size_t n)
 {
-    int64_t *all;
     size_t k = c->n_undeleted + n;
 
     if (!c->spool || k == 0)
         return;
     if (k > c->cap_undeleted) {
         size_t cap = k < 64 ? 64 : 2 * k;
+        int64_t *all = realloc(c->undeleted, cap * sizeof(*all));
 
-        if (!(all = realloc(c->undeleted, cap * sizeof(*all)))) {
+        if (!all) {
             xlog_warn("spool", "%zu delivered row(s) stay in %s", n,
                       spool_file(c->spool));
             return;
@@ -690,28 +754,17 @@ static void comp_spool_delete(struct comp *c, const int64_t *seqs, size_t n)
         c->undeleted = all;
         c->cap_undeleted = cap;
     }
-    all = c->undeleted;
     if (n)
-        memcpy(all + c->n_undeleted, seqs, n * sizeof(*seqs));
-    if (spool_delete(c->spool, all, k) != 0 &&
-        (spool_checkpoint(c->spool) != 0 ||
-         spool_delete(c->spool, all, k) != 0)) {
-        if (c->n_undeleted == 0)
-            xlog_warn("spool", "%zu delivered row(s) stay in %s for now", k,
-                      spool_file(c->spool));
-        c->n_undeleted = k;
+        memcpy(c->undeleted + c->n_undeleted, seqs, n * sizeof(*seqs));
+    c->n_undeleted = k;
+    if (c->synced) {
+        static const struct timeval now = {0, 0};
+
+        if (!evtimer_pending(c->commit, NULL))
+            evtimer_add(c->commit, &now);
         return;
     }
-    if (c->n_undeleted)
-        xlog_info("spool", "%zu delivered row(s) left %s at last",
-                  c->n_undeleted, spool_file(c->spool));
-    c->n_undeleted = 0;
-    /* Empty: give the WAL's disk space back (not too often: fsyncs). */
-    if (c->n_deliveries == n && c->batch_n == 0 &&
-        comp_now_ms() - c->checkpoint_ms >= COMP_CHECKPOINT_MS) {
-        c->checkpoint_ms = comp_now_ms();
-        spool_checkpoint(c->spool);
-    }
+    comp_spool_flush_deletes(c);
 }
 
 /* Deletes the rows of list (unlinked deliveries) and frees them. */
@@ -1100,6 +1153,7 @@ void comp_outbox_free(struct comp *c)
         free(c->recent[i].to);
         c->recent[i].hook = c->recent[i].to = NULL;
     }
+    comp_spool_flush_deletes(c);
     spool_close(c->spool);
     c->spool = NULL;
     free(c->undeleted);

@@ -646,6 +646,22 @@ void spool_rollback(struct spool *s)
     s->in_tx = 0;
 }
 
+int spool_remove(struct spool *s, const int64_t *seqs, size_t n)
+{
+    int rc;
+
+    if (!s->in_tx)
+        return XMTA_E_STATE;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(s->del, 1, seqs[i]);
+        rc = sqlite3_step(s->del);
+        sqlite3_reset(s->del);
+        if (rc != SQLITE_DONE)
+            return spool_fail(s, rc, "DELETE");
+    }
+    return 0;
+}
+
 int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
 {
     int rc;
@@ -658,21 +674,12 @@ int spool_delete(struct spool *s, const int64_t *seqs, size_t n)
      * So its COMMIT is not followed by an fdatasync (outside WAL mode,
      * synchronous=FULL still syncs it). */
     if ((rc = spool_begin(s)) != 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_reset(s->del);
-        sqlite3_bind_int64(s->del, 1, seqs[i]);
-        if ((rc = sqlite3_step(s->del)) != SQLITE_DONE) {
-            sqlite3_reset(s->del);
-            spool_rollback(s);
-            rc = spool_fail(s, rc, "DELETE");
-            goto out;
-        }
+        return rc;
+    if ((rc = spool_remove(s, seqs, n)) != 0) {
+        spool_rollback(s);
+        return rc;
     }
-    sqlite3_reset(s->del);
-    rc = spool_commit_tx(s);
-out:
-    return rc;
+    return spool_commit_tx(s);
 }
 
 int spool_checkpoint(struct spool *s)

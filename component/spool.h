@@ -77,6 +77,9 @@ int spool_sync_wait(struct spool *s);
 /* Deletes the rows seqs[0..n) in one transaction. 0 or an error as
  * above (the rows then stay and are delivered again after a restart). */
 int spool_delete(struct spool *s, const int64_t *seqs, size_t n);
+/* The same inside the transaction spool_begin opened (XMTA_E_STATE
+ * without one): committed with it. On an error, roll it back. */
+int spool_remove(struct spool *s, const int64_t *seqs, size_t n);
 
 /* Moves the WAL into the database and truncates it: gives disk space
  * back (after a write failed for lack of it, or once the spool is
