@@ -348,6 +348,15 @@ static void backend_metrics(void *ud, struct metrics *m)
         metrics_sample(m, "xmta_bounces_total", (double)n, "condition", cond,
                        NULL);
 
+    {
+        struct comp_counters cn;
+
+        comp_counters(app->comp, &cn);
+        metrics_counter(m, "xmta_answers_held_total",
+                        "Webhook answers held back while the server took "
+                        "stanzas more slowly than they came (back-pressure).",
+                        (double)cn.held);
+    }
     comp_storm_stats(app->comp, &folded, &digests);
     metrics_counter(m, "xmta_storm_folded_total",
                     "Messages folded into storm digests.", (double)folded);

@@ -221,6 +221,10 @@ void comp_set_state(struct comp *c, enum comp_state s)
         xlog_info("comp", "state %s -> %s", comp_state_name(c->state),
                   comp_state_name(s));
     c->state = s;
+    if (s != COMP_READY) { /* nothing is written: no reason to wait */
+        c->out_full = 0;
+        comp_outbox_unhold(c);
+    }
     evtimer_del(c->deadline);
     switch (s) {
     case COMP_IDLE: /* the reconnect delay, unless stopped or not started */

@@ -107,10 +107,22 @@ struct comp_fetch_stats {
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
 
 /* Counters since start, for /metrics. */
+/* Back-pressure to the webhook senders: while the server takes stanzas
+ * more slowly than webhooks come (the stream's output is full) and
+ * COMP_HOLD_HIGH messages wait to be written, a new message is accepted
+ * (queued, spooled) but its answer waits until fewer than COMP_HOLD_LOW
+ * do, the stream goes down, or COMP_HOLD_MAX_MS have passed. The queue
+ * and the delivery latency stay bounded, and the senders slow down to
+ * the server's pace instead of taking its CPU. */
+#define COMP_HOLD_HIGH 4096
+#define COMP_HOLD_LOW 2048
+#define COMP_HOLD_MAX_MS 2000
+
 struct comp_counters {
     unsigned long delivered;    /* deliveries written to the stream */
     unsigned long acknowledged; /* deliveries the server acknowledged */
     unsigned long ready;        /* times the stream became READY */
+    unsigned long held;         /* answers held back (COMP_HOLD_HIGH) */
 };
 void comp_counters(const struct comp *c, struct comp_counters *out);
 

@@ -242,6 +242,10 @@ struct comp {
     struct comp_outbox sent;     /* written, not yet acknowledged */
     struct comp_batch batch;     /* submitted this loop iteration */
     struct comp_batch syncing;   /* committed, the disk syncing it */
+    struct comp_batch held;      /* accepted, answer held (COMP_HOLD_*) */
+    size_t n_held;
+    struct event *hold_timer;    /* releases them after COMP_HOLD_MAX_MS */
+    int out_full;                /* the last drain stopped at COMP_OUT_HIGH */
     struct event *synced;        /* the spool's syncer is done */
     size_t batch_n, batch_bytes; /* deliveries and bytes in both */
     size_t batch_items;          /* messages in both */
@@ -346,6 +350,8 @@ void comp_outbox_free(struct comp *c);
 int comp_outbox_init(struct comp *c);
 /* Commits the pending batch and answers its submitters. */
 void comp_outbox_commit(struct comp *c);
+/* Answers every held submitter (the back-pressure above ends). */
+void comp_outbox_unhold(struct comp *c);
 /* The link went down: sent but unacknowledged deliveries go back to the
  * head of the outbox, in their order, to be sent again (same id). */
 void comp_outbox_requeue(struct comp *c);

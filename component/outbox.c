@@ -404,6 +404,46 @@ static int comp_batch_write(struct comp *c)
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
 }
 
+/* ---- back-pressure (COMP_HOLD_*) ------------------------------------------ */
+
+/* Whether the answer to a message accepted now waits. */
+static int comp_hold_now(const struct comp *c)
+{
+    return c->state == COMP_READY && c->out_full &&
+           (c->n_held ? c->n_unsent >= COMP_HOLD_LOW
+                      : c->n_unsent >= COMP_HOLD_HIGH);
+}
+
+/* p (accepted, its deliveries in the outbox) is answered later. */
+static void comp_hold(struct comp *c, struct comp_pending *p)
+{
+    if (c->n_held++ == 0) {
+        xlog_debug("comp",
+                   "the server is slower than the webhooks: answers wait "
+                   "(queued=%zu)",
+                   c->n_unsent);
+        comp_timer_arm(c->hold_timer, COMP_HOLD_MAX_MS);
+    }
+    c->counters.held++;
+    TAILQ_INSERT_TAIL(&c->held, p, link);
+}
+
+void comp_outbox_unhold(struct comp *c)
+{
+    struct comp_pending *p;
+
+    if (!c->n_held)
+        return;
+    evtimer_del(c->hold_timer);
+    while ((p = TAILQ_FIRST(&c->held))) {
+        TAILQ_REMOVE(&c->held, p, link);
+        c->n_held--;
+        if (p->done)
+            p->done(p->arg, 0);
+        comp_pending_free(c, p);
+    }
+}
+
 /* Answers the submitters of list, whose commit returned rc (0: durable):
  * their deliveries join the outbox, or they get 503. */
 static void comp_batch_finish(struct comp *c, struct comp_batch *list, int rc)
@@ -461,6 +501,10 @@ static void comp_batch_finish(struct comp *c, struct comp_batch *list, int rc)
                        m->id, m->hook ? m->hook : "-", p->n, c->n_items);
             p->item = NULL;
             n++;
+        }
+        if (rc == 0 && p->done && comp_hold_now(c)) {
+            comp_hold(c, p);
+            continue;
         }
         if (p->done)
             p->done(p->arg, rc);
@@ -620,6 +664,11 @@ nomem:
     return XMTA_E_NOMEM;
 }
 
+static void comp_on_hold_timer(evutil_socket_t fd, short what, void *arg)
+{
+    comp_outbox_unhold(arg);
+}
+
 int comp_outbox_init(struct comp *c)
 {
     int rc;
@@ -627,6 +676,9 @@ int comp_outbox_init(struct comp *c)
     TAILQ_INIT(&c->sent);
     TAILQ_INIT(&c->batch);
     TAILQ_INIT(&c->syncing);
+    TAILQ_INIT(&c->held);
+    if (!(c->hold_timer = evtimer_new(c->base, comp_on_hold_timer, c)))
+        return XMTA_E_NOMEM;
     if (!c->cfg->spool_path) {
         xlog_info("spool", "no spool (path = none): accepted messages are "
                            "lost on a restart");
@@ -907,6 +959,9 @@ void comp_outbox_drain(struct comp *c)
     }
     comp_delivery_list_drop(c, &gone, n_gone);
     c->counters.delivered += n_sent;
+    c->out_full = evbuffer_get_length(out) >= COMP_OUT_HIGH;
+    if (c->n_held && !comp_hold_now(c))
+        comp_outbox_unhold(c);
     /* One ack in flight at a time: its reply sends the next one (for what
      * was written meanwhile), so a busy link sends one ping and one delete
      * per round trip, not per drain. */
@@ -1138,6 +1193,11 @@ void comp_outbox_free(struct comp *c)
 
     if (!TAILQ_EMPTY(&c->syncing)) /* answered as the disk says */
         comp_batch_finish(c, &c->syncing, spool_sync_wait(c->spool));
+    c->out_full = 0; /* nothing is held from here on */
+    comp_outbox_unhold(c);
+    if (c->hold_timer)
+        event_free(c->hold_timer);
+    c->hold_timer = NULL;
     if (c->synced)
         event_free(c->synced);
     c->synced = NULL;

@@ -1581,6 +1581,90 @@ static void test_backpressure(void **state)
     env_close(&e);
 }
 
+static unsigned g_answered, g_answered_ok;
+
+static void on_answer(void *arg, int rc)
+{
+    (void)arg;
+    g_answered++;
+    g_answered_ok += rc == 0;
+}
+
+static int all_answered(void *arg)
+{
+    (void)arg;
+    return g_answered >= g_want;
+}
+
+/* Back-pressure to the submitters: with the server not reading (the
+ * stream's output full) and COMP_HOLD_HIGH messages waiting, a new
+ * message is accepted but its answer waits: at most COMP_HOLD_MAX_MS,
+ * and not when the stream goes down; everything is delivered in order
+ * once the server reads. */
+static void test_answers_held(void **state)
+{
+    /* more than the loopback socket buffers take (about 10 MB) plus
+     * COMP_HOLD_HIGH */
+    enum { N = COMP_HOLD_HIGH + 4000, BODY = 4096 };
+    struct comp_counters cn;
+    struct env_opts eo = {0};
+    struct env e;
+    char *big = malloc(BODY + 1);
+    char id[16];
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', BODY);
+    big[BODY] = '\0';
+    eo.fo.light = 1;
+    env_open(&e, &eo);
+    start_ready(&e);
+    fake_pause(e.fs, 1);
+    g_answered = g_answered_ok = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "h-%d", i);
+        assert_int_equal(comp_submit_async(e.c, make_msg(id, big, USER, NULL),
+                                           on_answer, NULL),
+                         0);
+        if (i % 256 == 0) /* let the stream write (and fill up) */
+            fake_run_until(e.base, NULL, NULL, 20);
+    }
+    fake_run_until(e.base, NULL, NULL, 300);
+    comp_counters(e.c, &cn);
+    fprintf(stderr, "held: %lu of %d answers, %u answered\n", cn.held,
+            (int)N, g_answered);
+    assert_true(cn.held > 0);
+    assert_int_equal(g_answered_ok, g_answered);
+    assert_true(comp_queued(e.c) >= COMP_HOLD_HIGH);
+    /* the server still reads nothing: answered after COMP_HOLD_MAX_MS */
+    g_want = N;
+    assert_true(fake_run_until(e.base, all_answered, NULL,
+                               COMP_HOLD_MAX_MS + 2000));
+    assert_int_equal(g_answered_ok, N);
+    /* held again (still COMP_HOLD_HIGH waiting); the stream going down
+     * answers them at once */
+    g_answered = g_answered_ok = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof(id), "k-%d", i);
+        assert_int_equal(comp_submit_async(e.c, make_msg(id, big, USER, NULL),
+                                           on_answer, NULL),
+                         0);
+    }
+    fake_run_until(e.base, NULL, NULL, 50);
+    assert_int_equal(g_answered, 0);
+    fake_kick(e.fs);
+    g_want = 3;
+    assert_true(fake_run_until(e.base, all_answered, NULL, 1000));
+    assert_int_equal(g_answered_ok, 3);
+    /* everything arrives once the server reads (again) */
+    fake_pause(e.fs, 0);
+    g_want = N + 3;
+    assert_true(fake_run_until(e.base, got_messages, &e, 60000));
+    assert_int_equal(comp_queued(e.c), 0);
+    free(big);
+    env_close(&e);
+}
+
 /* A host name resolving to several addresses (localhost: maybe ::1 first,
  * the fake listens on 127.0.0.1 only): each is tried in turn. */
 static void test_resolve_localhost(void **state)
@@ -1918,6 +2002,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_shutdown_timeout),
         cmocka_unit_test(test_shutdown_idle),
         cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_answers_held),
         cmocka_unit_test(test_resolve_localhost),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_free_while_connecting),
