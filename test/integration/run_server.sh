@@ -519,6 +519,8 @@ check "metrics: the bounce counted by condition" \
         grep -qE '^xmta_bounces_total\\{condition=\"[a-z-]+\"\\} [1-9]'"
 # No storm limit and no reply_url here: the families exist and stay 0.
 check_eq "metrics: nothing storm-folded" 0 "$(metric xmta_storm_folded_total)"
+# a few webhooks never make the server the bottleneck: no answer held
+check_eq "metrics: no answer held back" 0 "$(metric xmta_answers_held_total)"
 check_eq "metrics: no outgoing HTTP" 0 \
     "$(metric 'xmta_fetch_requests_total{outcome="ok"}')"
 
