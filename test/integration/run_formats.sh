@@ -1,38 +1,52 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # shellcheck source-path=SCRIPTDIR
-# run_formats.sh -- webhook formats end to end (issue 5): a private Prosody,
-# the real daemon and a real XMPP client. Each fixture of test/fixtures is
+# run_formats.sh -- webhook formats end to end (issue 5): a private Prosody
+# 0.12 or ejabberd 23.01 (the same cases on both), the real daemon and a
+# real XMPP client. Each fixture of test/fixtures is
 # POSTed as its tool sends it; the HTTP answer must fit the caller (Slack
 # "ok", Discord 204, JSON 202) and alice must receive exactly the rendered
 # text. Also: forced formats, signatures, a per-hook template.
-# Usage: run_formats.sh --xmta PATH/xmta --client PATH/xmta_test_client
+# A server that cannot be installed or started fails the run.
+# Usage: run_formats.sh prosody|ejabberd --xmta PATH/xmta
+#                       --client PATH/xmta_test_client
 # XMTA_KEEP=1 keeps the temp dir.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 FIX=$(cd "$HERE/../fixtures" && pwd)
 . "$HERE/lib.sh"
-. "$HERE/prosody.sh"
 
+SERVER=${1:-}
+shift || true
 XMTA=${XMTA_BIN:-}
 CLIENT=${XMTA_TEST_CLIENT:-}
+usage() {
+    echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2
+    exit 2
+}
 while [ $# -gt 0 ]; do
     case $1 in
     --xmta) XMTA=$2; shift 2 ;;
     --client) CLIENT=$2; shift 2 ;;
-    *) echo "usage: $0 --xmta PATH --client PATH" >&2; exit 2 ;;
+    *) usage ;;
     esac
 done
 [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
 XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
 [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
 
-prosody_install_if_missing || exit $?
+# The server backends (server.sh, as in run_server.sh).
+. "$HERE/server.sh" || usage
+if ! srv_install; then
+    echo "not ok - $SERVER is installed"
+    exit 1
+fi
 it_lock 600 || { echo "not ok - another integration run holds the lock"; exit 1; }
 HTTP_PORT=${XMTA_HTTP_PORT:-18080}
 BASE=http://127.0.0.1:$HTTP_PORT
-PROSODY_COMPONENT_SECRET=fmt-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SECRET=fmt-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+DOMAIN=notify.localhost
 DIR=$(mktemp -d /tmp/xmta-fmt.XXXXXX)
 chmod 755 "$DIR"
 mkdir -p "$DIR/http"
@@ -42,10 +56,12 @@ ZW=$'\xe2\x80\x8b'
 cleanup() {
     it_kill_all
     [ -n "$XMTA_PID" ] && it_kill "$XMTA_PID"
-    prosody_stop "$DIR"
+    srv_stop
     if [ "$IT_FAILED" -ne 0 ]; then
         echo "# --- xmta log (tail)"
         tail -n 60 "$DIR/xmta.log" 2>/dev/null | sed 's/^/#   /'
+        echo "# --- $(srv_log) (tail)"
+        tail -n 40 "$(srv_log)" 2>/dev/null | sed 's/^/#   /'
     fi
     if [ "$IT_FAILED" -eq 0 ] && [ -z "${XMTA_KEEP:-}" ]; then
         rm -rf "$DIR"
@@ -77,9 +93,6 @@ post() {
 }
 
 port_open "$HTTP_PORT" && bail "port $HTTP_PORT is free for xmta"
-prosody_setup "$DIR" || bail "Prosody setup"
-prosody_start "$DIR" || bail "private Prosody starts"
-ok "private Prosody runs"
 
 T_FMT=$("$XMTA" token | sed -n "s/^token = //p")
 T_SIG=$("$XMTA" token | sed -n "s/^token = //p")
@@ -87,10 +100,10 @@ T_TPL=$("$XMTA" token | sed -n "s/^token = //p")
 SIGKEY=sig-key-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >"$DIR/xmta.ini" <<EOF
 [component]
-domain = $PROSODY_COMPONENT_DOMAIN
+domain = $DOMAIN
 server = 127.0.0.1
-port = $PROSODY_COMPONENT_PORT
-secret = $PROSODY_COMPONENT_SECRET
+port = $COMPONENT_PORT
+secret = $SECRET
 
 [spool]
 path = none
@@ -122,6 +135,13 @@ EOF
     bail "xmta check accepts the config ($(cat "$DIR/check.out"))"
 ok "xmta check accepts format, template, max_message, secret"
 
+# The server is configured with exactly what `xmta setup` prints.
+"$XMTA" setup "$SERVER" -c "$DIR/xmta.ini" >"$DIR/setup.block" 2>"$DIR/setup.err" ||
+    bail "xmta setup $SERVER -c xmta.ini ($(cat "$DIR/setup.err"))"
+srv_setup "$DIR/setup.block" || bail "$SRV_NAME setup (config, users)"
+srv_start || bail "private $SRV_NAME starts"
+ok "private $SRV_NAME runs"
+
 # A template error is a config error with FILE:LINE.
 sed 's/{{#each alerts}}/{{#each alerts}{/' "$DIR/xmta.ini" >"$DIR/bad.ini"
 out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
@@ -129,7 +149,7 @@ check_eq "bad template: xmta check names the line" \
     "$DIR/bad.ini:31: bad template in [hook tpl]: expected '}}'" "$out"
 
 TAG=alice
-"$CLIENT" --host 127.0.0.1 --port "$PROSODY_C2S_PORT" --jid alice@localhost \
+"$CLIENT" --host 127.0.0.1 --port "$C2S_PORT" --jid alice@localhost \
     --password alice-pw --out "$DIR/alice.jsonl" --expect 0 --duration 120 \
     --timeout 130 >"$DIR/alice.stdout" 2>"$DIR/alice.stderr" &
 ALICE=$!
