@@ -148,7 +148,6 @@ out=$("$XMTA" check -c "$DIR/bad.ini" 2>&1)
 check_eq "bad template: xmta check names the line" \
     "$DIR/bad.ini:31: bad template in [hook tpl]: expected '}}'" "$out"
 
-TAG=alice
 "$CLIENT" --host 127.0.0.1 --port "$C2S_PORT" --jid alice@localhost \
     --password alice-pw --out "$DIR/alice.jsonl" --expect 0 --duration 120 \
     --timeout 130 >"$DIR/alice.stdout" 2>"$DIR/alice.stderr" &
