@@ -31,33 +31,22 @@ set_tests_properties(integration_prosody PROPERTIES
 set_tests_properties(integration_ejabberd PROPERTIES
                      LABELS integration TIMEOUT 600 RUN_SERIAL TRUE)
 
-# Webhook formats end to end (issue 5): fixtures POSTed through the daemon
-# to a private Prosody and a private ejabberd, the received text checked
-# exactly (the same cases; a server that cannot start fails).
-foreach(server prosody ejabberd)
-    add_test(NAME integration_formats_${server}
-             COMMAND bash
-                     ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_formats.sh
-                     ${server}
-                     --xmta $<TARGET_FILE:xmta>
-                     --client $<TARGET_FILE:xmta_test_client>)
-    set_tests_properties(integration_formats_${server} PROPERTIES
-                         LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
-endforeach()
-
-# The alert lifecycle end to end (issue 5): XEP-0308 correction from the
-# group's resource, status board presence, heartbeat (2 s), against
-# Prosody and against ejabberd (the same cases; a server that cannot
-# start fails).
-foreach(server prosody ejabberd)
-    add_test(NAME integration_lifecycle_${server}
-             COMMAND bash
-                     ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_lifecycle.sh
-                     ${server}
-                     --xmta $<TARGET_FILE:xmta>
-                     --client $<TARGET_FILE:xmta_test_client>)
-    set_tests_properties(integration_lifecycle_${server} PROPERTIES
-                         LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
+# Webhook formats end to end (issue 5): fixtures POSTed through the daemon,
+# the received text checked exactly. The alert lifecycle end to end (issue
+# 5): XEP-0308 correction from the group's resource, status board
+# presence, heartbeat (2 s). Each against Prosody and against ejabberd
+# (the same cases; a server that cannot start fails).
+foreach(script formats lifecycle)
+    foreach(server prosody ejabberd)
+        add_test(NAME integration_${script}_${server}
+                 COMMAND bash
+                         ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_${script}.sh
+                         ${server}
+                         --xmta $<TARGET_FILE:xmta>
+                         --client $<TARGET_FILE:xmta_test_client>)
+        set_tests_properties(integration_${script}_${server} PROPERTIES
+                             LABELS integration TIMEOUT 300 RUN_SERIAL TRUE)
+    endforeach()
 endforeach()
 
 # Durability faults (issue 3): Prosody down, SIGKILL with a spool and under

@@ -1536,6 +1536,23 @@ static void test_shutdown_idle(void **state)
     env_close(&e);
 }
 
+/* A body of n 'x' (malloc'd), and e opened (stanzas recorded light), READY,
+ * with the server not reading: the stream's output backs up. */
+static char *open_paused(struct env *e, size_t n)
+{
+    struct env_opts eo = {0};
+    char *big = malloc(n + 1);
+
+    assert_non_null(big);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    eo.fo.light = 1;
+    env_open(e, &eo);
+    start_ready(e);
+    fake_pause(e->fs, 1);
+    return big;
+}
+
 /* Output back-pressure: with the server not reading, the drain stops at
  * the watermark (messages stay in the outbox rather than piling up in the
  * output buffer), and everything arrives in order once it reads again.
@@ -1544,19 +1561,11 @@ static void test_shutdown_idle(void **state)
 static void test_backpressure(void **state)
 {
     enum { N = 800, BODY = 16384 };
-    struct env_opts eo = {0};
     struct env e;
-    char *big = malloc(BODY + 1);
+    char *big = open_paused(&e, BODY);
     char id[16];
     size_t q;
 
-    assert_non_null(big);
-    memset(big, 'x', BODY);
-    big[BODY] = '\0';
-    eo.fo.light = 1;
-    env_open(&e, &eo);
-    start_ready(&e);
-    fake_pause(e.fs, 1);
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "bp-%d", i);
         submit(&e, id, big, USER, NULL);
@@ -1607,19 +1616,11 @@ static void test_answers_held(void **state)
      * COMP_HOLD_HIGH */
     enum { N = COMP_HOLD_HIGH + 4000, BODY = 4096 };
     struct comp_counters cn;
-    struct env_opts eo = {0};
     struct env e;
-    char *big = malloc(BODY + 1);
+    char *big = open_paused(&e, BODY);
     char id[16];
 
     (void)state;
-    assert_non_null(big);
-    memset(big, 'x', BODY);
-    big[BODY] = '\0';
-    eo.fo.light = 1;
-    env_open(&e, &eo);
-    start_ready(&e);
-    fake_pause(e.fs, 1);
     g_answered = g_answered_ok = 0;
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof(id), "h-%d", i);
