@@ -1632,15 +1632,15 @@ static void test_answers_held(void **state)
     }
     fake_run_until(e.base, NULL, NULL, 300);
     comp_counters(e.c, &cn);
-    fprintf(stderr, "held: %lu of %d answers, %u answered\n", cn.held,
-            (int)N, g_answered);
+    fprintf(stderr, "held: %lu of %d answers, %u answered\n", cn.held, (int)N,
+            g_answered);
     assert_true(cn.held > 0);
     assert_int_equal(g_answered_ok, g_answered);
     assert_true(comp_queued(e.c) >= COMP_HOLD_HIGH);
     /* the server still reads nothing: answered after COMP_HOLD_MAX_MS */
     g_want = N;
-    assert_true(fake_run_until(e.base, all_answered, NULL,
-                               COMP_HOLD_MAX_MS + 2000));
+    assert_true(
+        fake_run_until(e.base, all_answered, NULL, COMP_HOLD_MAX_MS + 2000));
     assert_int_equal(g_answered_ok, N);
     /* held again (still COMP_HOLD_HIGH waiting); the stream going down
      * answers them at once */
