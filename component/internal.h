@@ -243,7 +243,7 @@ struct comp {
     struct comp_batch batch;     /* submitted this loop iteration */
     struct comp_batch syncing;   /* committed, the disk syncing it */
     struct comp_batch held;      /* accepted, answer held (COMP_HOLD_*) */
-    size_t n_held;
+    size_t n_held;               /* how many */
     struct event *hold_timer;    /* releases them after COMP_HOLD_MAX_MS */
     int out_full;                /* the last drain stopped at COMP_OUT_HIGH */
     struct event *synced;        /* the spool's syncer is done */
@@ -264,7 +264,7 @@ struct comp {
     struct xml_buf stanza;       /* each delivery's stanza, reused */
     int64_t *undeleted;          /* delivered rows not deleted yet */
     size_t n_undeleted, cap_undeleted;
-    int undeleted_warned;        /* said that rows stay (a delete failed) */
+    int undeleted_warned;      /* said that rows stay (a delete failed) */
     uint64_t checkpoint_ms;    /* last WAL truncation */
     int grace;                 /* shutdown: flushing before the close */
     struct event *grace_timer; /* its deadline */

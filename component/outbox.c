@@ -404,7 +404,7 @@ static int comp_batch_write(struct comp *c)
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
 }
 
-/* ---- back-pressure (COMP_HOLD_*) ------------------------------------------ */
+/* ---- back-pressure (COMP_HOLD_*) ---------------------------------------- */
 
 /* Whether the answer to a message accepted now waits. */
 static int comp_hold_now(const struct comp *c)
