@@ -24,7 +24,8 @@ static int sig_parse(const char *v, int need_prefix, unsigned char out[SIG_LEN])
     else if (need_prefix)
         return -1;
     for (int i = 0; i < SIG_LEN; i++) {
-        int hi = http_hex_digit(v[2 * i]), lo = hi < 0 ? -1 : http_hex_digit(v[2 * i + 1]);
+        int hi = http_hex_digit(v[2 * i]),
+            lo = hi < 0 ? -1 : http_hex_digit(v[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;
