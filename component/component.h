@@ -106,7 +106,6 @@ struct comp_fetch_stats {
 };
 void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
 
-/* Counters since start, for /metrics. */
 /* Back-pressure to the webhook senders: while the server takes stanzas
  * more slowly than webhooks come (the stream's output is full) and
  * COMP_HOLD_HIGH messages wait to be written, a new message is accepted
@@ -118,6 +117,7 @@ void comp_fetch_stats(const struct comp *c, struct comp_fetch_stats *st);
 #define COMP_HOLD_LOW 2048
 #define COMP_HOLD_MAX_MS 2000
 
+/* Counters since start, for /metrics. */
 struct comp_counters {
     unsigned long delivered;    /* deliveries written to the stream */
     unsigned long acknowledged; /* deliveries the server acknowledged */

@@ -243,7 +243,6 @@ struct comp {
     struct comp_batch batch;     /* submitted this loop iteration */
     struct comp_batch syncing;   /* committed, the disk syncing it */
     struct comp_batch held;      /* accepted, answer held (COMP_HOLD_*) */
-    size_t n_held;               /* how many */
     struct event *hold_timer;    /* releases them after COMP_HOLD_MAX_MS */
     int out_full;                /* the last drain stopped at COMP_OUT_HIGH */
     struct event *synced;        /* the spool's syncer is done */

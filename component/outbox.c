@@ -226,6 +226,18 @@ static void comp_spool_try_open(struct comp *c)
 static void comp_spool_deleted(struct comp *c);
 static void comp_spool_flush_deletes(struct comp *c);
 
+/* The batch (and the deletes waiting) are committed in the next loop
+ * iteration, after the requests that are ready by then (the I/O of an
+ * iteration runs before its timers): with many senders, one fsync covers
+ * more of them. */
+static void comp_commit_soon(struct comp *c)
+{
+    static const struct timeval now = {0, 0};
+
+    if (!evtimer_pending(c->commit, NULL))
+        evtimer_add(c->commit, &now);
+}
+
 static void comp_pending_free(struct comp *c, struct comp_pending *p)
 {
     struct comp_delivery *d;
@@ -338,17 +350,11 @@ stage:
         comp_upload_submit(c, m); /* an attachment follows the text */
     /* Without a spool there is nothing to wait for: committed (and the
      * submitter answered) now; the drain still runs once per loop
-     * iteration, for all of them. With one, the commit runs in the next
-     * loop iteration, after the requests that are ready by then (the I/O
-     * of an iteration runs before its timers): with many senders, one
-     * fsync covers more of them. */
-    if (!c->cfg->spool_path) {
+     * iteration, for all of them. With one, in the next iteration. */
+    if (!c->cfg->spool_path)
         comp_outbox_commit(c);
-    } else if (!evtimer_pending(c->commit, NULL)) {
-        static const struct timeval now = {0, 0};
-
-        evtimer_add(c->commit, &now);
-    }
+    else
+        comp_commit_soon(c);
     return 0;
 fail:
     if (p) {
@@ -410,14 +416,14 @@ static int comp_batch_write(struct comp *c)
 static int comp_hold_now(const struct comp *c)
 {
     return c->state == COMP_READY && c->out_full &&
-           (c->n_held ? c->n_unsent >= COMP_HOLD_LOW
-                      : c->n_unsent >= COMP_HOLD_HIGH);
+           c->n_unsent >=
+               (TAILQ_EMPTY(&c->held) ? COMP_HOLD_HIGH : COMP_HOLD_LOW);
 }
 
 /* p (accepted, its deliveries in the outbox) is answered later. */
 static void comp_hold(struct comp *c, struct comp_pending *p)
 {
-    if (c->n_held++ == 0) {
+    if (TAILQ_EMPTY(&c->held)) {
         xlog_debug("comp",
                    "the server is slower than the webhooks: answers wait "
                    "(queued=%zu)",
@@ -432,12 +438,11 @@ void comp_outbox_unhold(struct comp *c)
 {
     struct comp_pending *p;
 
-    if (!c->n_held)
+    if (TAILQ_EMPTY(&c->held))
         return;
     evtimer_del(c->hold_timer);
     while ((p = TAILQ_FIRST(&c->held))) {
         TAILQ_REMOVE(&c->held, p, link);
-        c->n_held--;
         if (p->done)
             p->done(p->arg, 0);
         comp_pending_free(c, p);
@@ -564,7 +569,6 @@ static void comp_syncing_unstore(struct comp *c)
 /* The syncer finished the fdatasync of the commit in c->syncing. */
 static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
 {
-    static const struct timeval now = {0, 0};
     struct comp *c = arg;
     int rc = spool_sync_result(c->spool);
 
@@ -575,9 +579,8 @@ static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
     comp_batch_finish(c, &c->syncing, rc);
     /* What came meanwhile (new rows, delivered ones to delete): committed
      * after this iteration's requests. */
-    if ((!TAILQ_EMPTY(&c->batch) || c->n_undeleted) &&
-        !evtimer_pending(c->commit, NULL))
-        evtimer_add(c->commit, &now);
+    if (!TAILQ_EMPTY(&c->batch) || c->n_undeleted)
+        comp_commit_soon(c);
 }
 
 /* Fails whatever is still pending (shutdown, free): 503 for them. */
@@ -809,14 +812,10 @@ static void comp_spool_delete(struct comp *c, const int64_t *seqs, size_t n)
     if (n)
         memcpy(c->undeleted + c->n_undeleted, seqs, n * sizeof(*seqs));
     c->n_undeleted = k;
-    if (c->synced) {
-        static const struct timeval now = {0, 0};
-
-        if (!evtimer_pending(c->commit, NULL))
-            evtimer_add(c->commit, &now);
-        return;
-    }
-    comp_spool_flush_deletes(c);
+    if (c->synced)
+        comp_commit_soon(c);
+    else
+        comp_spool_flush_deletes(c);
 }
 
 /* Deletes the rows of list (unlinked deliveries) and frees them. */
@@ -960,7 +959,7 @@ void comp_outbox_drain(struct comp *c)
     comp_delivery_list_drop(c, &gone, n_gone);
     c->counters.delivered += n_sent;
     c->out_full = evbuffer_get_length(out) >= COMP_OUT_HIGH;
-    if (c->n_held && !comp_hold_now(c))
+    if (!TAILQ_EMPTY(&c->held) && !comp_hold_now(c))
         comp_outbox_unhold(c);
     /* One ack in flight at a time: its reply sends the next one (for what
      * was written meanwhile), so a busy link sends one ping and one delete

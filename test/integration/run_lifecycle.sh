@@ -29,27 +29,10 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
-SERVER=${1:-}
-shift || true
-XMTA=${XMTA_BIN:-}
-CLIENT=${XMTA_TEST_CLIENT:-}
-usage() {
-    echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2
-    exit 2
-}
-while [ $# -gt 0 ]; do
-    case $1 in
-    --xmta) XMTA=$2; shift 2 ;;
-    --client) CLIENT=$2; shift 2 ;;
-    *) usage ;;
-    esac
-done
-[ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
-XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
-[ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
+it_server_args "$@"
 
 # The server backends (server.sh, as in run_server.sh).
-. "$HERE/server.sh" || usage
+. "$HERE/server.sh" || it_server_usage
 
 if ! srv_install; then
     echo "not ok - $SERVER is installed"

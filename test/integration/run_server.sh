@@ -15,26 +15,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/citizen.sh"
 
-SERVER=${1:-}
-shift || true
-XMTA=${XMTA_BIN:-}
-CLIENT=${XMTA_TEST_CLIENT:-}
-while [ $# -gt 0 ]; do
-    case $1 in
-    --xmta) XMTA=$2; shift 2 ;;
-    --client) CLIENT=$2; shift 2 ;;
-    *) echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2; exit 2 ;;
-    esac
-done
-[ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
-XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
-[ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
+it_server_args "$@"
 
 # --- the server backends (server.sh) -------------------------------------------
-. "$HERE/server.sh" || {
-    echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2
-    exit 2
-}
+. "$HERE/server.sh" || it_server_usage
 DOMAIN=notify.localhost
 
 HTTP_PORT=${XMTA_HTTP_PORT:-18080}
