@@ -15,18 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/ejabberd.sh"
 
-XMTA=${XMTA_BIN:-}
-CLIENT=${XMTA_TEST_CLIENT:-}
-while [ $# -gt 0 ]; do
-    case $1 in
-    --xmta) XMTA=$2; shift 2 ;;
-    --client) CLIENT=$2; shift 2 ;;
-    *) echo "usage: $0 --xmta PATH --client PATH" >&2; exit 2 ;;
-    esac
-done
-[ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
-XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
-[ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
+it_args "$@"
 
 # A missing ejabberd is a failure, never a skip.
 ejabberd_install_if_missing || { echo "not ok - ejabberd is installed"; exit 1; }

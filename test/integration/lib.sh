@@ -197,27 +197,32 @@ it_valgrind_report() {
     done
 }
 
-# The arguments of the scripts that run on either server (server.sh):
-# prosody|ejabberd --xmta PATH --client PATH. it_server_args sets SERVER,
-# XMTA (wrapped by it_xmta) and CLIENT, or exits 2 with the usage.
-it_server_usage() {
-    echo "usage: $0 prosody|ejabberd --xmta PATH --client PATH" >&2
+# The arguments of most integration scripts: --xmta PATH --client PATH.
+# it_args sets XMTA (wrapped by it_xmta) and CLIENT, or exits 2 with the
+# usage. it_server_args takes prosody|ejabberd first, for the scripts that
+# run on either server (server.sh), and sets SERVER too.
+it_usage() {
+    echo "usage: $0 ${IT_USAGE_SERVER:-}--xmta PATH --client PATH" >&2
     exit 2
 }
-# shellcheck disable=SC2034 # SERVER is for the sourcing script
-it_server_args() {
-    SERVER=${1:-}
-    shift || true
+it_args() {
     XMTA=${XMTA_BIN:-}
     CLIENT=${XMTA_TEST_CLIENT:-}
     while [ $# -gt 0 ]; do
         case $1 in
         --xmta) XMTA=$2; shift 2 ;;
         --client) CLIENT=$2; shift 2 ;;
-        *) it_server_usage ;;
+        *) it_usage ;;
         esac
     done
     [ -x "$XMTA" ] || { echo "no xmta at '$XMTA'" >&2; exit 2; }
     XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind
     [ -x "$CLIENT" ] || { echo "no client at '$CLIENT'" >&2; exit 2; }
+}
+# shellcheck disable=SC2034 # SERVER is for the sourcing script
+it_server_args() {
+    IT_USAGE_SERVER="prosody|ejabberd "
+    SERVER=${1:-}
+    shift || true
+    it_args "$@"
 }

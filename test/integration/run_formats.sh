@@ -20,7 +20,7 @@ FIX=$(cd "$HERE/../fixtures" && pwd)
 it_server_args "$@"
 
 # The server backends (server.sh, as in run_server.sh).
-. "$HERE/server.sh" || it_server_usage
+. "$HERE/server.sh" || it_usage
 if ! srv_install; then
     echo "not ok - $SERVER is installed"
     exit 1

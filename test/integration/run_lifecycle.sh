@@ -32,7 +32,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 it_server_args "$@"
 
 # The server backends (server.sh, as in run_server.sh).
-. "$HERE/server.sh" || it_server_usage
+. "$HERE/server.sh" || it_usage
 
 if ! srv_install; then
     echo "not ok - $SERVER is installed"

@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 it_server_args "$@"
 
 # --- the server backends (server.sh) -------------------------------------------
-. "$HERE/server.sh" || it_server_usage
+. "$HERE/server.sh" || it_usage
 DOMAIN=notify.localhost
 
 HTTP_PORT=${XMTA_HTTP_PORT:-18080}

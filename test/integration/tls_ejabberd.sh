@@ -15,19 +15,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
-XMTA="" CLIENT=""
-while [ $# -gt 0 ]; do
-    case $1 in
-    --xmta) XMTA=$2; shift 2 ;;
-    --client) CLIENT=$2; shift 2 ;;
-    *) echo "usage: $0 --xmta PATH --client PATH" >&2; exit 2 ;;
-    esac
-done
-if [ ! -x "$XMTA" ] || [ ! -x "$CLIENT" ]; then
-    echo "usage: $0 --xmta PATH --client PATH" >&2
-    exit 2
-fi
-XMTA=$(it_xmta "$XMTA") || exit 2 # valgrind (lib.sh)
+it_args "$@"
 SECRET=tls-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 export EJABBERD_COMPONENT_SECRET=$SECRET
 . "$HERE/ejabberd.sh"
