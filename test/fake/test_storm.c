@@ -130,6 +130,15 @@ static long spool_rows(const char *dir)
     return n;
 }
 
+/* Nothing queued and no row left: a delivered row leaves with the next
+ * commit, not in the iteration of its ack. */
+static int spool_empty(void *arg)
+{
+    struct env *e = arg;
+
+    return spool_depth(e) == 0 && spool_rows(e->dir) == 0;
+}
+
 static size_t g_want;
 static const char *g_to;
 
@@ -200,8 +209,7 @@ static void test_storm_fold(void **state)
     assert_null(strstr(body, "alert 2\n"));
     assert_null(strstr(body, "second line")); /* first lines only */
     free(body);
-    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
-    assert_int_equal(spool_rows(e.dir), 0);
+    assert_true(fake_run_until(e.base, spool_empty, &e, 2000));
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 7);
     assert_int_equal(digests, 1);
@@ -250,8 +258,7 @@ static void test_storm_link_drop(void **state)
     body = body_of(&e, USER, 2);
     assert_true(strncmp(body, "3 more alerts from alerts", 25) == 0);
     free(body);
-    assert_true(fake_run_until(e.base, depth_zero, &e, 2000));
-    assert_int_equal(spool_rows(e.dir), 0);
+    assert_true(fake_run_until(e.base, spool_empty, &e, 2000));
     comp_storm_stats(e.c, &folded, &digests);
     assert_int_equal(folded, 3);
     assert_int_equal(digests, 1);
