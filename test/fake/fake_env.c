@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "component/component.h"
+#include "component/spool.h"
 #include "conf/conf.h"
 #include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
@@ -127,4 +128,25 @@ void fake_env_rmdir(const char *dir)
 
     assert_true(n > 0 && (size_t)n < sizeof(cmd));
     assert_int_equal(system(cmd), 0);
+}
+
+long fake_env_spool_rows(const char *dir)
+{
+    struct spool *s;
+    char err[256];
+    long n;
+
+    if (spool_open(dir, &s, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    n = spool_count(s);
+    spool_close(s);
+    return n;
+}
+
+int fake_env_spool_empty(struct comp *c, const char *dir)
+{
+    struct comp_spool_status st;
+
+    comp_spool_status(c, &st);
+    return st.depth == 0 && fake_env_spool_rows(dir) == 0;
 }

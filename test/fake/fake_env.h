@@ -78,4 +78,12 @@ void fake_env_free(struct event_base **base,
 void fake_env_mkdtemp(char *dir, size_t size, const char *name);
 void fake_env_rmdir(const char *dir);
 
+/* Rows in the spool at dir, read through a second connection. */
+long fake_env_spool_rows(const char *dir);
+
+/* Whether c has nothing queued and its spool at dir no row left. A
+ * delivered row leaves with the next commit, not in the loop iteration of
+ * its ack, so "nothing queued" alone does not mean the rows are gone. */
+int fake_env_spool_empty(struct comp *c, const char *dir);
+
 #endif

@@ -20,7 +20,6 @@
 #include <event2/event.h>
 
 #include "component/component.h"
-#include "component/spool.h"
 #include "conf/conf.h"
 #include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
@@ -913,20 +912,6 @@ static void spool_dir_free(char *dir)
     free(dir);
 }
 
-/* Rows in dir's spool, read through a second connection. */
-static long spool_rows(const char *dir)
-{
-    struct spool *s;
-    char err[256];
-    long n;
-
-    if (spool_open(dir, &s, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    n = spool_count(s);
-    spool_close(s);
-    return n;
-}
-
 static size_t spool_depth(struct env *e)
 {
     struct comp_spool_status st;
@@ -940,13 +925,11 @@ static int depth_zero(void *arg)
     return spool_depth(arg) == 0;
 }
 
-/* Nothing queued, and no row left in the spool either: a delivered row
- * leaves with the next commit, not in the iteration of its ack. */
 static int spool_empty(void *arg)
 {
     struct env *e = arg;
 
-    return spool_depth(e) == 0 && spool_rows(e->spool) == 0;
+    return fake_env_spool_empty(e->c, e->spool);
 }
 
 /* Messages written to a server that never answers the ack ping stay in
@@ -976,7 +959,7 @@ static void test_ack_and_resend(void **state)
     assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_true(find_ping(&e, "ack-", 1) != NULL);
     assert_int_equal(spool_depth(&e), N);
-    assert_int_equal(spool_rows(dir), N);
+    assert_int_equal(fake_env_spool_rows(dir), N);
     assert_int_equal(comp_queued(e.c), 0); /* written, not queued */
 
     fake_kick(e.fs); /* the link dies; the next connection is NORMAL */
@@ -1051,7 +1034,7 @@ static void test_spool_restart(void **state)
     submit(&e, "s-1", "1", USER, NULL);
     submit(&e, "s-2", "2", USER, "ops@conference.localhost");
     assert_true(fake_run_until(e.base, NULL, NULL, 50)); /* the commit */
-    assert_int_equal(spool_rows(dir), 3);
+    assert_int_equal(fake_env_spool_rows(dir), 3);
     env_close(&e); /* never connected: like a crash */
 
     eo.fo.muc_auto = 1;
@@ -1152,7 +1135,7 @@ static void test_shutdown_flushes(void **state)
     assert_int_equal(fake_closes(e.fs), 1);
     assert_int_equal(spool_depth(&e), 0);
     env_close(&e); /* the delivered rows leave by the time comp is freed */
-    assert_int_equal(spool_rows(dir), 0);
+    assert_int_equal(fake_env_spool_rows(dir), 0);
     spool_dir_free(dir);
 }
 
@@ -1183,7 +1166,7 @@ static void test_shutdown_grace_expires(void **state)
     log = capture_stop(&cap);
     assert_non_null(strstr(log, "not acknowledged within 300 ms"));
     free(log);
-    assert_int_equal(spool_rows(dir), 1);
+    assert_int_equal(fake_env_spool_rows(dir), 1);
     env_close(&e);
     spool_dir_free(dir);
 }

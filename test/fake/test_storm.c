@@ -18,7 +18,6 @@
 #include <event2/event.h>
 
 #include "component/component.h"
-#include "component/spool.h"
 #include "conf/conf.h"
 #include "test/fake/fake_env.h"
 #include "test/fake/fake_server.h"
@@ -117,26 +116,11 @@ static int depth_zero(void *arg)
     return spool_depth(arg) == 0;
 }
 
-static long spool_rows(const char *dir)
-{
-    struct spool *s;
-    char err[256];
-    long n;
-
-    if (spool_open(dir, &s, err, sizeof(err)) != 0)
-        fail_msg("%s", err);
-    n = spool_count(s);
-    spool_close(s);
-    return n;
-}
-
-/* Nothing queued and no row left: a delivered row leaves with the next
- * commit, not in the iteration of its ack. */
 static int spool_empty(void *arg)
 {
     struct env *e = arg;
 
-    return spool_depth(e) == 0 && spool_rows(e->dir) == 0;
+    return fake_env_spool_empty(e->c, e->dir);
 }
 
 static size_t g_want;
@@ -282,7 +266,7 @@ static void test_storm_restart(void **state)
     assert_true(fake_run_until(e.base, NULL, NULL, 200));
     assert_int_equal(spool_depth(&e), 3);
     env_comp_close(&e);
-    assert_int_equal(spool_rows(e.dir), 3);
+    assert_int_equal(fake_env_spool_rows(e.dir), 3);
 
     env_comp(&e, "off");
     assert_int_equal(comp_start(e.c), 0);
