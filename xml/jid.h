@@ -9,7 +9,7 @@
 #define JID_PART_MAX 1023
 
 struct jid {
-    char local[JID_PART_MAX + 1];    /* "" when absent */
+    char local[JID_PART_MAX + 1]; /* "" when absent */
     char domain[JID_PART_MAX + 1];
     char resource[JID_PART_MAX + 1]; /* "" when absent */
 };

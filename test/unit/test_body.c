@@ -184,7 +184,8 @@ static void test_form_errors(void **state)
     FAILS(DEC(FORM, "body=a&body=b", NULL), XMTA_E_INVAL,
           "repeated field 'body'");
     FAILS(DEC(FORM, "foo=bar", NULL), XMTA_E_INVAL, "no message text");
-    FAILS(DEC(FORM, "body=x&to=", NULL), XMTA_E_INVAL, "invalid JID in 'to': empty");
+    FAILS(DEC(FORM, "body=x&to=", NULL), XMTA_E_INVAL,
+          "invalid JID in 'to': empty");
     FAILS(DEC(FORM, "body=x&to=a%00b@example.org", NULL), XMTA_E_INVAL,
           "invalid JID");
 }
