@@ -52,6 +52,7 @@ struct conn {
     struct event *deadline;
     struct event *attach;
     enum conn_phase phase;
+    int fd;          /* its slot in by_fd, or -1 */
     size_t line_len; /* HEAD: the current line has a byte other than CR */
     size_t lines;    /* HEAD: complete lines so far */
 };
@@ -63,6 +64,11 @@ struct http_conns {
     unsigned max;                       /* max_connections */
     SSL_CTX *ssl;                       /* NULL: no tls listener */
     struct conn_list conns;
+    /* the attached connections by descriptor: a request finds its own
+     * without a walk through every open one (10,000 idle keep-alive
+     * connections took ingest from 78,000 to 6,300 webhooks/s) */
+    struct conn **by_fd;
+    size_t n_by_fd;
     size_t n_open;
     struct evconnlistener **lev; /* borrowed: paused at max */
     size_t n_lev;
@@ -114,11 +120,39 @@ static void conn_phase_set(struct conn *c, enum conn_phase phase)
     }
 }
 
-/* Forgets c: its connection is going away (or never came). */
+/* Files c under its descriptor; without memory for the table, c is still
+ * found by http_conns_request(), by walking the list. */
+static void conn_index(struct conn *c, int fd)
+{
+    struct http_conns *cs = c->cs;
+
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= cs->n_by_fd) {
+        size_t n = cs->n_by_fd ? cs->n_by_fd : 64;
+        struct conn **t;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        if (!(t = realloc(cs->by_fd, n * sizeof(*t))))
+            return;
+        memset(t + cs->n_by_fd, 0, (n - cs->n_by_fd) * sizeof(*t));
+        cs->by_fd = t;
+        cs->n_by_fd = n;
+    }
+    cs->by_fd[fd] = c;
+    c->fd = fd;
+}
+
+/* Forgets c: its connection is going away (or never came). Its
+ * descriptor is closed after this (we hold a reference to the
+ * bufferevent until the end), so no newer connection has it yet. */
 static void conn_drop(struct conn *c)
 {
     struct http_conns *cs = c->cs;
 
+    if (c->fd >= 0 && cs->by_fd[c->fd] == c)
+        cs->by_fd[c->fd] = NULL;
     TAILQ_REMOVE(&cs->conns, c, link);
     cs->n_open--;
     if (c->input_cb)
@@ -237,6 +271,7 @@ static void conn_on_attach(evutil_socket_t fd, short what, void *arg)
     }
     c->evcon = cbarg;
     evhttp_connection_set_closecb(c->evcon, conn_on_close, c);
+    conn_index(c, bufferevent_getfd(c->bev));
 }
 
 static struct bufferevent *
@@ -261,6 +296,7 @@ conn_new(struct http_conns *cs, struct event_base *base, int tls)
         goto fail;
     c->cs = cs;
     c->bev = bev;
+    c->fd = -1;
     c->deadline = evtimer_new(base, conn_on_deadline, c);
     c->attach = event_new(base, -1, 0, conn_on_attach, c);
     c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_on_input, c);
@@ -449,17 +485,22 @@ void http_conns_request(struct http_conns *cs, struct evhttp_request *req)
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev =
         evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    struct conn *c;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    struct conn *c = NULL;
 
     if (!bev)
         return;
-    TAILQ_FOREACH (c, &cs->conns, link) {
-        if (c->bev == bev) {
-            conn_phase_set(c, CONN_REQUEST);
-            evhttp_request_set_on_complete_cb(req, conn_on_replied, c);
-            return;
-        }
-    }
+    if (fd >= 0 && (size_t)fd < cs->n_by_fd && cs->by_fd[fd] &&
+        cs->by_fd[fd]->bev == bev)
+        c = cs->by_fd[fd];
+    else /* not filed (no memory for the table) */
+        TAILQ_FOREACH (c, &cs->conns, link)
+            if (c->bev == bev)
+                break;
+    if (!c)
+        return;
+    conn_phase_set(c, CONN_REQUEST);
+    evhttp_request_set_on_complete_cb(req, conn_on_replied, c);
 }
 
 size_t http_conns_open(const struct http_conns *cs)
@@ -503,5 +544,6 @@ void http_conns_free(struct http_conns *cs)
     }
     SSL_CTX_free(cs->ssl);
     free(cs->lev);
+    free(cs->by_fd);
     free(cs);
 }

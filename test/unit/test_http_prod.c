@@ -891,6 +891,79 @@ static void test_trickle_and_idle(void **state)
     fx_close(fx);
 }
 
+/* Reads an answer from fd into buf (NUL-terminated), running the loop
+ * meanwhile: at most 5 s. Its length, or -1. */
+static ssize_t raw_answer(struct fx *fx, int fd, char *buf, size_t size)
+{
+    ssize_t n = -1;
+
+    for (int i = 0; i < 500 && (n = recv(fd, buf, size - 1, 0)) <= 0; i++)
+        run_for(fx, 10);
+    if (n > 0)
+        buf[n] = '\0';
+    return n;
+}
+
+/* Opens n connections that each send req, and checks each is answered
+ * 200 (and kept alive: nothing closes them here). */
+static void raw_open_answered(struct fx *fx, int *fd, int n, const char *req)
+{
+    char buf[4096];
+
+    for (int i = 0; i < n; i++)
+        fd[i] = raw_open(fx, req);
+    for (int i = 0; i < n; i++) {
+        assert_true(raw_answer(fx, fd[i], buf, sizeof(buf)) > 0);
+        assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    }
+}
+
+/* Each connection's phase follows its own requests, found by descriptor
+ * (conn.c): 20 kept-alive connections, 10 of them closed by the client
+ * and replaced (the server's descriptors come back), all answered, then
+ * closed by idle_timeout and counted as idle. A request filed under the
+ * wrong connection, or none, leaves its connection in the body phase. */
+static void test_phase_per_connection(void **state)
+{
+    static const char text[] = COMP "[http]\n"
+                                    "listen = 127.0.0.1:0\n"
+                                    "header_timeout = 1\n"
+                                    "body_timeout = 1\n"
+                                    "idle_timeout = 1\n"
+                                    "max_connections = 64\n"
+                                    "[hook alerts]\n"
+                                    "token = " TOK_A "\n"
+                                    "to = alice@example.org\n";
+    const char *req = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    struct fx *fx = fx_open(text);
+    static struct exposition e;
+    int fd[20];
+
+    raw_open_answered(fx, fd, 20, req);
+    for (int i = 0; i < 10; i++)
+        close(fd[i]);
+    run_for(fx, 100);
+    metrics_get(fx, &e);
+    /* the 10 left and the one asking */
+    assert_true(expo_get(&e, "xmta_http_connections", NULL) == 11);
+    raw_open_answered(fx, fd, 10, req);
+    for (int i = 0; i < 20; i++)
+        assert_false(raw_closed(fd[i])); /* kept alive */
+    run_for(fx, 2500);
+    for (int i = 0; i < 20; i++) {
+        assert_true(raw_closed(fd[i]));
+        close(fd[i]);
+    }
+    metrics_get(fx, &e);
+    assert_true(expo_get(&e, "xmta_http_connections_timed_out_total",
+                         "phase=\"idle\"") == 20);
+    assert_true(expo_get(&e, "xmta_http_connections_timed_out_total",
+                         "phase=\"body\"") == 0);
+    assert_true(expo_get(&e, "xmta_http_connections_timed_out_total",
+                         "phase=\"headers\"") == 0);
+    fx_close(fx);
+}
+
 /* max_connections = 2: two stalled clients fill it; a third client waits
  * in the listen backlog (not refused) and is answered once the stalled
  * ones are closed by header_timeout; the pause is counted. */
@@ -1006,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_metrics_writer),
         cmocka_unit_test(test_slowloris),
         cmocka_unit_test(test_trickle_and_idle),
+        cmocka_unit_test(test_phase_per_connection),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_max_headers),
         cmocka_unit_test(test_reload_listen),
