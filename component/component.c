@@ -24,8 +24,6 @@
 #include "xml/log.h"
 #include "xml/xml.h"
 
-#define COMP_EXPIRE_MS 60000 /* how often the max_age sweep runs */
-
 /* The resolver. Lookups cancelled by the comp still call back later, and
  * evdns must outlive those callbacks: if the comp is freed first, the last
  * callback frees this (from the loop). */
@@ -802,7 +800,7 @@ static void comp_on_expire(evutil_socket_t fd, short what, void *arg)
     struct comp *c = arg;
 
     comp_outbox_expire(c);
-    comp_timer_arm(c->expire, COMP_EXPIRE_MS);
+    comp_timer_arm(c->expire, c->t.expire_ms);
 }
 
 static void comp_on_done(evutil_socket_t fd, short what, void *arg)
@@ -837,6 +835,7 @@ static void comp_timing_default(const struct conf *cfg, struct comp_timing *t)
     t->join_backoff_max_ms = 300000;
     t->grace_ms = 5000;
     t->standby_ms = 3000;
+    t->expire_ms = 60000;
 }
 
 struct comp *comp_new(struct event_base *base, const struct conf *cfg)
@@ -852,6 +851,7 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
     c->cfg = cfg;
     c->state = COMP_IDLE;
     TAILQ_INIT(&c->outbox);
+    TAILQ_INIT(&c->parked);
     TAILQ_INIT(&c->sent);
     TAILQ_INIT(&c->batch);
     TAILQ_INIT(&c->syncing);
@@ -876,7 +876,7 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
         comp_free(c);
         return NULL;
     }
-    comp_timer_arm(c->expire, COMP_EXPIRE_MS);
+    comp_timer_arm(c->expire, c->t.expire_ms);
     return c;
 }
 
@@ -1029,8 +1029,11 @@ void comp_get_timing(const struct comp *c, struct comp_timing *t)
 
 void comp_set_timing(struct comp *c, const struct comp_timing *t)
 {
-    if (c && t)
-        c->t = *t;
+    if (!c || !t)
+        return;
+    if (t->expire_ms != c->t.expire_ms && c->expire)
+        comp_timer_arm(c->expire, t->expire_ms); /* the new period now */
+    c->t = *t;
 }
 
 void comp_free(struct comp *c)

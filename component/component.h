@@ -219,6 +219,7 @@ struct comp_timing {
     unsigned grace_ms;   /* shutdown: flush and acknowledge for up to: 5000 */
     unsigned standby_ms; /* conflict (another connection holds the domain):
                           * try again every: 3000 */
+    unsigned expire_ms;  /* the max_age sweep runs every: 60000 */
 };
 
 /* Reads or replaces the timings; changes apply to timers armed later, so

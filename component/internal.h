@@ -228,6 +228,10 @@ struct comp {
     struct event *done_ev;   /* activated to call done from the loop */
 
     struct comp_outbox outbox;
+    /* deliveries to rooms not joined, in outbox order: the drain moves
+     * them here, so that a room that stays away (and what piles up for
+     * it) does not lengthen every drain; its join puts them back */
+    struct comp_outbox parked;
     size_t n_items; /* messages in the outbox */
 
     struct comp_room **rooms;
@@ -372,6 +376,9 @@ void comp_outbox_on_bounce(struct comp *c,
 /* Storm digests (storm.c): deliveries folded into a digest just written
  * join the sent list; an ack ping covering them follows. Empties list. */
 void comp_outbox_sent_add(struct comp *c, struct comp_outbox *list);
+/* Room r is joined: its parked deliveries go back to the head of the
+ * outbox, in their order (they are older than its others there). */
+void comp_outbox_unpark(struct comp *c, const struct comp_room *r);
 
 /* ---- storm.c ------------------------------------------------------------ */
 

@@ -605,10 +605,12 @@ size_t comp_queued(const struct comp *c)
     return c ? c->n_unsent + c->batch_items : 0;
 }
 
-/* d leaves the outbox (written or expired). */
-static void comp_delivery_unqueue(struct comp *c, struct comp_delivery *d)
+/* d leaves the outbox or the parked list (written or expired). */
+static void comp_delivery_unqueue(struct comp *c,
+                                  struct comp_outbox *list,
+                                  struct comp_delivery *d)
 {
-    TAILQ_REMOVE(&c->outbox, d, link);
+    TAILQ_REMOVE(list, d, link);
     if (--d->item->unsent == 0)
         c->n_unsent--;
 }
@@ -853,8 +855,8 @@ static void comp_delivery_expire(struct comp *c,
               "%u s; dropped",
               m->id, m->hook ? m->hook : "-", d->to, c->cfg->spool_max_age);
     c->expired++;
-    if (from == &c->outbox)
-        comp_delivery_unqueue(c, d);
+    if (from == &c->outbox || from == &c->parked)
+        comp_delivery_unqueue(c, from, d);
     else
         TAILQ_REMOVE(from, d, link);
     TAILQ_INSERT_TAIL(gone, d, link);
@@ -939,11 +941,15 @@ void comp_outbox_drain(struct comp *c)
             n_gone++;
             continue;
         }
-        if (d->room && d->room->state != ROOM_JOINED)
-            continue; /* waits for its room, in order */
+        if (d->room && d->room->state != ROOM_JOINED) {
+            /* waits for its room, in order, out of this walk */
+            TAILQ_REMOVE(&c->outbox, d, link);
+            TAILQ_INSERT_TAIL(&c->parked, d, link);
+            continue;
+        }
         /* Over [component] storm: held for the digest (storm.c). */
         if (comp_storm_fold(c, d)) {
-            comp_delivery_unqueue(c, d);
+            comp_delivery_unqueue(c, &c->outbox, d);
             comp_storm_hold(c, d);
             continue;
         }
@@ -951,7 +957,7 @@ void comp_outbox_drain(struct comp *c)
          * join) retries from the head. */
         if (comp_delivery_send(c, d) != 0)
             break;
-        comp_delivery_unqueue(c, d);
+        comp_delivery_unqueue(c, &c->outbox, d);
         d->ack = 0;
         TAILQ_INSERT_TAIL(&c->sent, d, link);
         n_sent++;
@@ -1092,7 +1098,11 @@ void comp_outbox_requeue(struct comp *c)
                   "%zu unacknowledged delivery(ies) will be sent "
                   "again",
                   n);
-    /* sent + outbox, in that order, becomes the outbox. */
+    /* sent + parked + outbox, in that order, becomes the outbox: a room's
+     * parked deliveries came after its written ones (it was joined for
+     * those) and before those still in the outbox. The rooms are not
+     * joined now: the next drain parks theirs again, in that order. */
+    TAILQ_CONCAT(&c->sent, &c->parked, link);
     TAILQ_CONCAT(&c->sent, &c->outbox, link);
     TAILQ_CONCAT(&c->outbox, &c->sent, link);
     c->ack_done = c->ack_seq; /* replies to old acks are stale now */
@@ -1100,19 +1110,39 @@ void comp_outbox_requeue(struct comp *c)
         evtimer_del(c->ack_timer);
 }
 
+void comp_outbox_unpark(struct comp *c, const struct comp_room *r)
+{
+    struct comp_outbox back = TAILQ_HEAD_INITIALIZER(back);
+    struct comp_delivery *d, *next;
+
+    TAILQ_INIT(&back);
+    for (d = TAILQ_FIRST(&c->parked); d; d = next) {
+        next = TAILQ_NEXT(d, link);
+        if (d->room == r) {
+            TAILQ_REMOVE(&c->parked, d, link);
+            TAILQ_INSERT_TAIL(&back, d, link);
+        }
+    }
+    TAILQ_CONCAT(&back, &c->outbox, link);
+    TAILQ_CONCAT(&c->outbox, &back, link);
+}
+
 void comp_outbox_expire(struct comp *c)
 {
     struct comp_outbox gone = TAILQ_HEAD_INITIALIZER(gone);
+    struct comp_outbox *lists[] = {&c->outbox, &c->parked};
     struct comp_delivery *d, *next;
     int64_t now = (int64_t)time(NULL);
     size_t n = 0;
 
     TAILQ_INIT(&gone);
-    for (d = TAILQ_FIRST(&c->outbox); d; d = next) {
-        next = TAILQ_NEXT(d, link);
-        if (comp_delivery_expired(c, d, now)) {
-            comp_delivery_expire(c, &c->outbox, d, &gone);
-            n++;
+    for (size_t i = 0; i < 2; i++) {
+        for (d = TAILQ_FIRST(lists[i]); d; d = next) {
+            next = TAILQ_NEXT(d, link);
+            if (comp_delivery_expired(c, d, now)) {
+                comp_delivery_expire(c, lists[i], d, &gone);
+                n++;
+            }
         }
     }
     comp_delivery_list_drop(c, &gone, n);
@@ -1201,9 +1231,9 @@ void comp_outbox_free(struct comp *c)
         event_free(c->synced);
     c->synced = NULL;
     comp_batch_abort(c);
-    comp_outbox_requeue(c);
+    comp_outbox_requeue(c); /* sent and parked too */
     while ((d = TAILQ_FIRST(&c->outbox))) {
-        comp_delivery_unqueue(c, d);
+        comp_delivery_unqueue(c, &c->outbox, d);
         d->room = NULL; /* going away with it: no leaving now */
         comp_delivery_drop(c, d);
     }
@@ -1230,7 +1260,7 @@ void comp_counters(const struct comp *c, struct comp_counters *out)
 
 void comp_spool_status(const struct comp *c, struct comp_spool_status *st)
 {
-    const struct comp_delivery *a, *b;
+    const struct comp_delivery *a, *b, *p;
     int64_t oldest = 0, now = (int64_t)time(NULL);
 
     memset(st, 0, sizeof(*st));
@@ -1242,10 +1272,13 @@ void comp_spool_status(const struct comp *c, struct comp_spool_status *st)
     st->bytes = c->n_bytes;
     a = TAILQ_FIRST(&c->sent);
     b = TAILQ_FIRST(&c->outbox);
+    p = TAILQ_FIRST(&c->parked);
     if (a)
         oldest = a->item->created;
     if (b && (!oldest || b->item->created < oldest))
         oldest = b->item->created;
+    if (p && (!oldest || p->item->created < oldest))
+        oldest = p->item->created;
     st->oldest_age = oldest && now > oldest ? (unsigned long)(now - oldest) : 0;
     st->expired = c->expired;
     st->errors = c->spool_errors;

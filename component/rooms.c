@@ -125,8 +125,10 @@ static void comp_room_set_state(struct comp_room *r, enum room_state s)
         comp_timer_arm(r->timer, r->wait_ms);
     else if (s == ROOM_JOINED)
         comp_room_selfping_arm(r);
-    if (s == ROOM_JOINED)
+    if (s == ROOM_JOINED) {
         r->last_error[0] = '\0';
+        comp_outbox_unpark(c, r);
+    }
     if (s != ROOM_JOINED) {
         free(r->real_nick);
         r->real_nick = NULL;

@@ -1263,6 +1263,13 @@ static const char self_presence[] =
     "<item affiliation='owner' role='moderator' jid='" BOT_FULL "'/>"
     "<status code='110'/></x></presence>";
 
+/* The room kicked the bot (307). */
+static const char kicked_presence[] =
+    "<presence type='unavailable' from='" ROOM "/Bot' to='" BOT_FULL "'>"
+    "<x xmlns='http://jabber.org/protocol/muc#user'>"
+    "<item affiliation='none' role='none'/>"
+    "<status code='307'/><status code='110'/></x></presence>";
+
 /* A room message waits until the room confirms the join (110), without
  * holding up a user message; then it goes out as groupchat from exactly
  * the full JID that joined. A kick (307) leads to a rejoin. */
@@ -1333,14 +1340,7 @@ static void test_room(void **state)
     }
     assert_int_equal(comp_queued(e.c), 0);
     /* Kicked: not joined, and joins again after a backoff. */
-    assert_int_equal(
-        fake_send(e.fs,
-                  "<presence type='unavailable' from='" ROOM
-                  "/Bot' to='" BOT_FULL
-                  "'><x xmlns='http://jabber.org/protocol/muc#user'>"
-                  "<item affiliation='none' role='none'/>"
-                  "<status code='307'/><status code='110'/></x></presence>"),
-        0);
+    assert_int_equal(fake_send(e.fs, kicked_presence), 0);
     g_want = 2;
     assert_true(fake_run_until(e.base, got_joins, &e, 3000));
     comp_rooms(e.c, &joined, &total);
@@ -1411,6 +1411,131 @@ static void test_room_retry(void **state)
     assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
     assert_attr(fake_find(e.fs, "message", "type", "groupchat", 0), "from",
                 BOT_FULL);
+    env_close(&e);
+}
+
+static int expired_three(void *arg)
+{
+    struct env *e = arg;
+    struct comp_spool_status st;
+
+    comp_spool_status(e->c, &st);
+    return st.expired >= 3;
+}
+
+/* Messages for a room that is not joined wait aside (the drain parks
+ * them, so that what piles up for a room that stays away is not walked
+ * again by every drain): a user message submitted after 200 of them goes
+ * out at once; at the join the 200 go out in order, before one submitted
+ * after the join. */
+static void test_room_waiting(void **state)
+{
+    struct env_opts eo = {0};
+    const struct xml_node *m;
+    struct env e;
+    char id[32];
+
+    eo.hook_extra = "room = " ROOM "\n";
+    env_open(&e, &eo);
+    start_ready(&e);
+    g_want = 1;
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof(id), "w%d", i);
+        submit(&e, id, "waits for the room", NULL, ROOM);
+    }
+    submit(&e, "u1", "for the user", USER, NULL);
+    g_want = 1;
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_attr(fake_find(e.fs, "message", NULL, NULL, 0), "id", "u1");
+    assert_int_equal(comp_queued(e.c), 200);
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    barrier(&e, "joined");
+    submit(&e, "after", "after the join", NULL, ROOM);
+    g_want = 201;
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 5000));
+    for (int i = 0; i < 200; i++) {
+        snprintf(id, sizeof(id), "w%d", i);
+        m = fake_find(e.fs, "message", "type", "groupchat", (size_t)i);
+        assert_attr(m, "id", id);
+        assert_attr(m, "to", ROOM);
+    }
+    assert_attr(fake_find(e.fs, "message", "type", "groupchat", 200), "id",
+                "after");
+    assert_int_equal(comp_queued(e.c), 0);
+    env_close(&e);
+}
+
+/* Waiting (parked) room messages are dropped by the max_age sweep: with
+ * max_age = 1 and a sweep every 100 ms, three of them expire while the
+ * room stays away, and none goes out when it joins later. */
+static void test_room_waiting_expires(void **state)
+{
+    struct env_opts eo = {0};
+    struct comp_timing t;
+    struct env e;
+
+    eo.hook_extra = "room = " ROOM "\n";
+    eo.spool_extra = "max_age = 1\n";
+    env_open(&e, &eo);
+    comp_get_timing(e.c, &t);
+    t.expire_ms = 100;
+    comp_set_timing(e.c, &t);
+    start_ready(&e);
+    for (int i = 0; i < 3; i++)
+        submit(&e, i == 0 ? "x0" : i == 1 ? "x1" : "x2", "expires", NULL, ROOM);
+    submit(&e, "u1", "for the user", USER, NULL); /* a drain has run */
+    g_want = 1;
+    assert_true(fake_run_until(e.base, got_messages, &e, 3000));
+    assert_int_equal(comp_queued(e.c), 3);
+    assert_true(fake_run_until(e.base, expired_three, &e, 5000));
+    assert_int_equal(comp_queued(e.c), 0);
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    barrier(&e, "joined");
+    assert_true(fake_run_until(e.base, NULL, NULL, 200));
+    assert_int_equal(fake_count_named(e.fs, "message", "type", "groupchat"), 0);
+    env_close(&e);
+}
+
+/* After a link loss, a room's written but unacknowledged message goes
+ * out again before its parked one: "a" is written (no ack: the first
+ * server ignores pings), the bot is kicked, "b" waits, the link dies; in
+ * the new session, once joined, "a" then "b". */
+static void test_room_waiting_resend_order(void **state)
+{
+    struct env_opts eo = {0};
+    size_t joined, total;
+    struct env e;
+
+    eo.hook_extra = "room = " ROOM "\n";
+    eo.fo.mode = FAKE_IGNORE_PINGS;
+    eo.fo.mode_conns = 1;
+    env_open(&e, &eo);
+    start_ready(&e);
+    g_want = 1;
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    barrier(&e, "joined");
+    submit(&e, "a", "written", NULL, ROOM);
+    g_want = 1;
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
+    assert_int_equal(fake_send(e.fs, kicked_presence), 0);
+    barrier(&e, "kicked");
+    comp_rooms(e.c, &joined, &total);
+    assert_int_equal(joined, 0);
+    submit(&e, "b", "parked", NULL, ROOM);
+    assert_true(fake_run_until(e.base, NULL, NULL, 100));
+    assert_int_equal(fake_count_named(e.fs, "message", "type", "groupchat"), 1);
+    fake_kick(e.fs);
+    g_want = 2;
+    assert_true(fake_run_until(e.base, got_connections, &e, 5000));
+    assert_true(fake_run_until(e.base, is_ready, &e, 5000));
+    assert_true(fake_run_until(e.base, got_joins, &e, 3000));
+    assert_int_equal(fake_send(e.fs, self_presence), 0);
+    g_want = 3;
+    assert_true(fake_run_until(e.base, got_groupchat, &e, 3000));
+    assert_attr(fake_find(e.fs, "message", "type", "groupchat", 1), "id", "a");
+    assert_attr(fake_find(e.fs, "message", "type", "groupchat", 2), "id", "b");
     env_close(&e);
 }
 
@@ -1989,6 +2114,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_outbox_full),
         cmocka_unit_test(test_room),
         cmocka_unit_test(test_room_retry),
+        cmocka_unit_test(test_room_waiting),
+        cmocka_unit_test(test_room_waiting_expires),
+        cmocka_unit_test(test_room_waiting_resend_order),
         cmocka_unit_test(test_room_dynamic),
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_shutdown_timeout),
