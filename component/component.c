@@ -876,7 +876,6 @@ struct comp *comp_new(struct event_base *base, const struct conf *cfg)
         comp_free(c);
         return NULL;
     }
-    comp_timer_arm(c->expire, c->t.expire_ms);
     return c;
 }
 
@@ -888,6 +887,7 @@ int comp_start(struct comp *c)
         return XMTA_E_STATE;
     c->started = 1;
     c->idle_delay_ms = 0;
+    comp_timer_arm(c->expire, c->t.expire_ms); /* the max_age sweep */
     comp_set_state(c, COMP_IDLE); /* connects from the loop at once */
     return 0;
 }
@@ -1029,11 +1029,8 @@ void comp_get_timing(const struct comp *c, struct comp_timing *t)
 
 void comp_set_timing(struct comp *c, const struct comp_timing *t)
 {
-    if (!c || !t)
-        return;
-    if (t->expire_ms != c->t.expire_ms && c->expire)
-        comp_timer_arm(c->expire, t->expire_ms); /* the new period now */
-    c->t = *t;
+    if (c && t)
+        c->t = *t;
 }
 
 void comp_free(struct comp *c)

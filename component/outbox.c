@@ -842,7 +842,8 @@ comp_delivery_list_drop(struct comp *c, struct comp_outbox *list, size_t n)
     }
 }
 
-/* Removes an expired delivery from whichever list holds it into gone. */
+/* Moves an expired delivery from from (the outbox or the parked list)
+ * into gone. */
 static void comp_delivery_expire(struct comp *c,
                                  struct comp_outbox *from,
                                  struct comp_delivery *d,
@@ -855,10 +856,7 @@ static void comp_delivery_expire(struct comp *c,
               "%u s; dropped",
               m->id, m->hook ? m->hook : "-", d->to, c->cfg->spool_max_age);
     c->expired++;
-    if (from == &c->outbox || from == &c->parked)
-        comp_delivery_unqueue(c, from, d);
-    else
-        TAILQ_REMOVE(from, d, link);
+    comp_delivery_unqueue(c, from, d);
     TAILQ_INSERT_TAIL(gone, d, link);
 }
 
