@@ -143,6 +143,7 @@ struct comp_pending {
     struct comp_item *item;
     struct comp_outbox staged; /* its deliveries */
     size_t n, bytes;
+    uint64_t ticket; /* its commit's (spool_commit_async), while syncing */
     void (*done)(void *arg, int rc);
     void *arg;
 };
@@ -245,7 +246,7 @@ struct comp {
     uint64_t spool_retry_ms;     /* next attempt to reopen it */
     struct comp_outbox sent;     /* written, not yet acknowledged */
     struct comp_batch batch;     /* submitted this loop iteration */
-    struct comp_batch syncing;   /* committed, the disk syncing it */
+    struct comp_batch syncing;   /* committed, the disk syncing them */
     struct comp_batch held;      /* accepted, answer held (COMP_HOLD_*) */
     struct event *hold_timer;    /* releases them after COMP_HOLD_MAX_MS */
     int out_full;                /* the last drain stopped at COMP_OUT_HIGH */

@@ -371,8 +371,9 @@ int comp_submit(struct comp *c, struct msg *m)
     return comp_submit_async(c, m, NULL, NULL);
 }
 
-/* Writes the batch in one transaction. 0, XMTA_E_FULL or XMTA_E_IO. */
-static int comp_batch_write(struct comp *c)
+/* Writes the batch in one transaction. 0, XMTA_E_FULL or XMTA_E_IO. With
+ * the syncer, *ticket is the commit's (its fdatasync is under way). */
+static int comp_batch_write(struct comp *c, uint64_t *ticket)
 {
     struct comp_pending *p;
     struct comp_delivery *d;
@@ -404,7 +405,8 @@ static int comp_batch_write(struct comp *c)
         }
     }
     /* With the syncer, the fdatasync runs while the loop goes on. */
-    rc = c->synced ? spool_commit_async(c->spool) : spool_commit(c->spool);
+    rc = c->synced ? spool_commit_async(c->spool, ticket)
+                   : spool_commit(c->spool);
     if (rc == 0 && deleting)
         comp_spool_deleted(c);
     return rc == 0 || rc == XMTA_E_FULL ? rc : XMTA_E_IO;
@@ -521,42 +523,44 @@ static void comp_batch_finish(struct comp *c, struct comp_batch *list, int rc)
 
 /* Commits the batch: one transaction for every submit since the last
  * one. While the disk syncs a commit (spool_commit_async), the loop goes
- * on and what is submitted meanwhile waits for the next commit, which
- * comp_on_synced() starts: one fdatasync covers all of it (issue 8). */
+ * on and commits what comes meanwhile: the syncer's next fdatasync, which
+ * starts as soon as the one under way ends, covers all of it (issue 8). */
 void comp_outbox_commit(struct comp *c)
 {
+    struct comp_pending *p;
+    uint64_t ticket = 0;
     int rc;
 
-    if (!TAILQ_EMPTY(&c->syncing))
-        return; /* comp_on_synced() comes back for the batch and deletes */
     if (TAILQ_EMPTY(&c->batch)) {
         comp_spool_flush_deletes(c); /* none to go with: on their own */
         return;
     }
-    rc = comp_batch_write(c);
+    rc = comp_batch_write(c, &ticket);
     if (c->n_undeleted)
         comp_spool_flush_deletes(c); /* the commit failed: on their own */
     if (rc == 0 && c->synced) {
+        TAILQ_FOREACH (p, &c->batch, link)
+            p->ticket = ticket;
         TAILQ_CONCAT(&c->syncing, &c->batch, link);
         return; /* answered by comp_on_synced() */
     }
     comp_batch_finish(c, &c->batch, rc);
 }
 
-/* The rows of a commit whose fdatasync failed: answered 503, so they
+/* The rows of commits whose fdatasync failed: answered 503, so they
  * should not come back after a restart (best effort). */
-static void comp_syncing_unstore(struct comp *c)
+static void comp_syncing_unstore(struct comp *c, const struct comp_batch *list)
 {
     struct comp_delivery *d;
     struct comp_pending *p;
     int64_t *seqs;
     size_t n = 0, k = 0;
 
-    TAILQ_FOREACH (p, &c->syncing, link)
+    TAILQ_FOREACH (p, list, link)
         n += p->n;
     if (!n || !(seqs = calloc(n, sizeof(*seqs))))
         return;
-    TAILQ_FOREACH (p, &c->syncing, link) {
+    TAILQ_FOREACH (p, list, link) {
         TAILQ_FOREACH (d, &p->staged, link) {
             if (d->seq && k < n)
                 seqs[k++] = d->seq;
@@ -566,20 +570,42 @@ static void comp_syncing_unstore(struct comp *c)
     free(seqs);
 }
 
-/* The syncer finished the fdatasync of the commit in c->syncing. */
+/* Answers the submitters of the commits the syncs have ended (all of
+ * them when wait is set: shutdown), in the order of their commits. */
+static void comp_syncing_finish(struct comp *c, int wait)
+{
+    struct comp_batch ok, bad;
+    struct comp_pending *p;
+    struct spool_synced r;
+
+    if (wait)
+        spool_sync_wait(c->spool, &r);
+    else
+        spool_sync_result(c->spool, &r);
+    TAILQ_INIT(&ok);
+    TAILQ_INIT(&bad);
+    while ((p = TAILQ_FIRST(&c->syncing)) && p->ticket <= r.upto) {
+        TAILQ_REMOVE(&c->syncing, p, link);
+        if (r.rc != 0 && p->ticket > r.bad_lo && p->ticket <= r.bad_hi)
+            TAILQ_INSERT_TAIL(&bad, p, link);
+        else
+            TAILQ_INSERT_TAIL(&ok, p, link);
+    }
+    if (!TAILQ_EMPTY(&bad)) {
+        comp_syncing_unstore(c, &bad);
+        comp_batch_finish(c, &bad, r.rc);
+    }
+    comp_batch_finish(c, &ok, 0);
+}
+
+/* The syncer ended one or more fdatasyncs. */
 static void comp_on_synced(evutil_socket_t fd, short what, void *arg)
 {
     struct comp *c = arg;
-    int rc = spool_sync_result(c->spool);
 
-    if (rc == XMTA_E_STATE || TAILQ_EMPTY(&c->syncing))
-        return; /* nothing finished */
-    if (rc != 0)
-        comp_syncing_unstore(c);
-    comp_batch_finish(c, &c->syncing, rc);
-    /* What came meanwhile (new rows, delivered ones to delete): committed
-     * after this iteration's requests. */
-    if (!TAILQ_EMPTY(&c->batch) || c->n_undeleted)
+    comp_syncing_finish(c, 0);
+    /* delivered rows to delete: with the next commit, or on their own */
+    if (c->n_undeleted)
         comp_commit_soon(c);
 }
 
@@ -788,7 +814,7 @@ static void comp_spool_flush_deletes(struct comp *c)
 
 /* Deletes rows seqs[0..n) (delivered or expired). With the spool's sync
  * thread this waits for the next commit, at the end of this loop
- * iteration or of the sync in progress: the rows leave in the same
+ * iteration: the rows leave in the same
  * transaction as the new ones (comp_batch_write), or in one of their own
  * when there are none (comp_outbox_commit), not in one per
  * acknowledgement. A delete needs no fdatasync either way; a crash in
@@ -1219,7 +1245,7 @@ void comp_outbox_free(struct comp *c)
     struct comp_delivery *d;
 
     if (!TAILQ_EMPTY(&c->syncing)) /* answered as the disk says */
-        comp_batch_finish(c, &c->syncing, spool_sync_wait(c->spool));
+        comp_syncing_finish(c, 1);
     c->out_full = 0; /* nothing is held from here on */
     comp_outbox_unhold(c);
     if (c->hold_timer)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,6 @@
 #include "xml/err.h"
 #include "xml/log.h"
 
-enum spool_sync_state { SYNC_IDLE, SYNC_ASKED, SYNC_DONE, SYNC_STATE_COUNT };
-
 struct spool {
     sqlite3 *db;
     char *file;
@@ -33,14 +32,19 @@ struct spool {
     int readonly; /* the last failure was a refused write (EROFS, EACCES) */
     int wal;      /* journal_mode is WAL (else synchronous=FULL does it) */
     int wal_fd;   /* FILE-wal, for fdatasync(); -1 until needed */
-    /* the syncer thread: one fdatasync at a time, asked and answered
-     * under mu; notify[1] gets a byte when one is done */
+    /* the syncer thread: each commit gets a ticket (committed counts
+     * them); one fdatasync covers every commit made before it started,
+     * and the next starts as soon as it ends while there are commits it
+     * did not cover. Under mu; notify[1] gets a byte when one ends. */
     pthread_t syncer;
     int syncer_up;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    enum spool_sync_state sync;
-    int sync_err; /* errno of the finished fdatasync, or 0 */
+    uint64_t committed; /* the last ticket given */
+    uint64_t synced;    /* every commit up to this ticket is synced */
+    /* failed syncs not taken yet: the tickets in (bad_lo, bad_hi] */
+    uint64_t bad_lo, bad_hi;
+    int bad_err; /* errno of the first of them, or 0 */
     int stop;
     int locks; /* mu and cv were initialised */
     int notify[2];
@@ -275,24 +279,39 @@ static void spool_notify(struct spool *s)
     }
 }
 
+/* A sync of the commits up to ticket upto ended with err (0 or an
+ * errno). Under mu. */
+static void spool_synced_upto(struct spool *s, uint64_t upto, int err)
+{
+    if (err) {
+        if (!s->bad_err) {
+            s->bad_lo = s->synced;
+            s->bad_err = err;
+        }
+        s->bad_hi = upto;
+    }
+    s->synced = upto;
+}
+
 static void *spool_syncer(void *arg)
 {
     struct spool *s = arg;
 
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        uint64_t upto;
         int fd, err;
 
-        while (s->sync != SYNC_ASKED && !s->stop)
+        while (s->synced == s->committed && !s->stop)
             pthread_cond_wait(&s->cv, &s->mu);
-        if (s->sync != SYNC_ASKED)
-            break; /* stopping, nothing asked */
+        if (s->synced == s->committed)
+            break; /* stopping, nothing left to sync */
+        upto = s->committed;
         fd = s->wal_fd;
         pthread_mutex_unlock(&s->mu);
         err = spool_wal_sync(s, fd);
         pthread_mutex_lock(&s->mu);
-        s->sync_err = err;
-        s->sync = SYNC_DONE;
+        spool_synced_upto(s, upto, err);
         pthread_cond_broadcast(&s->cv);
         spool_notify(s);
     }
@@ -561,31 +580,28 @@ int spool_commit(struct spool *s)
     return 0;
 }
 
-int spool_commit_async(struct spool *s)
+int spool_commit_async(struct spool *s, uint64_t *ticket)
 {
     int rc, fd, err = 0;
 
-    pthread_mutex_lock(&s->mu);
-    rc = s->sync == SYNC_IDLE ? 0 : XMTA_E_STATE; /* one at a time */
-    pthread_mutex_unlock(&s->mu);
-    if (rc != 0 || (rc = spool_commit_tx(s)) != 0)
+    if ((rc = spool_commit_tx(s)) != 0)
         return rc;
     if ((fd = spool_wal_fd(s)) == -2)
         err = errno ? errno : EIO;
     pthread_mutex_lock(&s->mu);
+    *ticket = ++s->committed;
     if (fd >= 0 && !s->syncer_up &&
         pthread_create(&s->syncer, NULL, spool_syncer, s) == 0)
         s->syncer_up = 1;
     if (fd >= 0 && s->syncer_up) {
-        s->sync = SYNC_ASKED;
         pthread_cond_broadcast(&s->cv);
     } else {
         /* not WAL (COMMIT synced), no WAL descriptor, or no thread (the
-         * sync is done here): the answer is there at once */
+         * sync is done here): the answer is there at once. Without the
+         * thread nothing else is waiting for a sync. */
         if (fd >= 0)
             err = spool_wal_sync(s, fd);
-        s->sync_err = err;
-        s->sync = SYNC_DONE;
+        spool_synced_upto(s, *ticket, err);
         spool_notify(s);
     }
     pthread_mutex_unlock(&s->mu);
@@ -597,44 +613,47 @@ int spool_sync_fd(const struct spool *s)
     return s ? s->notify[0] : -1;
 }
 
-/* The outcome of the finished sync (its byte read from the pipe). */
-static int spool_sync_take(struct spool *s)
+/* What the syncs ended since the last take; under mu. The failure, if
+ * any, is logged by the caller (spool_sync_fail), outside of mu. */
+static int spool_sync_take(struct spool *s, struct spool_synced *out)
 {
-    char buf[16];
+    char buf[64];
+    int err = 0;
+
+    /* bytes of syncs whose result is taken below: all of them go */
+    while (read(s->notify[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+        ;
+    out->upto = s->synced;
+    out->bad_lo = out->bad_hi = 0;
+    if (s->bad_err) {
+        out->bad_lo = s->bad_lo;
+        out->bad_hi = s->bad_hi;
+        err = s->bad_err;
+        s->bad_err = 0;
+    }
+    return err;
+}
+
+void spool_sync_result(struct spool *s, struct spool_synced *out)
+{
     int err;
 
-    /* one byte per sync and one sync at a time: one read takes them */
-    if (read(s->notify[0], buf, sizeof(buf)) < 0) {
-        /* EAGAIN: nothing there (asked for the result early) */
-    }
-    if (s->sync != SYNC_DONE)
-        return XMTA_E_STATE;
-    err = s->sync_err;
-    s->sync = SYNC_IDLE;
-    s->sync_err = 0;
-    return err ? spool_sync_fail(s, err) : 0;
-}
-
-int spool_sync_result(struct spool *s)
-{
-    int rc;
-
     pthread_mutex_lock(&s->mu);
-    rc = spool_sync_take(s);
+    err = spool_sync_take(s, out);
     pthread_mutex_unlock(&s->mu);
-    return rc;
+    out->rc = err ? spool_sync_fail(s, err) : 0;
 }
 
-int spool_sync_wait(struct spool *s)
+void spool_sync_wait(struct spool *s, struct spool_synced *out)
 {
-    int rc;
+    int err;
 
     pthread_mutex_lock(&s->mu);
-    while (s->sync == SYNC_ASKED)
+    while (s->synced != s->committed && s->syncer_up)
         pthread_cond_wait(&s->cv, &s->mu);
-    rc = spool_sync_take(s);
+    err = spool_sync_take(s, out);
     pthread_mutex_unlock(&s->mu);
-    return rc;
+    out->rc = err ? spool_sync_fail(s, err) : 0;
 }
 
 void spool_rollback(struct spool *s)

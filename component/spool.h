@@ -60,19 +60,28 @@ int spool_begin(struct spool *s);
 int spool_add(struct spool *s, struct spool_rec *r);
 int spool_commit(struct spool *s);
 void spool_rollback(struct spool *s);
-/* Like spool_commit, but returns once the transaction is in the WAL; its
- * fdatasync() (what makes it durable) runs in the spool's thread, so that
- * the caller's loop goes on meanwhile. spool_sync_fd() becomes readable
- * when it is done; spool_sync_result() then says 0 (durable) or
- * XMTA_E_IO / XMTA_E_FULL (logged; the rows may or may not be on disk).
- * One at a time: XMTA_E_STATE while one waits to be taken. A failed
- * commit returns its error at once (rolled back, nothing to wait for). */
-int spool_commit_async(struct spool *s);
+/* Like spool_commit, but returns once the transaction is in the WAL, with
+ * its number in *ticket (1, 2, ...); its fdatasync() (what makes it
+ * durable) runs in the spool's thread, so that the caller's loop goes on
+ * meanwhile. Commits need not wait for the sync of the one before: one
+ * fdatasync covers every commit made before it started, and the next
+ * starts as soon as it ends. spool_sync_fd() becomes readable when one
+ * ends. A failed commit returns its error at once (rolled back, no
+ * ticket, nothing to wait for). */
+int spool_commit_async(struct spool *s, uint64_t *ticket);
 int spool_sync_fd(const struct spool *s);
-/* The outcome of spool_commit_async's sync: 0, XMTA_E_IO, XMTA_E_FULL, or
- * XMTA_E_STATE when none is done (spool_sync_wait: waits for it). */
-int spool_sync_result(struct spool *s);
-int spool_sync_wait(struct spool *s);
+/* The outcome of the syncs so far: the commits with a ticket up to upto
+ * are synced, except those in (bad_lo, bad_hi] when rc is XMTA_E_IO or
+ * XMTA_E_FULL (logged; their rows may or may not be on disk). A failure
+ * is told once; rc is 0 when there was none since the last call.
+ * spool_sync_wait waits for every commit made so far first. */
+struct spool_synced {
+    uint64_t upto;
+    uint64_t bad_lo, bad_hi;
+    int rc;
+};
+void spool_sync_result(struct spool *s, struct spool_synced *out);
+void spool_sync_wait(struct spool *s, struct spool_synced *out);
 
 /* Deletes the rows seqs[0..n) in one transaction. 0 or an error as
  * above (the rows then stay and are delivered again after a restart). */

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* test_spool.c -- the durable spool: order, rollback, crash consistency
  * (the WAL cut at every byte of its last commit), an unreadable file, the
- * asynchronous commit, and the outbox on top of it: recovery, expiry,
- * limits, commits while the disk syncs. */
+ * asynchronous commit and its syncer (its fdatasync held or failed by the
+ * test), and the outbox on top of it: recovery, expiry, limits, commits
+ * while the disk syncs. */
+#include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +32,85 @@
 
 static char g_dir[64];
 
+/* ---- the syncer's fdatasync() (linked with --wrap=fdatasync) ------------ */
+
+/* While g_hold is set, each call says so with a byte on g_entered and
+ * waits for one on g_gate; g_fail_next makes the next call fail (EIO). */
+static int g_hold, g_fail_next;
+static int g_entered[2] = {-1, -1}, g_gate[2] = {-1, -1};
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+
+int __wrap_fdatasync(int fd)
+{
+    if (__atomic_load_n(&g_hold, __ATOMIC_ACQUIRE)) {
+        char b;
+
+        /* a closed pipe (a failed test's teardown) lets it go */
+        if (write(g_entered[1], "e", 1) == 1 && read(g_gate[0], &b, 1) != 1)
+            b = 0;
+    }
+    if (__atomic_exchange_n(&g_fail_next, 0, __ATOMIC_ACQ_REL)) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_fdatasync(fd);
+}
+
+static void hold_start(void)
+{
+    assert_int_equal(pipe(g_entered), 0);
+    assert_int_equal(pipe(g_gate), 0);
+    __atomic_store_n(&g_hold, 1, __ATOMIC_RELEASE);
+}
+
+/* Waits (10 s at most) until the syncer is in a held fdatasync. */
+static void hold_entered(void)
+{
+    struct pollfd pfd = {.fd = g_entered[0], .events = POLLIN};
+    char b;
+
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    assert_int_equal(read(g_entered[0], &b, 1), 1);
+}
+
+/* Whether the syncer entered a held fdatasync within ms. */
+static int hold_entered_within(int ms)
+{
+    struct pollfd pfd = {.fd = g_entered[0], .events = POLLIN};
+    char b;
+
+    if (poll(&pfd, 1, ms) != 1)
+        return 0;
+    return read(g_entered[0], &b, 1) == 1;
+}
+
+static void hold_release(int fail)
+{
+    __atomic_store_n(&g_fail_next, fail, __ATOMIC_RELEASE);
+    assert_int_equal(write(g_gate[1], "g", 1), 1);
+}
+
+/* Stops holding: the fdatasync held now (if any) is let go. */
+static void hold_stop(int held)
+{
+    __atomic_store_n(&g_hold, 0, __ATOMIC_RELEASE);
+    if (held)
+        hold_release(0);
+}
+
+static void hold_close(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (g_entered[i] >= 0)
+            close(g_entered[i]);
+        if (g_gate[i] >= 0)
+            close(g_gate[i]);
+        g_entered[i] = g_gate[i] = -1;
+    }
+}
+
 static int setup(void **state)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/xmta-spool-test.XXXXXX");
@@ -46,6 +128,8 @@ static int rm_rf(const char *dir)
 
 static int teardown(void **state)
 {
+    __atomic_store_n(&g_hold, 0, __ATOMIC_RELEASE);
+    hold_close(); /* after a failure: a held fdatasync goes on */
     rm_rf(g_dir);
     return 0;
 }
@@ -67,8 +151,8 @@ static void rec_fill(struct spool_rec *r, int i, char *id, char *body)
     r->body = body;
 }
 
-/* Adds rows first..last in one transaction. */
-static void add_rows(struct spool *s, int first, int last)
+/* Opens a transaction with rows first..last in it. */
+static void begin_rows(struct spool *s, int first, int last)
 {
     assert_int_equal(spool_begin(s), 0);
     for (int i = first; i <= last; i++) {
@@ -79,7 +163,23 @@ static void add_rows(struct spool *s, int first, int last)
         assert_int_equal(spool_add(s, &r), 0);
         assert_true(r.seq > 0);
     }
+}
+
+/* Adds rows first..last in one transaction. */
+static void add_rows(struct spool *s, int first, int last)
+{
+    begin_rows(s, first, last);
     assert_int_equal(spool_commit(s), 0);
+}
+
+/* The same with spool_commit_async: its ticket. */
+static uint64_t commit_rows(struct spool *s, int first, int last)
+{
+    uint64_t ticket = 0;
+
+    begin_rows(s, first, last);
+    assert_int_equal(spool_commit_async(s, &ticket), 0);
+    return ticket;
 }
 
 struct seen {
@@ -607,42 +707,48 @@ static void test_outbox_limits(void **state)
     env_close(&e);
 }
 
-/* The commit's fdatasync in the spool's thread: one at a time, its end
- * signalled on the descriptor, the rows durable and readable by another
- * connection; deletes between need no sync. */
+/* The commit's fdatasync in the spool's thread, its end signalled on the
+ * descriptor, the rows durable and readable by another connection. A
+ * commit need not wait for the sync of the one before: each gets the next
+ * ticket, and the syncs that follow cover them all. Deletes between need
+ * no sync. */
 static void test_async_commit(void **state)
 {
+    struct spool_synced r;
     struct spool *s, *t;
     struct pollfd pfd;
+    uint64_t ticket = 0, last = 0;
     char err[256];
 
     (void)state;
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
-    assert_int_equal(spool_sync_result(s), XMTA_E_STATE); /* none asked */
+    spool_sync_result(s, &r); /* none asked */
+    assert_int_equal(r.upto, 0);
+    assert_int_equal(r.rc, 0);
     for (int round = 0; round < 3; round++) {
-        assert_int_equal(spool_begin(s), 0);
-        for (int i = 0; i < 4; i++) {
-            struct spool_rec r;
-            char id[32], body[32];
+        /* two commits back to back, the first one's sync not taken */
+        for (int half = 0; half < 2; half++) {
+            int first = 10 * round + 2 * half;
 
-            rec_fill(&r, 10 * round + i, id, body);
-            assert_int_equal(spool_add(s, &r), 0);
+            assert_int_equal(ticket = commit_rows(s, first, first + 1),
+                             last + 1);
+            last = ticket;
         }
-        assert_int_equal(spool_commit_async(s), 0);
-        /* the next one waits until this one was taken */
-        assert_int_equal(spool_begin(s), 0);
-        assert_int_equal(spool_commit_async(s), XMTA_E_STATE);
-        spool_rollback(s);
         pfd.fd = spool_sync_fd(s);
         pfd.events = POLLIN;
         assert_int_equal(poll(&pfd, 1, 10000), 1);
         if (round == 2) {
-            assert_int_equal(spool_sync_wait(s), 0);
+            spool_sync_wait(s, &r);
         } else {
-            assert_int_equal(spool_sync_result(s), 0);
-            assert_int_equal(spool_sync_result(s), XMTA_E_STATE);
+            do { /* the first sync may cover only the first commit */
+                assert_int_equal(poll(&pfd, 1, 10000), 1);
+                spool_sync_result(s, &r);
+                assert_int_equal(r.rc, 0);
+            } while (r.upto < last);
         }
-        assert_int_equal(poll(&pfd, 1, 0), 0); /* the byte was read */
+        assert_int_equal(r.upto, last);
+        assert_int_equal(r.rc, 0);
+        assert_int_equal(poll(&pfd, 1, 0), 0); /* the bytes were read */
     }
     assert_int_equal(spool_open(g_dir, &t, err, sizeof(err)), 0);
     assert_int_equal(spool_count(t), 12);
@@ -656,11 +762,61 @@ static void test_async_commit(void **state)
     /* closing with a sync asked: it finishes first */
     add_rows(s, 40, 41);
     assert_int_equal(spool_begin(s), 0);
-    assert_int_equal(spool_commit_async(s), 0);
+    assert_int_equal(spool_commit_async(s, &ticket), 0);
     spool_close(s);
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
     assert_int_equal(spool_count(s), 12);
     spool_close(s);
+}
+
+/* The result of the syncs so far, once spool_sync_fd() is readable. */
+static void synced_wait(struct spool *s, struct spool_synced *r)
+{
+    struct pollfd pfd = {.fd = spool_sync_fd(s), .events = POLLIN};
+
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    spool_sync_result(s, r);
+}
+
+/* The syncer, its fdatasync held by the test: a sync covers the commits
+ * made before it started and not one made while it runs; the next starts
+ * by itself when it ends; a failed one fails its commits only, and is
+ * told once. */
+static void test_sync_pipeline(void **state)
+{
+    struct spool_synced r;
+    struct spool *s;
+    char err[256];
+
+    (void)state;
+    hold_start();
+    assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(commit_rows(s, 0, 1), 1);
+    hold_entered(); /* syncing ticket 1 */
+    assert_int_equal(commit_rows(s, 2, 3), 2);
+    spool_sync_result(s, &r);
+    assert_int_equal(r.upto, 0); /* nothing ended yet */
+    hold_release(0);
+    synced_wait(s, &r);
+    assert_int_equal(r.upto, 1); /* not 2: it was made during the sync */
+    assert_int_equal(r.rc, 0);
+    hold_entered(); /* the sync of ticket 2, with nothing asked */
+    assert_int_equal(commit_rows(s, 4, 5), 3);
+    hold_release(1); /* it fails */
+    synced_wait(s, &r);
+    assert_int_equal(r.upto, 2);
+    assert_int_equal(r.rc, XMTA_E_IO);
+    assert_int_equal(r.bad_lo, 1);
+    assert_int_equal(r.bad_hi, 2);
+    hold_entered(); /* ticket 3 */
+    hold_release(0);
+    synced_wait(s, &r);
+    assert_int_equal(r.upto, 3);
+    assert_int_equal(r.rc, 0);              /* the failure was told once */
+    assert_false(hold_entered_within(100)); /* nothing left to sync */
+    hold_stop(0);
+    spool_close(s);
+    hold_close();
 }
 
 /* A long run of async commits and deletes (far more than SQLite's
@@ -670,6 +826,8 @@ static void test_async_commit(void **state)
 static void test_wal_bounded(void **state)
 {
     char err[256], wal[160], body[600];
+    struct spool_synced done;
+    uint64_t ticket;
     struct spool *s;
     struct stat st;
     off_t max_wal = 0;
@@ -699,8 +857,10 @@ static void test_wal_bounded(void **state)
             if (round > 0)
                 del[n++] = r.seq - 8; /* the previous round's rows */
         }
-        assert_int_equal(spool_commit_async(s), 0);
-        assert_int_equal(spool_sync_wait(s), 0);
+        assert_int_equal(spool_commit_async(s, &ticket), 0);
+        spool_sync_wait(s, &done);
+        assert_int_equal(done.rc, 0);
+        assert_int_equal(done.upto, ticket);
         assert_int_equal(spool_delete(s, del, n), 0);
         if (stat(wal, &st) == 0 && st.st_size > max_wal)
             max_wal = st.st_size;
@@ -716,37 +876,55 @@ static void test_wal_bounded(void **state)
     spool_close(s);
 }
 
-/* While the disk syncs a commit, what is submitted waits for the next
- * commit; comp_free answers a commit still syncing (as the disk says:
- * accepted) and its rows are there for the next start. */
+/* While the disk syncs a commit, what is submitted is committed too, and
+ * its sync follows by itself; each submitter is answered as its own
+ * commit's sync says (a failed one: 503, its rows gone from the spool).
+ * comp_free answers the commits still syncing (as the disk says:
+ * accepted) and their rows are there for the next start. */
 static void test_outbox_commit_while_syncing(void **state)
 {
     struct comp_spool_status st;
     struct answers a = {0};
-    struct spool *s;
+    struct spool *s, *t;
     struct env e;
     char err[256];
 
+    hold_start();
     env_open(&e, "");
     for (int i = 0; i < 2; i++)
         assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
                          0);
-    event_base_loop(e.base, EVLOOP_NONBLOCK); /* the commit starts */
+    event_base_loop(e.base, EVLOOP_NONBLOCK); /* the commit */
+    hold_entered();                           /* its sync, held */
     for (int i = 2; i < 5; i++)
         assert_int_equal(comp_submit_async(e.c, make_msg(i, "x"), on_done, &a),
                          0);
-    assert_int_equal(comp_queued(e.c), 5);
+    event_base_loop(e.base, EVLOOP_NONBLOCK); /* committed at once */
+    assert_int_equal(spool_open(g_dir, &t, err, sizeof(err)), 0);
+    assert_int_equal(spool_count(t), 5);
+    assert_int_equal(a.n, 0); /* nobody answered before the sync */
+    hold_release(0);
+    env_answered(&e, &a, 2);
+    assert_int_equal(a.ok, 2);
+    hold_entered(); /* the second commit's sync */
+    hold_release(1);
     env_answered(&e, &a, 5);
-    assert_int_equal(a.ok, 5);
+    assert_int_equal(a.ok, 2);
+    assert_int_equal(a.io, 3);
     comp_spool_status(e.c, &st);
-    assert_int_equal(st.depth, 5);
+    assert_int_equal(st.depth, 2);
+    assert_int_equal(spool_count(t), 2); /* the failed rows left */
     assert_int_equal(comp_submit_async(e.c, make_msg(5, "y"), on_done, &a), 0);
     event_base_loop(e.base, EVLOOP_NONBLOCK);
-    env_close(&e);
+    hold_entered();
+    hold_stop(1);
+    env_close(&e); /* waits for the sync under way */
+    hold_close();
     assert_int_equal(a.n, 6);
-    assert_int_equal(a.ok, 6);
+    assert_int_equal(a.ok, 3);
+    spool_close(t);
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
-    assert_int_equal(spool_count(s), 6);
+    assert_int_equal(spool_count(s), 3);
     spool_close(s);
 }
 
@@ -843,6 +1021,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_outbox_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_pipeline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_commit_while_syncing, setup,
                                         teardown),
@@ -853,5 +1032,6 @@ int main(void)
     };
 
     xlog_set_level(XLOG_WARN);
+    signal(SIGPIPE, SIG_IGN); /* a held fdatasync after a failed test */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
