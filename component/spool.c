@@ -221,8 +221,9 @@ static int spool_db_open(struct spool *s)
                                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                 -1, &s->ins, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(s->db, "DELETE FROM delivery WHERE seq = ?", -1,
-                                &s->del, NULL);
+        rc = sqlite3_prepare_v2(
+            s->db, "DELETE FROM delivery WHERE seq BETWEEN ? AND ?", -1,
+            &s->del, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL);
     if (rc == SQLITE_OK)
@@ -518,8 +519,8 @@ int spool_add(struct spool *s, struct spool_rec *r)
 
     if (!s->in_tx)
         return XMTA_E_STATE;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    /* every parameter is bound below (NULL for a missing text), and the
+     * statement was reset after its last step */
     sqlite3_bind_int64(st, 1, r->created);
     spool_bind_text(st, 2, r->id);
     spool_bind_text(st, 3, r->hook);
@@ -671,8 +672,13 @@ int spool_remove(struct spool *s, const int64_t *seqs, size_t n)
 
     if (!s->in_tx)
         return XMTA_E_STATE;
-    for (size_t i = 0; i < n; i++) {
+    /* a run of consecutive seqs (acknowledgements come in order) is one
+     * range: one statement for it, not one per row */
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && seqs[j] == seqs[j - 1] + 1; j++)
+            ;
         sqlite3_bind_int64(s->del, 1, seqs[i]);
+        sqlite3_bind_int64(s->del, 2, seqs[j - 1]);
         rc = sqlite3_step(s->del);
         sqlite3_reset(s->del);
         if (rc != SQLITE_DONE)

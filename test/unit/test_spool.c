@@ -229,7 +229,7 @@ static void test_order_and_delete(void **state)
     struct spool *s;
     struct seen sn;
     char err[256];
-    int64_t del[3];
+    int64_t del[5];
 
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
     add_rows(s, 1, 5);
@@ -258,25 +258,38 @@ static void test_order_and_delete(void **state)
     assert_int_equal(spool_count(s), 10);
     spool_close(s);
     /* seq values are the row ids 1..10 in a new database (99 was rolled
-     * back): delete rows 1, 5 and 10, the last; the new row may take seq 10
-     * again (no AUTOINCREMENT) and still sorts after the rest */
+     * back): delete rows 1, 5 to 7 (one range) and 10, the last; the new
+     * row may take seq 10 again (no AUTOINCREMENT) and still sorts after
+     * the rest */
     del[0] = 1;
     del[1] = 5;
-    del[2] = 10;
+    del[2] = 6;
+    del[3] = 7;
+    del[4] = 10;
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
-    assert_int_equal(spool_delete(s, del, 3), 0);
+    assert_int_equal(spool_delete(s, del, 5), 0);
     add_rows(s, 11, 11);
     spool_close(s);
     assert_int_equal(spool_open(g_dir, &s, err, sizeof(err)), 0);
     sn = load_all(s);
-    assert_int_equal(sn.n, 8);
+    assert_int_equal(sn.n, 6);
     assert_int_equal(sn.bad, 0);
     {
-        static const int want[] = {2, 3, 4, 6, 7, 8, 9, 11};
+        static const int want[] = {2, 3, 4, 8, 9, 11};
 
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 6; i++)
             assert_int_equal(sn.ids[i], want[i]);
     }
+    /* out of order: 9 alone, then 2 to 3 */
+    del[0] = 9;
+    del[1] = 2;
+    del[2] = 3;
+    assert_int_equal(spool_delete(s, del, 3), 0);
+    sn = load_all(s);
+    assert_int_equal(sn.n, 3);
+    assert_int_equal(sn.ids[0], 4);
+    assert_int_equal(sn.ids[1], 8);
+    assert_int_equal(sn.ids[2], 11);
     spool_close(s);
 }
 
