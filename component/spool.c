@@ -635,26 +635,29 @@ static int spool_sync_take(struct spool *s, struct spool_synced *out)
     return err;
 }
 
-void spool_sync_result(struct spool *s, struct spool_synced *out)
+/* Takes the outcome of the syncs so far; with wait, after every commit
+ * made so far is synced. */
+static void
+spool_synced_get(struct spool *s, struct spool_synced *out, int wait)
 {
     int err;
 
     pthread_mutex_lock(&s->mu);
+    while (wait && s->synced != s->committed && s->syncer_up)
+        pthread_cond_wait(&s->cv, &s->mu);
     err = spool_sync_take(s, out);
     pthread_mutex_unlock(&s->mu);
     out->rc = err ? spool_sync_fail(s, err) : 0;
 }
 
+void spool_sync_result(struct spool *s, struct spool_synced *out)
+{
+    spool_synced_get(s, out, 0);
+}
+
 void spool_sync_wait(struct spool *s, struct spool_synced *out)
 {
-    int err;
-
-    pthread_mutex_lock(&s->mu);
-    while (s->synced != s->committed && s->syncer_up)
-        pthread_cond_wait(&s->cv, &s->mu);
-    err = spool_sync_take(s, out);
-    pthread_mutex_unlock(&s->mu);
-    out->rc = err ? spool_sync_fail(s, err) : 0;
+    spool_synced_get(s, out, 1);
 }
 
 void spool_rollback(struct spool *s)
